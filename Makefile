@@ -1,0 +1,36 @@
+# Backlot: the obvious targets. `make run` and `make test` are all a newcomer needs.
+GO      ?= go
+BIN     ?= bin/backlot
+FUZZTIME ?= 10s
+
+.PHONY: run build test vet fuzz bench lint clean
+
+run: build
+	./$(BIN) serve
+
+build:
+	$(GO) build -o $(BIN) ./cmd/backlot
+
+vet:
+	$(GO) vet ./...
+
+# The whole suite: vet, then every test under the race detector.
+test: vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# A short run of every fuzz target (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin

@@ -1,0 +1,52 @@
+package resize
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; callers test them with errors.Is. Every error of this
+// package that carries one of them wraps it with what was being done.
+var (
+	// ErrUnsupported: the bytes are not one of the six formats, or their
+	// header does not decode. Permanent. HTTP maps it to 415.
+	ErrUnsupported = errors.New("unsupported image")
+	// ErrTooManyPixels: the header declares more pixels than the limit
+	// (decompression-bomb guard). Permanent. HTTP maps it to 413.
+	ErrTooManyPixels = errors.New("too many pixels")
+	// ErrTimeout: an attempt ran longer than Limits.Timeout. Transient: a
+	// less loaded node may finish it.
+	ErrTimeout = errors.New("resize timed out")
+)
+
+// PanicError is a panic recovered inside decode, resize or encode. Its text
+// is safe to show a user; Stack is for the operator's log.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("image processing panicked: %v", e.Value) }
+
+// permanentError marks a failure that lies in the image's bytes (or in
+// options no retry can change). Its text is the wrapped error's, so a user
+// reads "decode jpeg: unexpected EOF" and not our plumbing.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &permanentError{err: err} }
+
+// Permanent reports whether retrying err cannot help: the image is
+// unsupported, undecodable or too large, or its processing panicked.
+// I/O errors and ErrTimeout are transient (false), as is nil.
+func Permanent(err error) bool {
+	if err == nil || errors.Is(err, ErrTimeout) {
+		return false
+	}
+	var pe *permanentError
+	var pa *PanicError
+	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrTooManyPixels) ||
+		errors.As(err, &pe) || errors.As(err, &pa)
+}

@@ -1,0 +1,129 @@
+package resize
+
+import (
+	"fmt"
+	"image"
+	"math"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// plan is the geometry of one resize, worked out from the header alone so
+// that the expensive steps touch only the pixels that reach the output.
+//
+// Pixels are resized in the stored (source) orientation and the Exif
+// orientation is applied last, to the small output: cheaper than rotating
+// the full decode, and equivalent because flips and quarter turns commute
+// with a separable resize once the target's sides are swapped. The cover
+// crop, though, is chosen in the displayed orientation, so the box is
+// filled the way the user sees the picture.
+type plan struct {
+	orient int             // Exif orientation, 1..8
+	crop   image.Rectangle // the part of the source that reaches the output, source coordinates
+	w, h   int             // resize target in source orientation
+	outW   int             // output size, displayed orientation
+	outH   int
+}
+
+// transposed reports whether orientation o swaps width and height.
+func transposed(o int) bool { return o >= 5 && o <= 8 }
+
+func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
+	if o.Width < 1 || o.Height < 1 {
+		return plan{}, fmt.Errorf("output box %dx%d is empty", o.Width, o.Height)
+	}
+	if orient < 1 || orient > 8 {
+		orient = 1
+	}
+	ow, oh := sw, sh // displayed size
+	if transposed(orient) {
+		ow, oh = sh, sw
+	}
+	W, H := o.Width, o.Height
+	shown := image.Rect(0, 0, ow, oh)
+	p := plan{orient: orient, outW: W, outH: H}
+	switch o.Fit {
+	case persistence.FitCover, "":
+		// imaging.Fill's crop (cropAndResize, centre anchor) to the pixel, so
+		// the pre-shrink changes speed, not framing.
+		if int64(ow)*int64(H) < int64(W)*int64(oh) { // source narrower than the box: cut top and bottom
+			ch := min(oh, int(math.Max(1, float64(ow)*float64(H)/float64(W))+0.5))
+			y := (oh - ch) / 2
+			shown = image.Rect(0, y, ow, y+ch)
+		} else {
+			cw := min(ow, int(math.Max(1, float64(oh)*float64(W)/float64(H))+0.5))
+			x := (ow - cw) / 2
+			shown = image.Rect(x, 0, x+cw, oh)
+		}
+	case persistence.FitContain:
+		// Scale to touch the box from inside, enlarging small images too.
+		if int64(W)*int64(oh) <= int64(H)*int64(ow) {
+			p.outH = max(1, int((int64(oh)*int64(W)*2+int64(ow))/(2*int64(ow))))
+		} else {
+			p.outW = max(1, int((int64(ow)*int64(H)*2+int64(oh))/(2*int64(oh))))
+		}
+	case persistence.FitFill:
+	default:
+		return plan{}, fmt.Errorf("unknown fit %q", o.Fit)
+	}
+	p.crop = sourceRect(orient, shown, sw, sh)
+	p.w, p.h = p.outW, p.outH
+	if transposed(orient) {
+		p.w, p.h = p.outH, p.outW
+	}
+	return p, nil
+}
+
+// sourcePoint maps pixel (x, y) of the displayed image to the stored pixel
+// it shows; sw, sh are the stored size. Checked against imaging's
+// transforms in geometry_test.go.
+func sourcePoint(o, x, y, sw, sh int) (int, int) {
+	switch o {
+	case 2: // mirrored
+		return sw - 1 - x, y
+	case 3: // upside down
+		return sw - 1 - x, sh - 1 - y
+	case 4: // flipped
+		return x, sh - 1 - y
+	case 5: // transposed
+		return y, x
+	case 6: // needs a quarter turn clockwise
+		return y, sh - 1 - x
+	case 7: // transversed
+		return sw - 1 - y, sh - 1 - x
+	case 8: // needs a quarter turn counter-clockwise
+		return sw - 1 - y, x
+	}
+	return x, y
+}
+
+// sourceRect maps a non-empty rectangle of the displayed image to stored
+// coordinates.
+func sourceRect(o int, r image.Rectangle, sw, sh int) image.Rectangle {
+	x0, y0 := sourcePoint(o, r.Min.X, r.Min.Y, sw, sh)
+	x1, y1 := sourcePoint(o, r.Max.X-1, r.Max.Y-1, sw, sh)
+	return image.Rect(min(x0, x1), min(y0, y1), max(x0, x1)+1, max(y0, y1)+1)
+}
+
+// orient turns a stored image into the displayed one.
+func orient(img *image.NRGBA, o int) *image.NRGBA {
+	switch o {
+	case 2:
+		return imaging.FlipH(img)
+	case 3:
+		return imaging.Rotate180(img)
+	case 4:
+		return imaging.FlipV(img)
+	case 5:
+		return imaging.Transpose(img)
+	case 6:
+		return imaging.Rotate270(img) // imaging turns counter-clockwise
+	case 7:
+		return imaging.Transverse(img)
+	case 8:
+		return imaging.Rotate90(img)
+	}
+	return img
+}

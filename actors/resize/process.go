@@ -1,0 +1,187 @@
+package resize
+
+import (
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// Limits bound one attempt.
+type Limits struct {
+	// MaxPixels caps width*height as declared by the header, checked before
+	// any pixel is decoded; <= 0 means no limit.
+	MaxPixels int64
+	// Timeout bounds one attempt; 0 means none.
+	Timeout time.Duration
+
+	hooks *hooks // tests only; nil in production
+}
+
+// hooks let tests stop the worker at chosen points instead of racing it
+// against the clock.
+type hooks struct {
+	start   func()        // before the worker opens src
+	decoded func()        // after the pixels are decoded
+	written func()        // after the temp file is durable, before the commit
+	exited  chan struct{} // closed when a timed worker has returned
+}
+
+func (h *hooks) onStart() {
+	if h != nil && h.start != nil {
+		h.start()
+	}
+}
+
+func (h *hooks) onDecoded() {
+	if h != nil && h.decoded != nil {
+		h.decoded()
+	}
+}
+
+func (h *hooks) onWritten() {
+	if h != nil && h.written != nil {
+		h.written()
+	}
+}
+
+// Result describes the written output.
+type Result struct {
+	Width, Height int
+	Bytes         int64
+}
+
+// Process decodes src, applies its Exif orientation (JPEG), resizes it per
+// opts, encodes it (JPEG at opts.Quality, or PNG) and writes dst
+// atomically. Zero-valued Fit, Format and Quality take their defaults.
+//
+// Errors: ErrUnsupported, ErrTooManyPixels, an undecodable image or a
+// recovered *PanicError are permanent (see Permanent); I/O errors and
+// ErrTimeout are worth a retry. After ErrTimeout the abandoned work runs on
+// in the background (decoders cannot be interrupted) but never creates dst
+// and removes its temp file.
+func Process(src, dst string, opts persistence.Options, lim Limits) (Result, error) {
+	if lim.Timeout <= 0 {
+		return run(src, dst, opts, lim, nil)
+	}
+	type outcome struct {
+		res Result
+		err error
+	}
+	a := new(attempt)
+	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
+	go func() {
+		if lim.hooks != nil && lim.hooks.exited != nil {
+			defer close(lim.hooks.exited)
+		}
+		res, err := run(src, dst, opts, lim, a)
+		done <- outcome{res, err}
+	}()
+	t := time.NewTimer(lim.Timeout)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-t.C:
+		if a.abandon() {
+			return Result{}, fmt.Errorf("%w after %v", ErrTimeout, lim.Timeout)
+		}
+		// The worker won the race: its rename is under way, so its outcome,
+		// not a timeout, is the truth about dst.
+		o := <-done
+		return o.res, o.err
+	}
+}
+
+// attempt decides, once, between the worker renaming dst and the caller
+// giving up on it; whichever moves the state first wins. A nil attempt
+// (no timeout) always commits.
+type attempt struct{ state atomic.Int32 }
+
+const (
+	running int32 = iota
+	committed
+	abandoned
+)
+
+func (a *attempt) commit() bool  { return a == nil || a.state.CompareAndSwap(running, committed) }
+func (a *attempt) abandon() bool { return a.state.CompareAndSwap(running, abandoned) }
+
+// alive lets an abandoned worker stop early between stages; the commit is
+// what guarantees correctness.
+func (a *attempt) alive() bool { return a == nil || a.state.Load() != abandoned }
+
+func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res Result, err error) {
+	// A decoder panic on hostile bytes fails this image, never the node.
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	lim.hooks.onStart()
+	opts, err = withDefaults(opts)
+	if err != nil {
+		return Result{}, permanent(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return Result{}, fmt.Errorf("open source: %w", err)
+	}
+	defer f.Close()
+	info, err := probe(f, lim.MaxPixels)
+	if err != nil {
+		return Result{}, err
+	}
+	orientation := 1
+	if info.Format == "jpeg" {
+		head := getBytes(exifHeadLen)
+		n, _ := f.ReadAt(head, 0) // a read error here shows again in decode
+		orientation = exifOrientation(head[:n])
+		putBytes(head)
+	}
+
+	s := newSource(f)
+	br := getReader(s)
+	img, err := decode(info.Format, br)
+	putReader(br)
+	if err != nil {
+		if s.err != nil {
+			return Result{}, fmt.Errorf("read source: %w", s.err)
+		}
+		return Result{}, permanent(fmt.Errorf("decode %s: %w", info.Format, err))
+	}
+	lim.hooks.onDecoded()
+	if !a.alive() {
+		return Result{}, errAbandoned
+	}
+
+	// Plan on the decoded bounds: a GIF's first frame may be smaller than
+	// the screen its header declares.
+	b := img.Bounds()
+	if b.Empty() {
+		return Result{}, permanent(fmt.Errorf("decode %s: empty image", info.Format))
+	}
+	p, err := makePlan(b.Dx(), b.Dy(), orientation, opts)
+	if err != nil {
+		return Result{}, permanent(err)
+	}
+	_, gray := img.(*image.Gray)
+	out := resample(img, p)
+	img = nil // let the full-size decode go before encoding
+	if !a.alive() {
+		return Result{}, errAbandoned
+	}
+	enc := encodable(out, opts.Format, gray)
+	n, err := writeAtomic(dst, a.commit, lim.hooks.onWritten, func(w io.Writer) error {
+		return encode(w, enc, opts)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: n}, nil
+}

@@ -1,0 +1,167 @@
+package resize
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// errAbandoned ends a worker whose caller already returned ErrTimeout;
+// nobody reads it but the worker itself.
+var errAbandoned = fmt.Errorf("attempt abandoned: %w", ErrTimeout)
+
+// encodable hands each encoder a type it has a fast path for, in place
+// where it can. image/jpeg's writer converts *image.RGBA, *image.YCbCr and
+// *image.Gray blockwise but falls back to At() per pixel (an interface call
+// and a color allocation each) for *image.NRGBA; image/png copies *image.NRGBA
+// rows as they are.
+func encodable(img *image.NRGBA, f persistence.Format, gray bool) image.Image {
+	if gray { // the source had no colour and no alpha: R = G = B
+		g := image.NewGray(img.Rect)
+		for i := range g.Pix {
+			g.Pix[i] = img.Pix[4*i]
+		}
+		return g
+	}
+	if f == persistence.FormatPNG {
+		return img
+	}
+	// JPEG has no alpha: composite onto white, the usual page colour. Once
+	// every alpha is 0xff, NRGBA and RGBA share one memory layout.
+	for p := img.Pix; len(p) >= 4; p = p[4:] {
+		if a := uint32(p[3]); a != 0xff {
+			for c := range 3 {
+				p[c] = uint8((uint32(p[c])*a + 0xff*(0xff-a) + 0x7f) / 0xff)
+			}
+			p[3] = 0xff
+		}
+	}
+	return &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
+}
+
+func encode(w io.Writer, img image.Image, o persistence.Options) error {
+	if o.Format == persistence.FormatPNG {
+		return pngEncoder.Encode(w, img)
+	}
+	return jpeg.Encode(w, img, &jpeg.Options{Quality: o.Quality})
+}
+
+// writeAtomic writes dst so that a reader (or a restart after a crash)
+// sees the old dst or the whole new one, never a part: a temp file in dst's
+// directory (rename is atomic only within one file system), fsync, rename,
+// fsync of the directory so the rename itself survives a power cut.
+//
+// commit is asked after the data is durable and before the rename; when it
+// says no the attempt was abandoned, and the temp file is removed unseen.
+// Encoder errors that are not write errors are the image's fault: permanent.
+func writeAtomic(dst string, commit func() bool, written func(), write func(io.Writer) error) (n int64, err error) {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return 0, fmt.Errorf("create temp file: %w", err)
+	}
+	tmp := f.Name()
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				f.Close()
+			}
+			os.Remove(tmp)
+		}
+	}()
+	cw := &countWriter{w: f}
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(cw)
+	defer func() { bw.Reset(nil); writers.Put(bw) }()
+	if err := write(bw); err != nil {
+		if cw.err != nil {
+			return 0, fmt.Errorf("write %s: %w", tmp, cw.err)
+		}
+		return 0, permanent(fmt.Errorf("encode: %w", err))
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", tmp, err)
+	}
+	// CreateTemp makes 0600; results are ordinary files an operator may copy.
+	if err := f.Chmod(0o644); err != nil {
+		return 0, fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	closed = true
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if written != nil {
+		written()
+	}
+	if !commit() {
+		return 0, errAbandoned
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return 0, fmt.Errorf("rename to %s: %w", dst, err)
+	}
+	if err := syncDir(dir); err != nil {
+		// dst is in place but the rename may not survive a crash; the retry
+		// rewrites it, which is harmless.
+		return 0, err
+	}
+	return cw.n, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// countWriter counts what reaches the file and keeps the first write
+// error, which tells I/O failures from encoder failures.
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// Pools for the writers' buffers; like bufs they hold nothing between calls.
+var (
+	writers    = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+	pngEncoder = &png.Encoder{BufferPool: &pngBuffers{}}
+)
+
+type pngBuffers struct{ p sync.Pool }
+
+func (b *pngBuffers) Get() *png.EncoderBuffer {
+	e, _ := b.p.Get().(*png.EncoderBuffer)
+	return e
+}
+
+func (b *pngBuffers) Put(e *png.EncoderBuffer) { b.p.Put(e) }

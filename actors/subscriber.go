@@ -1,0 +1,96 @@
+package actors
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// Chunk is what a subscription yields: events in order; Final marks the
+// last chunk of a finished batch, Err a subscription that cannot be served.
+type Chunk struct {
+	Events []persistence.Event
+	Final  bool
+	Err    error
+}
+
+// ErrTooSlow ends a subscription whose reader fell more than the buffer
+// behind; the client resumes with Last-Event-ID and loses nothing.
+var ErrTooSlow = errors.New("subscriber fell too far behind")
+
+// Subscription is one SSE connection's view of a batch. C is closed after
+// the Final chunk, or early when the reader is too slow (Cut reports it) or
+// the subscription is closed.
+type Subscription struct {
+	sys *System
+	pid *actor.PID
+	ch  chan Chunk
+	cut atomic.Bool
+}
+
+// C yields the chunks in order.
+func (s *Subscription) C() <-chan Chunk { return s.ch }
+
+// Cut reports whether the subscription was ended because its reader was too slow.
+func (s *Subscription) Cut() bool { return s.cut.Load() }
+
+// Close stops the subscriber actor; safe to call more than once.
+func (s *Subscription) Close() { s.sys.engine.Poison(s.pid) }
+
+// subscriber is the actor behind a Subscription. It is the only writer of
+// the channel and never blocks on it.
+type subscriber struct {
+	sys     *System
+	batchID string
+	after   uint64
+	sub     *Subscription
+	closed  bool
+}
+
+func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
+	return func() actor.Receiver {
+		return &subscriber{sys: sys, batchID: batchID, after: after, sub: sub}
+	}
+}
+
+func (s *subscriber) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.after, sub: c.PID()})
+	case delivery:
+		s.deliver(m)
+	case actor.Stopped:
+		c.Send(s.sys.manager, unsubscribe{batchID: s.batchID, sub: c.PID()})
+		s.close()
+		s.sys.subscribers.Add(-1)
+	}
+}
+
+func (s *subscriber) deliver(m delivery) {
+	if s.closed {
+		return
+	}
+	if len(m.events) == 0 && !m.final && m.err == nil {
+		return
+	}
+	select {
+	case s.sub.ch <- Chunk{Events: m.events, Final: m.final, Err: m.err}:
+	default:
+		s.sub.cut.Store(true)
+		s.close()
+		return
+	}
+	if m.final || m.err != nil {
+		s.close()
+	}
+}
+
+func (s *subscriber) close() {
+	if !s.closed {
+		s.closed = true
+		close(s.sub.ch)
+	}
+}

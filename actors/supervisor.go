@@ -1,0 +1,286 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/persistence"
+)
+
+// storeTimeout bounds one store call made from an actor.
+const storeTimeout = 10 * time.Second
+
+// retryStoreAfter is the wait before a write that failed for a reason other
+// than a broken rule (the store unreachable) is tried again.
+const retryStoreAfter = time.Second
+
+// supervisor owns one batch: its state, its event log in memory (a mirror of
+// the durable one) and its subscribers. It is the only writer of the log.
+type supervisor struct {
+	sys     *System
+	id      string
+	batch   *persistence.Batch
+	events  []persistence.Event // events[i].Seq == i+1
+	subs    map[string]*actor.PID
+	loadErr error
+	pending int // timers (backoffs, store retries) that will message us
+	over    bool
+	log     *slog.Logger
+}
+
+func newSupervisor(sys *System, batchID string) actor.Producer {
+	return func() actor.Receiver {
+		return &supervisor{
+			sys: sys, id: batchID, subs: make(map[string]*actor.PID),
+			log: sys.cfg.Logger.With("batch_id", batchID),
+		}
+	}
+}
+
+func (s *supervisor) Receive(c *actor.Context) {
+	s.handle(c, c.Message())
+	s.maybeFinish(c)
+}
+
+func (s *supervisor) handle(c *actor.Context, msg any) {
+	switch m := msg.(type) {
+	case actor.Started:
+		s.load()
+	case claimed:
+		s.onClaimed(c, m.job)
+	case workDone:
+		s.onWorkDone(c, m)
+	case subscribe:
+		s.onSubscribe(c, m)
+	case unsubscribe:
+		delete(s.subs, m.sub.String())
+	case requeue:
+		s.pending--
+		s.onRequeue(c, m.job)
+	case retry:
+		s.pending--
+		s.handle(c, m.msg)
+	}
+}
+
+// retry wraps a message to handle again after a store failure.
+type retry struct{ msg any }
+
+func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
+}
+
+func (s *supervisor) load() {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	b, err := s.sys.cfg.Store.Batch(ctx, s.id)
+	if err == nil {
+		s.events, err = s.sys.cfg.Store.Events(ctx, s.id, 0)
+	}
+	if err != nil {
+		s.loadErr = fmt.Errorf("load batch %s: %w", s.id, err)
+		s.log.Warn("supervisor cannot load its batch", "err", err)
+		return
+	}
+	s.batch = b
+}
+
+// onClaimed starts an attempt: record processing (the store numbers the
+// attempt), then hand the image to the pool.
+func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
+	if s.loadErr != nil {
+		s.dropJob(c, job, errors.Is(s.loadErr, persistence.ErrNotFound))
+		return
+	}
+	im := s.batch.Image(job.ImageID)
+	if s.batch.Done || im == nil || im.State.Terminal() {
+		s.dropJob(c, job, true) // a redelivered duplicate: already settled
+		return
+	}
+	if im.Attempts >= s.sys.cfg.MaxAttempts {
+		msg := fmt.Sprintf("gave up after %d attempts, each cut short before it finished", im.Attempts)
+		if im.Error != "" {
+			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
+		}
+		if s.appendTerminal(c, job, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}, claimed{job: job}) {
+			c.Send(s.sys.pool, slotFree{})
+		}
+		return
+	}
+	evs, ok := s.append(c, claimed{job: job}, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
+	if !ok {
+		c.Send(s.sys.pool, slotFree{})
+		return
+	}
+	f := s.sys.cfg.Files
+	c.Send(s.sys.pool, work{
+		job: job, opts: s.batch.Options, attempt: evs[0].Attempt, replyTo: c.PID(),
+		src: f.Source(s.id, job.ImageID), dst: f.Output(s.id, job.ImageID, s.batch.Options.Format),
+	})
+}
+
+// onWorkDone turns an attempt's outcome into completed, failed or retrying.
+func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
+	if s.loadErr != nil {
+		s.dropJob(c, m.job, false)
+		return
+	}
+	ev := persistence.Event{BatchID: s.id, ImageID: m.job.ImageID}
+	switch {
+	case m.err == nil:
+		ev.Type = persistence.EventCompleted
+		ev.URL = persistence.ResultURL(s.id, m.job.ImageID)
+		ev.Width, ev.Height, ev.Bytes = m.res.Width, m.res.Height, m.res.Bytes
+	case resize.Permanent(m.err):
+		ev.Type, ev.Error = persistence.EventFailed, m.err.Error()
+	case m.attempt < s.sys.cfg.MaxAttempts:
+		ev.Type, ev.Error = persistence.EventRetrying, m.err.Error()
+	default:
+		ev.Type = persistence.EventFailed
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %v", m.attempt, m.err)
+	}
+	if ev.Type.Terminal() {
+		s.appendTerminal(c, m.job, ev, m)
+		return
+	}
+	if _, ok := s.append(c, m, ev); !ok {
+		return
+	}
+	// The job stays in flight during the backoff: a crash meanwhile
+	// redelivers it, which is what we want.
+	s.after(c, s.sys.cfg.backoff(m.attempt), requeue{job: m.job})
+}
+
+func (s *supervisor) onRequeue(c *actor.Context, job persistence.Job) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.sys.cfg.Store.Requeue(ctx, job); err != nil {
+		s.log.Warn("requeue failed; will retry", "image_id", job.ImageID, "err", err)
+		s.after(c, retryStoreAfter, requeue{job: job})
+	}
+}
+
+// appendTerminal records ev (and done when it is the last) and acks the
+// job. It reports whether the job is settled.
+func (s *supervisor) appendTerminal(c *actor.Context, job persistence.Job, ev persistence.Event, orig any) bool {
+	if _, ok := s.append(c, orig, ev); !ok {
+		return false
+	}
+	s.ack(job)
+	return true
+}
+
+// append records evs (plus done when they finish the batch) durably, then
+// fans them out. On a broken rule (a duplicate, e.g. after redelivery) it
+// resyncs from the store; on another error it schedules orig again.
+func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
+	all, err := s.batch.WithDone(evs...)
+	if err == nil {
+		ctx, cancel := s.ctx()
+		var nb *persistence.Batch
+		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
+		cancel()
+		if err == nil {
+			s.batch = nb
+			s.events = append(s.events, all...)
+			s.fanOut(c, all)
+			for _, e := range all {
+				s.log.Debug("event", "seq", e.Seq, "type", e.Type, "image_id", e.ImageID)
+			}
+			if nb.Done {
+				s.log.Info("batch done", "batch", nb)
+			}
+			return all, true
+		}
+	}
+	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
+		s.log.Info("append refused; resyncing from the store", "err", err)
+		s.load()
+		if job, ok := jobOf(orig); ok {
+			s.dropJob(c, job, true)
+		}
+		return nil, false
+	}
+	s.log.Warn("append failed; will retry", "err", err)
+	s.after(c, retryStoreAfter, retry{msg: orig})
+	return nil, false
+}
+
+func jobOf(m any) (persistence.Job, bool) {
+	switch m := m.(type) {
+	case claimed:
+		return m.job, true
+	case workDone:
+		return m.job, true
+	}
+	return persistence.Job{}, false
+}
+
+func (s *supervisor) ack(job persistence.Job) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.sys.cfg.Store.Ack(ctx, job); err != nil {
+		// Harmless: the job is redelivered later, finds its image
+		// terminal and is acked then.
+		s.log.Warn("ack failed", "image_id", job.ImageID, "err", err)
+	}
+}
+
+// dropJob ends a job that needs no (more) work: acked when settled, and its
+// claim slot given back if it was a fresh claim.
+func (s *supervisor) dropJob(c *actor.Context, job persistence.Job, settled bool) {
+	if settled {
+		s.ack(job)
+	}
+	c.Send(s.sys.pool, slotFree{})
+}
+
+func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
+	if s.loadErr != nil {
+		c.Send(m.sub, delivery{err: s.loadErr, final: true})
+		return
+	}
+	var evs []persistence.Event
+	if m.after < uint64(len(s.events)) {
+		evs = append(evs, s.events[m.after:]...) // a copy: the subscriber reads it on another goroutine
+	}
+	c.Send(m.sub, delivery{events: evs, final: s.batch.Done})
+	if !s.batch.Done {
+		s.subs[m.sub.String()] = m.sub
+	}
+}
+
+func (s *supervisor) fanOut(c *actor.Context, evs []persistence.Event) {
+	d := delivery{events: evs, final: s.batch.Done}
+	for _, pid := range s.subs {
+		c.Send(pid, d)
+	}
+	if s.batch.Done {
+		clear(s.subs)
+	}
+}
+
+// after sends msg to this supervisor once d has passed.
+func (s *supervisor) after(c *actor.Context, d time.Duration, msg any) {
+	s.pending++
+	e, self := c.Engine(), c.PID()
+	time.AfterFunc(d, func() { e.Send(self, msg) })
+}
+
+// maybeFinish tells the manager when nothing is left for this supervisor:
+// the batch is done (or could not be loaded) and no timer will call back.
+func (s *supervisor) maybeFinish(c *actor.Context) {
+	if s.over || s.pending > 0 {
+		return
+	}
+	if s.loadErr != nil || (s.batch != nil && s.batch.Done) {
+		s.over = true
+		c.Send(c.Parent(), finished{batchID: s.id, pid: c.PID()})
+	}
+}

@@ -1,0 +1,142 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/persistence"
+)
+
+// Config is what the actors need. Zero values take the documented defaults.
+type Config struct {
+	Store persistence.Store // required
+	Files persistence.Files // required: where sources and outputs live
+	// Workers is the number of resizer actors (default: number of CPUs).
+	Workers int
+	// MaxAttempts per image (default 3). A transient failure is retried
+	// until then; an attempt cut by a crash counts too.
+	MaxAttempts int
+	// Limits for one attempt (pixels from the header, time).
+	Limits resize.Limits
+	// RetryBackoff is the wait before the second attempt, doubled for each
+	// further one and capped at 32× (default 1s).
+	RetryBackoff time.Duration
+	// SubscriberBuffer is how many undelivered chunks a subscriber may hold
+	// before it is cut off (default 64).
+	SubscriberBuffer int
+	Logger           *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Store == nil || c.Files.Root == "" {
+		return errors.New("actors: Config needs a Store and Files")
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = time.Second
+	}
+	if c.SubscriberBuffer <= 0 {
+		c.SubscriberBuffer = 64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// backoff is the wait after the failed attempt n (1-based).
+func (c *Config) backoff(n int) time.Duration {
+	if n > 6 {
+		n = 6
+	}
+	return c.RetryBackoff << (n - 1)
+}
+
+// System is a running actor engine with its manager and pool.
+type System struct {
+	cfg     Config
+	engine  *actor.Engine
+	manager *actor.PID
+	pool    *actor.PID
+	drained chan struct{} // closed by the pool once draining and idle
+
+	subscribers atomic.Int64 // live subscriber actors
+}
+
+// Start builds the engine, spawns the manager and the pool (which starts
+// claiming) and wakes a supervisor for every unfinished batch.
+func Start(ctx context.Context, cfg Config) (*System, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	e, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		return nil, fmt.Errorf("actor engine: %w", err)
+	}
+	s := &System{cfg: cfg, engine: e, drained: make(chan struct{})}
+	s.manager = e.Spawn(newManager(s), "manager", actor.WithID("node"))
+	s.pool = e.Spawn(newPool(s), "pool", actor.WithID("node"))
+	ids, err := cfg.Store.Unfinished(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished batches: %w", err)
+	}
+	for _, id := range ids {
+		e.Send(s.manager, wake{batchID: id})
+	}
+	if len(ids) > 0 {
+		cfg.Logger.Info("recovering unfinished batches", "count", len(ids))
+	}
+	return s, nil
+}
+
+// Subscribers is the number of live subscriber actors.
+func (s *System) Subscribers() int64 { return s.subscribers.Load() }
+
+// Drain stops claiming new work and waits until every resizer is idle or
+// ctx ends. Work claimed but not finished stays in flight in the store and
+// is redone after a restart.
+func (s *System) Drain(ctx context.Context) error {
+	s.engine.Send(s.pool, drain{})
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drain: %w", ctx.Err())
+	}
+}
+
+// Stop stops the pool, then the manager with its supervisors (each handles
+// what is already in its inbox first), within ctx.
+func (s *System) Stop(ctx context.Context) error {
+	for _, pid := range []*actor.PID{s.pool, s.manager} {
+		select {
+		case <-s.engine.PoisonCtx(ctx, pid).Done():
+		case <-ctx.Done():
+			return fmt.Errorf("stop %s: %w", pid, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Subscribe spawns a subscriber actor for batchID that receives every
+// event after seq `after`, then live ones, until done. The caller must Close
+// the subscription when its connection ends.
+func (s *System) Subscribe(batchID string, after uint64) *Subscription {
+	sub := &Subscription{sys: s, ch: make(chan Chunk, s.cfg.SubscriberBuffer)}
+	s.subscribers.Add(1)
+	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber")
+	return sub
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of `backlot serve`: defaults, then BACKLOT_*
+// environment variables, then flags (flags win).
+type Config struct {
+	Listen        string        // HTTP address (127.0.0.1:8080)
+	DataDir       string        // store, uploads and results (./data)
+	Workers       int           // resize actors (number of CPUs)
+	MaxFiles      int           // files per batch (100)
+	MaxFileSize   int64         // bytes per file (32 MiB)
+	MaxBody       int64         // bytes per request body (1 GiB)
+	MaxPixels     int64         // pixels per image, from its header (50 M)
+	Attempts      int           // attempts per image (3)
+	Token         string        // API token; empty: no auth
+	ResizeTimeout time.Duration // per attempt (60 s)
+	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
+	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
+	SSEPing       time.Duration // idle stream keep-alive (15 s)
+	LogLevel      string        // debug, info, warn, error (info)
+	LogFormat     string        // text or json (text)
+}
+
+// DefaultConfig is the configuration with nothing set.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(),
+		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000,
+		Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
+		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second,
+		LogLevel: "info", LogFormat: "text",
+	}
+}
+
+// flagSet binds c's fields to flags; env names are BACKLOT_ + the flag
+// name upper-cased with - as _.
+func (c *Config) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded store, uploads, results)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "resize actors")
+	fs.IntVar(&c.MaxFiles, "max-files", c.MaxFiles, "files per batch")
+	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
+	fs.Var((*byteSize)(&c.MaxBody), "max-body", "bytes per request body (e.g. 1GiB)")
+	fs.Int64Var(&c.MaxPixels, "max-pixels", c.MaxPixels, "pixels per image, read from its header before decoding")
+	fs.IntVar(&c.Attempts, "attempts", c.Attempts, "attempts per image")
+	fs.StringVar(&c.Token, "token", c.Token, "API token (Authorization: Bearer, or ?token=); empty: none")
+	fs.DurationVar(&c.ResizeTimeout, "resize-timeout", c.ResizeTimeout, "time limit of one resize attempt")
+	fs.DurationVar(&c.RetryBackoff, "retry-backoff", c.RetryBackoff, "wait before retrying a transient failure, doubled each time")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight resizes may finish on SIGTERM")
+	fs.DurationVar(&c.SSEPing, "sse-ping", c.SSEPing, "idle time before a ': ping' on an event stream")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	return fs
+}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flagName string) string {
+	return "BACKLOT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse fills c from env (getenv) and then args.
+func (c *Config) Parse(args []string, getenv func(string) string) error {
+	fs := c.flagSet()
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return c.Validate()
+}
+
+// Validate checks every field once, naming the flag at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.Listen != "", "-listen is empty")
+	check(c.DataDir != "", "-data is empty")
+	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
+	check(c.MaxFiles >= 1, "-max-files must be at least 1, not %d", c.MaxFiles)
+	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
+	check(c.MaxBody >= 1, "-max-body must be positive")
+	check(c.MaxPixels >= 1, "-max-pixels must be positive")
+	check(c.Attempts >= 1 && c.Attempts <= 100, "-attempts must be 1..100, not %d", c.Attempts)
+	check(c.ResizeTimeout > 0, "-resize-timeout must be positive")
+	check(c.RetryBackoff > 0, "-retry-backoff must be positive")
+	check(c.ShutdownGrace > 0, "-shutdown-grace must be positive")
+	check(c.SSEPing > 0, "-sse-ping must be positive")
+	_, err := parseLevel(c.LogLevel)
+	check(err == nil, "-log-level: %v", err)
+	check(c.LogFormat == "text" || c.LogFormat == "json", "-log-format must be text or json, not %q", c.LogFormat)
+	return errors.Join(errs...)
+}
+
+// LogValue logs the effective configuration, without the token.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
+		slog.Int("workers", c.Workers), slog.Int("max_files", c.MaxFiles),
+		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
+		slog.Int64("max_pixels", c.MaxPixels), slog.Int("attempts", c.Attempts),
+		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout),
+		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),
+		slog.Duration("sse_ping", c.SSEPing),
+	)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// byteSize is a flag for sizes: 1048576, 512KiB, 32MiB, 1GiB, 5MB.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, fmt.Errorf("%q is not a size (e.g. 32MiB)", s)
+	}
+	return n * mul, nil
+}

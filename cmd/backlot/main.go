@@ -1,0 +1,183 @@
+// Command backlot is the Backlot server: `backlot serve` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/actors/resize"
+	bhttp "github.com/backlot/backlot/http"
+	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/bolt"
+)
+
+const usage = `usage: backlot <command> [flags]
+
+commands:
+  serve    run the server (backlot serve -h lists its flags)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "backlot:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		m := NewMain(stderr)
+		if err := m.ParseFlags(args[1:], getenv); err != nil {
+			return err
+		}
+		if err := m.Open(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		return m.Run(ctx)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// Main is one Backlot node: store, actors and HTTP server. Tests use it
+// in-process on 127.0.0.1:0 with a temp dir.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	stderr io.Writer
+	store  persistence.Store
+	sys    *actors.System
+	srv    *bhttp.Server
+	ln     net.Listener
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain(stderr io.Writer) *Main {
+	return &Main{Config: DefaultConfig(), stderr: stderr}
+}
+
+// ParseFlags fills the configuration from env and args.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	return m.Config.Parse(args, getenv)
+}
+
+// Open opens the store, starts the actors (recovering unfinished batches)
+// and binds the listener.
+func (m *Main) Open(ctx context.Context) error {
+	c := m.Config
+	if m.Log == nil {
+		lvl, _ := parseLevel(c.LogLevel)
+		opts := &slog.HandlerOptions{Level: lvl}
+		if c.LogFormat == "json" {
+			m.Log = slog.New(slog.NewJSONHandler(m.stderr, opts))
+		} else {
+			m.Log = slog.New(slog.NewTextHandler(m.stderr, opts))
+		}
+	}
+	files := persistence.Files{Root: c.DataDir}
+	if err := os.MkdirAll(files.BatchDir(""), 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := bolt.Open(filepath.Join(c.DataDir, "backlot.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.store = st
+	m.sys, err = actors.Start(ctx, actors.Config{
+		Store: st, Files: files, Workers: c.Workers, MaxAttempts: c.Attempts,
+		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
+		RetryBackoff: c.RetryBackoff, Logger: m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	m.srv = bhttp.New(bhttp.Config{
+		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
+		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing,
+	}, st, m.sys, files, m.Log)
+	m.ln, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.Log.Info("backlot listening", "addr", m.ln.Addr().String(), "config", c)
+	return nil
+}
+
+// Addr is the bound HTTP address (useful with :0).
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Server is the HTTP server (tests read its counters).
+func (m *Main) Server() *bhttp.Server { return m.srv }
+
+// System is the actor system (tests read its counters).
+func (m *Main) System() *actors.System { return m.sys }
+
+// Run serves until ctx ends, then shuts down in order: refuse uploads and
+// fail readiness; let in-flight resizes finish within the grace period
+// (the rest stays in flight and is redone after a restart); end event
+// streams and the listener; stop the actors; close the store.
+func (m *Main) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(m.ln) }()
+	select {
+	case err := <-errc:
+		m.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	m.Log.Info("shutting down", "grace", m.Config.ShutdownGrace)
+	m.srv.StopAccepting()
+	gctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+	if err := m.sys.Drain(gctx); err != nil {
+		m.Log.Warn("resizes still running at the end of the grace period; they will be redone after restart", "err", err)
+	}
+	cancel()
+	m.Close()
+	m.Log.Info("stopped")
+	return nil
+}
+
+// Close stops whatever Open started, in order; safe on a partial Open.
+func (m *Main) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if m.srv != nil {
+		if err := m.srv.Shutdown(ctx); err != nil {
+			m.Log.Warn("http shutdown", "err", err)
+		}
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.sys != nil {
+		if err := m.sys.Stop(ctx); err != nil {
+			m.Log.Warn("actors stop", "err", err)
+		}
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			m.Log.Warn("store close", "err", err)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package http
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// loadBatch reads the batch named by the :batch parameter; a malformed id
+// is a 404 like an unknown one, and never reaches the store.
+func (s *Server) loadBatch(c *fiber.Ctx) (*persistence.Batch, error) {
+	id := c.Params("batch")
+	if !persistence.ValidID(id) {
+		return nil, errNotFound
+	}
+	b, err := s.store.Batch(c.Context(), id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return nil, errNotFound
+	case errors.Is(err, persistence.ErrUnavailable):
+		return nil, unavailable("store_unavailable", "the store is unreachable; retry later")
+	case err != nil:
+		return nil, err
+	}
+	return b, nil
+}
+
+type imageView struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	URL      string `json:"url"`
+	Error    string `json:"error,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Bytes    int64  `json:"bytes,omitempty"`
+}
+
+type batchView struct {
+	BatchID   string              `json:"batchId"`
+	State     string              `json:"state"`
+	Total     int                 `json:"total"`
+	Completed int                 `json:"completed"`
+	Failed    int                 `json:"failed"`
+	CreatedAt string              `json:"createdAt"`
+	Options   persistence.Options `json:"options"`
+	Images    []imageView         `json:"images"`
+	Events    string              `json:"events"`
+}
+
+// status handles GET /api/images/:batch.
+func (s *Server) status(c *fiber.Ctx) error {
+	b, err := s.loadBatch(c)
+	if err != nil {
+		return err
+	}
+	v := batchView{
+		BatchID: b.ID, State: string(b.State()), Total: len(b.Images),
+		Completed: b.Completed, Failed: b.Failed,
+		CreatedAt: b.CreatedAt.UTC().Format(time.RFC3339),
+		Options:   b.Options, Images: make([]imageView, len(b.Images)),
+		Events: "/api/images/" + b.ID + "/events",
+	}
+	for i, im := range b.Images {
+		v.Images[i] = imageView{
+			ID: im.ID, Name: im.Name, State: string(im.State), Attempts: im.Attempts,
+			URL: persistence.ResultURL(b.ID, im.ID), Error: im.Error,
+			Width: im.Width, Height: im.Height, Bytes: im.Bytes,
+		}
+	}
+	return c.JSON(v)
+}
+
+// result handles GET /api/images/:batch/:image: the resized image once
+// completed, 409 with its state before.
+func (s *Server) result(c *fiber.Ctx) error {
+	b, err := s.loadBatch(c)
+	if err != nil {
+		return err
+	}
+	im := b.Image(c.Params("image"))
+	if im == nil {
+		return apiError(fiber.StatusNotFound, "not_found", "no such image in this batch")
+	}
+	if im.State != persistence.ImageCompleted {
+		e := apiError(fiber.StatusConflict, "not_ready", "the image is "+string(im.State)+", not completed")
+		e.Extra = map[string]any{"state": string(im.State)}
+		if im.Error != "" {
+			e.Extra["imageError"] = im.Error
+		}
+		return e
+	}
+	f, err := os.Open(s.files.Output(b.ID, im.ID, b.Options.Format))
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	c.Set(fiber.HeaderContentType, b.Options.Format.ContentType())
+	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	return c.SendStream(f, int(st.Size())) // fasthttp closes f when sent
+}

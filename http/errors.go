@@ -1,0 +1,83 @@
+package http
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Error is an error a client is meant to read: API.md's JSON
+// {"error", "code"} plus "file" when it concerns one uploaded file.
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	File       *string // the client's filename, when the error is about one file
+	RetryAfter int     // seconds, for 503
+	Extra      map[string]any
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func apiError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+func fileError(status int, code, msg, file string) *Error {
+	return &Error{Status: status, Code: code, Message: msg, File: &file}
+}
+
+// Errors the handlers return.
+var (
+	errNotFound     = apiError(fiber.StatusNotFound, "not_found", "no such batch")
+	errUnauthorized = apiError(fiber.StatusUnauthorized, "unauthorized", "this server needs an API token: send Authorization: Bearer <token> (or ?token= for EventSource)")
+)
+
+func unavailable(code, msg string) *Error {
+	return &Error{Status: fiber.StatusServiceUnavailable, Code: code, Message: msg, RetryAfter: 5}
+}
+
+// errorHandler is Fiber's Config.ErrorHandler: the one place errors become
+// responses. Anything that is not an *Error or a *fiber.Error is internal:
+// logged for the operator, never shown to the client.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var e *Error
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &e):
+		case errors.As(err, &fe):
+			e = fromFiber(fe)
+		default:
+			log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err)
+			e = apiError(fiber.StatusInternalServerError, "internal", "internal server error")
+		}
+		body := fiber.Map{"error": e.Message, "code": e.Code}
+		if e.File != nil {
+			body["file"] = *e.File
+		}
+		for k, v := range e.Extra {
+			body[k] = v
+		}
+		if e.RetryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
+		}
+		return c.Status(e.Status).JSON(body)
+	}
+}
+
+func fromFiber(fe *fiber.Error) *Error {
+	switch fe.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return apiError(fe.Code, "body_too_large", "the request body is over the size limit")
+	case fiber.StatusNotFound:
+		return apiError(fe.Code, "not_found", "no such endpoint")
+	case fiber.StatusMethodNotAllowed:
+		return apiError(fe.Code, "method_not_allowed", "method not allowed on this endpoint")
+	case fiber.StatusBadRequest:
+		return apiError(fe.Code, "bad_request", fe.Message)
+	}
+	return apiError(fe.Code, "http_"+strconv.Itoa(fe.Code), fe.Message)
+}

@@ -1,0 +1,151 @@
+package http
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/persistence"
+)
+
+// Config holds the HTTP side's limits. Zero values take the defaults noted.
+type Config struct {
+	MaxFiles     int           // files per batch (100)
+	MaxFileSize  int64         // bytes per file (32 MiB)
+	MaxBody      int64         // bytes per request body (1 GiB)
+	MaxPixels    int64         // per image, from its header (50 megapixels)
+	Token        string        // API token; empty: no auth
+	PingInterval time.Duration // idle time before ": ping" on a stream (15 s)
+}
+
+func (c *Config) defaults() {
+	if c.MaxFiles <= 0 {
+		c.MaxFiles = 100
+	}
+	if c.MaxFileSize <= 0 {
+		c.MaxFileSize = 32 << 20
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 30
+	}
+	if c.MaxPixels <= 0 {
+		c.MaxPixels = 50_000_000
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 15 * time.Second
+	}
+}
+
+// Server is the Fiber app with what its handlers need.
+type Server struct {
+	app   *fiber.App
+	cfg   Config
+	store persistence.Store
+	sys   *actors.System
+	files persistence.Files
+	log   *slog.Logger
+
+	accepting atomic.Bool   // false: uploads get 503, readyz 503
+	closing   chan struct{} // closed on Shutdown: streams end
+	closeOnce sync.Once
+	streams   atomic.Int64 // open event streams
+}
+
+// New builds the server; it starts accepting uploads at once.
+func New(cfg Config, store persistence.Store, sys *actors.System, files persistence.Files, log *slog.Logger) *Server {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, closing: make(chan struct{})}
+	s.accepting.Store(true)
+	s.app = fiber.New(fiber.Config{
+		// Uploads are read part by part from the stream and written to
+		// disk, so memory does not grow with the body; the body limit is
+		// enforced by the upload handler (a streamed body over
+		// BodyLimit still reaches it).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    int(min(cfg.MaxBody, 1<<31-1)),
+		ReadBufferSize:               16 << 10, // room for long query strings and headers
+		IdleTimeout:                  2 * time.Minute,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 errorHandler(log),
+		AppName:                      "backlot",
+	})
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	a.Get("/readyz", s.readyz)
+	api := a.Group("/api", s.auth)
+	api.Post("/images", s.upload)
+	api.Get("/images/:batch/events", s.events)
+	api.Get("/images/:batch", s.status)
+	api.Get("/images/:batch/:image", s.result)
+}
+
+// App exposes the Fiber app (tests use app.Test for plain JSON endpoints).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Streams is the number of open event streams.
+func (s *Server) Streams() int64 { return s.streams.Load() }
+
+// StopAccepting makes readiness fail and uploads answer 503; streams and
+// reads go on. The first step of a graceful shutdown.
+func (s *Server) StopAccepting() { s.accepting.Store(false) }
+
+// Shutdown refuses uploads, ends every event stream (clients reconnect
+// with Last-Event-ID) and stops the listener, waiting for open requests
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.StopAccepting()
+	s.closeOnce.Do(func() { close(s.closing) })
+	return s.app.ShutdownWithContext(ctx)
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if !s.accepting.Load() {
+		return unavailable("shutting_down", "this node is shutting down")
+	}
+	if p, ok := s.store.(persistence.Pinger); ok {
+		ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			s.log.Warn("readiness: store unreachable", "err", err)
+			return unavailable("store_unavailable", "the store is unreachable")
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// auth checks the API token when one is configured, in constant time.
+func (s *Server) auth(c *fiber.Ctx) error {
+	if s.cfg.Token == "" {
+		return c.Next()
+	}
+	got := c.Query("token")
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			got = strings.TrimSpace(t)
+		}
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+		return errUnauthorized
+	}
+	return c.Next()
+}

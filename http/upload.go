@@ -1,0 +1,310 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/persistence"
+)
+
+// upload handles POST /api/images: stream each part to disk, judge each
+// file by its bytes, then record the batch durably and answer 202. On any
+// error the batch's directory is removed and nothing reaches the store.
+func (s *Server) upload(c *fiber.Ctx) error {
+	if !s.accepting.Load() {
+		return unavailable("shutting_down", "this node is shutting down; retry on another node or later")
+	}
+	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return apiError(fiber.StatusBadRequest, "not_multipart", "the body must be multipart/form-data with a boundary")
+	}
+	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
+		c.Set(fiber.HeaderConnection, "close")
+		return apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
+	}
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	lr := &limitReader{r: body, n: s.cfg.MaxBody}
+
+	batchID := uuid.NewString()
+	dir := s.files.BatchDir(batchID)
+	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}}
+	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
+	if err == nil {
+		err = s.record(c.Context(), batchID, images, in.form)
+	}
+	if err != nil {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			s.log.Error("remove rejected batch files", "batch_id", batchID, "err", rmErr)
+		}
+		if lr.over {
+			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
+		}
+		// The client may still be sending: read a bounded rest so it sees
+		// the answer rather than a reset, then close the connection.
+		_, _ = io.CopyN(io.Discard, lr.r, 8<<20)
+		c.Set(fiber.HeaderConnection, "close")
+		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
+		return err
+	}
+	loc := "/api/images/" + batchID
+	refs := make([]fiber.Map, len(images))
+	for i, im := range images {
+		refs[i] = fiber.Map{"id": im.ID, "name": im.Name}
+	}
+	s.log.Info("batch accepted", "batch_id", batchID, "images", len(images))
+	c.Location(loc)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
+		"batchId": batchID, "total": len(images), "images": refs,
+		"status": loc, "events": loc + "/events",
+	})
+}
+
+// record parses the options, fsyncs the batch directory and stores the
+// batch with its first event and its jobs.
+func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, form map[string]string) error {
+	if len(images) == 0 {
+		return apiError(fiber.StatusBadRequest, "no_images", `the request has no "images" file part`)
+	}
+	opts, err := persistence.ParseOptions(func(k string) string { return form[k] })
+	if err != nil {
+		var oe *persistence.OptionError
+		if errors.As(err, &oe) {
+			e := apiError(fiber.StatusBadRequest, "invalid_parameter", oe.Error())
+			e.Extra = map[string]any{"param": oe.Param}
+			return e
+		}
+		return err
+	}
+	for _, d := range []string{s.files.BatchDir(batchID), s.files.BatchDir("")} {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
+	}
+	b, first, err := persistence.NewBatch(batchID, time.Now(), opts, images)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Create(ctx, b, first); err != nil {
+		if errors.Is(err, persistence.ErrUnavailable) {
+			return unavailable("store_unavailable", "the store is unreachable; retry later")
+		}
+		return fmt.Errorf("create batch: %w", err)
+	}
+	return nil
+}
+
+// incoming is one upload being read.
+type incoming struct {
+	s       *Server
+	batchID string
+	dir     string
+	form    map[string]string
+	images  []persistence.Image
+}
+
+// maxFieldBytes bounds a text field (width, fit, …): they are tiny.
+const maxFieldBytes = 1 << 10
+
+func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return in.images, nil
+		}
+		if err != nil {
+			return nil, badMultipart(err)
+		}
+		switch name := p.FormName(); {
+		case name == "images":
+			if err := in.file(p); err != nil {
+				return nil, err
+			}
+		case isOption(name):
+			v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			if err != nil {
+				return nil, badMultipart(err)
+			}
+			if len(v) > maxFieldBytes {
+				return nil, apiError(fiber.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q is too long", name))
+			}
+			in.form[name] = string(v)
+		default: // unknown parts are skipped, as HTML forms may send extra fields
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return nil, badMultipart(err)
+			}
+		}
+	}
+}
+
+func isOption(name string) bool {
+	switch name {
+	case "width", "height", "fit", "format", "quality":
+		return true
+	}
+	return false
+}
+
+func badMultipart(err error) error {
+	var le *limitError
+	if errors.As(err, &le) {
+		return err
+	}
+	return apiError(fiber.StatusBadRequest, "bad_multipart", "the multipart body could not be read: "+err.Error())
+}
+
+// file streams one image part to <dir>/<imageId>.src, judging it by its
+// first bytes as they arrive and by its header once written.
+func (in *incoming) file(p *multipart.Part) error {
+	s := in.s
+	name := clientName(p)
+	if len(in.images) >= s.cfg.MaxFiles {
+		return apiError(fiber.StatusRequestEntityTooLarge, "too_many_files", fmt.Sprintf("a batch holds at most %d files", s.cfg.MaxFiles))
+	}
+	if len(in.images) == 0 {
+		if err := os.MkdirAll(in.dir, 0o755); err != nil {
+			return fmt.Errorf("create batch dir: %w", err)
+		}
+	}
+	head := make([]byte, 16)
+	n, err := io.ReadFull(p, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return badMultipart(err)
+	}
+	head = head[:n]
+	if _, ok := resize.Sniff(head); !ok {
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its bytes", name)
+	}
+	id := uuid.NewString()
+	path := s.files.Source(in.batchID, id)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create upload file: %w", err)
+	}
+	written, err := copyFile(f, head, p, s.cfg.MaxFileSize)
+	if err != nil {
+		_ = f.Close()
+		if errors.Is(err, errFileTooLarge) {
+			return fileError(fiber.StatusRequestEntityTooLarge, "file_too_large", fmt.Sprintf("the file is over the limit of %d bytes", s.cfg.MaxFileSize), name)
+		}
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("sync upload file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close upload file: %w", err)
+	}
+	info, err := resize.Probe(path, s.cfg.MaxPixels)
+	switch {
+	case errors.Is(err, resize.ErrTooManyPixels):
+		return fileError(fiber.StatusRequestEntityTooLarge, "too_many_pixels", fmt.Sprintf("the image declares more than %d pixels", s.cfg.MaxPixels), name)
+	case errors.Is(err, resize.ErrUnsupported):
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image: its header does not decode ("+err.Error()+")", name)
+	case err != nil:
+		return fmt.Errorf("probe upload (%d bytes): %w", written, err)
+	}
+	in.images = append(in.images, persistence.Image{ID: id, Name: name, Format: info.Format})
+	return nil
+}
+
+var errFileTooLarge = errors.New("file too large")
+
+// copyFile writes head and then the rest of r to f, failing once more than
+// max bytes arrive; it allocates one 32 KiB buffer whatever the size.
+func copyFile(f *os.File, head []byte, r io.Reader, max int64) (int64, error) {
+	if _, err := f.Write(head); err != nil {
+		return 0, fmt.Errorf("write upload file: %w", err)
+	}
+	rest := max - int64(len(head))
+	n, err := io.Copy(f, io.LimitReader(r, rest+1))
+	total := int64(len(head)) + n
+	if err != nil {
+		var le *limitError
+		if errors.As(err, &le) {
+			return total, err
+		}
+		return total, badMultipart(err)
+	}
+	if n > rest {
+		return total, errFileTooLarge
+	}
+	return total, nil
+}
+
+// clientName is the filename the client gave, for echoing only: as sent
+// (not passed through filepath.Base), with control characters dropped and
+// at most 255 runes.
+func clientName(p *multipart.Part) string {
+	name := p.FileName()
+	if _, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition")); err == nil {
+		if raw, ok := params["filename"]; ok {
+			name = raw
+		}
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > 255 {
+		name = string(r[:255])
+	}
+	return name
+}
+
+// limitReader fails reads past n bytes, marking the body as over the limit.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+type limitError struct{}
+
+func (*limitError) Error() string { return "request body over the limit" }
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// At the limit: only the end of the body is still fine.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n == 0 && err != nil {
+			return 0, err
+		}
+		l.over = true
+		return 0, &limitError{}
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,207 @@
+package persistence
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// ImageState is where one image stands.
+type ImageState string
+
+// Image states, as API.md names them.
+const (
+	ImageQueued     ImageState = "queued"
+	ImageProcessing ImageState = "processing"
+	ImageCompleted  ImageState = "completed"
+	ImageFailed     ImageState = "failed"
+)
+
+// Terminal reports whether no further event may change the image.
+func (s ImageState) Terminal() bool { return s == ImageCompleted || s == ImageFailed }
+
+// BatchState is where a batch stands, derived from its images.
+type BatchState string
+
+// Batch states, as API.md names them.
+const (
+	BatchQueued     BatchState = "queued"
+	BatchProcessing BatchState = "processing"
+	BatchDone       BatchState = "done"
+)
+
+// Image is one uploaded image of a batch.
+type Image struct {
+	ID   string `json:"id"`
+	Name string `json:"name"` // the client's filename, echoed only, never a path
+	// Format is the sniffed input format (jpeg, png, gif, webp, bmp, tiff).
+	Format   string     `json:"format"`
+	State    ImageState `json:"state"`
+	Attempts int        `json:"attempts"` // processing events recorded so far
+	Error    string     `json:"error,omitempty"`
+	// Output, set when completed.
+	Width  int   `json:"width,omitempty"`
+	Height int   `json:"height,omitempty"`
+	Bytes  int64 `json:"bytes,omitempty"`
+}
+
+// Batch is one upload: its options, its images and the head of its event log.
+type Batch struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	Options   Options   `json:"options"`
+	Images    []Image   `json:"images"`
+	Completed int       `json:"completed"`
+	Failed    int       `json:"failed"`
+	Done      bool      `json:"done"`
+	// LastSeq is the sequence number of the newest event in the log.
+	LastSeq uint64 `json:"lastSeq"`
+}
+
+// Image returns the image with that id, or nil.
+func (b *Batch) Image(id string) *Image {
+	for i := range b.Images {
+		if b.Images[i].ID == id {
+			return &b.Images[i]
+		}
+	}
+	return nil
+}
+
+// State derives the batch's state: done once done is recorded, queued while
+// no attempt has started, processing in between.
+func (b *Batch) State() BatchState {
+	if b.Done {
+		return BatchDone
+	}
+	for _, im := range b.Images {
+		if im.Attempts > 0 || im.State != ImageQueued {
+			return BatchProcessing
+		}
+	}
+	return BatchQueued
+}
+
+// Finished reports whether every image has its terminal event.
+func (b *Batch) Finished() bool { return b.Completed+b.Failed == len(b.Images) }
+
+// Clone returns a deep copy, so a caller may keep one while the owner mutates.
+func (b *Batch) Clone() *Batch {
+	c := *b
+	c.Images = append([]Image(nil), b.Images...)
+	return &c
+}
+
+// LogValue makes a batch log as one group.
+func (b *Batch) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("batch_id", b.ID),
+		slog.Int("total", len(b.Images)),
+		slog.Int("completed", b.Completed),
+		slog.Int("failed", b.Failed),
+		slog.Bool("done", b.Done),
+	)
+}
+
+// NewBatch builds a fresh batch and its first event (queued, seq 1, applied).
+func NewBatch(id string, created time.Time, opts Options, images []Image) (*Batch, Event, error) {
+	b := &Batch{ID: id, CreatedAt: created.UTC(), Options: opts, Images: images}
+	refs := make([]ImageRef, len(images))
+	for i := range b.Images {
+		b.Images[i].State = ImageQueued
+		b.Images[i].Attempts = 0
+		refs[i] = ImageRef{ID: images[i].ID, Name: images[i].Name}
+	}
+	ev := Event{Type: EventQueued, BatchID: id, Total: len(images), Images: refs}
+	if err := b.Apply(&ev); err != nil {
+		return nil, Event{}, err
+	}
+	return b, ev, nil
+}
+
+// Apply checks ev against the rules of the event log and, when it fits,
+// records it in b: it assigns ev.Seq = b.LastSeq+1 and moves the image's
+// state and the counters. It returns an error wrapping ErrConflict and leaves
+// b unchanged when the event breaks a rule:
+//   - queued only as the first event;
+//   - nothing after done; done only when every image is terminal;
+//   - no event for a terminal image (so at most one terminal event each).
+//
+// Every backend calls Apply inside its write so that all enforce one rule set.
+func (b *Batch) Apply(ev *Event) error {
+	if ev.BatchID != b.ID {
+		return fmt.Errorf("%w: event for batch %q applied to %q", ErrConflict, ev.BatchID, b.ID)
+	}
+	if b.Done {
+		return fmt.Errorf("%w: batch %s is done; %s refused", ErrConflict, b.ID, ev.Type)
+	}
+	switch ev.Type {
+	case EventQueued:
+		if b.LastSeq != 0 {
+			return fmt.Errorf("%w: queued must be the first event", ErrConflict)
+		}
+	case EventDone:
+		if !b.Finished() {
+			return fmt.Errorf("%w: done before every image is terminal (%d+%d of %d)", ErrConflict, b.Completed, b.Failed, len(b.Images))
+		}
+		ev.Total, ev.Completed, ev.Failed = len(b.Images), b.Completed, b.Failed
+		b.Done = true
+	case EventProcessing, EventRetrying, EventCompleted, EventFailed:
+		im := b.Image(ev.ImageID)
+		if im == nil {
+			return fmt.Errorf("%w: image %q of batch %s", ErrNotFound, ev.ImageID, b.ID)
+		}
+		if im.State.Terminal() {
+			return fmt.Errorf("%w: image %s is already %s; %s refused", ErrConflict, im.ID, im.State, ev.Type)
+		}
+		switch ev.Type {
+		case EventProcessing:
+			im.Attempts++
+			ev.Attempt = im.Attempts
+			im.State = ImageProcessing
+		case EventRetrying:
+			ev.Attempt = im.Attempts
+			im.State = ImageQueued
+			im.Error = ev.Error
+		case EventCompleted:
+			im.State, im.Error = ImageCompleted, ""
+			im.Width, im.Height, im.Bytes = ev.Width, ev.Height, ev.Bytes
+			b.Completed++
+		case EventFailed:
+			im.State, im.Error = ImageFailed, ev.Error
+			ev.Attempts = im.Attempts
+			b.Failed++
+		}
+	default:
+		return fmt.Errorf("%w: unknown event type %q", ErrConflict, ev.Type)
+	}
+	b.LastSeq++
+	ev.Seq = b.LastSeq
+	return nil
+}
+
+// ApplyAll applies evs in order to a copy of b; on the first broken rule it
+// returns the error and b is untouched. On success it returns the new batch.
+func (b *Batch) ApplyAll(evs []Event) (*Batch, error) {
+	nb := b.Clone()
+	for i := range evs {
+		if err := nb.Apply(&evs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return nb, nil
+}
+
+// WithDone returns evs followed by a done event when, after evs, every image
+// of b is terminal — so the last terminal event and done are appended in one
+// write and no crash can fall between them. b is not changed.
+func (b *Batch) WithDone(evs ...Event) ([]Event, error) {
+	nb, err := b.ApplyAll(append([]Event(nil), evs...))
+	if err != nil {
+		return nil, err
+	}
+	if nb.Finished() && !nb.Done {
+		evs = append(evs, Event{Type: EventDone, BatchID: b.ID})
+	}
+	return evs, nil
+}

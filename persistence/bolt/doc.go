@@ -1,0 +1,37 @@
+// Package bolt is the single-node persistence.Store, kept in one bbolt file.
+//
+// cmd/backlot opens it with Open(path) and hands it to the HTTP layer and the
+// actors; nothing else imports it. The file is locked for its lifetime, so
+// exactly one process owns the data; a second Open of the same file fails
+// after a short timeout instead of hanging.
+//
+// # Layout
+//
+// Every value is JSON of the persistence types; every sequence key is an
+// 8-byte big-endian integer, so bbolt's byte order is numeric order.
+//
+//	batches     batch id      → Batch
+//	events      batch id      → sub-bucket: seq → Event (1, 2, 3 …)
+//	pending     queue key     → Job, FIFO by key (keys from pending's NextSequence)
+//	inflight    queue key     → Job, claimed and not yet acked (same key it had in pending)
+//	unfinished  batch id      → empty; an index of batches whose done is not recorded
+//
+// # Invariants
+//
+//   - Create and Append are one bbolt write transaction each, committed with
+//     fsync (NoSync stays false): what they return as written survives a crash.
+//   - bbolt runs one writer at a time, and Append applies the events with
+//     Batch.ApplyAll to the batch it reads inside that transaction, so racing
+//     appenders cannot produce a gap, a repeated seq or a second terminal
+//     event. The rules themselves live in package persistence, not here.
+//   - A job is in exactly one of pending and inflight. Claim moves it from the
+//     front of pending to inflight under the same key; Ack deletes it;
+//     Requeue moves it to the back of pending under a new key.
+//   - Open moves every inflight job back to pending under its original key,
+//     which is smaller than any key issued later: a job claimed when the
+//     process died is redelivered first. Workers must therefore tolerate a
+//     job they already finished (the event log refuses a second terminal
+//     event with persistence.ErrConflict).
+//   - Waiting claimers are woken by a channel that is closed and replaced
+//     whenever work is added (Create, Requeue) and by Close; nothing polls.
+package bolt

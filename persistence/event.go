@@ -1,0 +1,114 @@
+package persistence
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// EventType names an event of a batch's log (API.md, "Progress events").
+type EventType string
+
+// The event types of API.md.
+const (
+	EventQueued     EventType = "queued"
+	EventProcessing EventType = "processing"
+	EventRetrying   EventType = "retrying"
+	EventCompleted  EventType = "completed"
+	EventFailed     EventType = "failed"
+	EventDone       EventType = "done"
+)
+
+// Terminal reports whether the type ends an image.
+func (t EventType) Terminal() bool { return t == EventCompleted || t == EventFailed }
+
+// ImageRef names an image in the queued event.
+type ImageRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Event is one entry of a batch's log. Which fields matter depends on Type;
+// Data renders exactly the fields API.md lists for it. Seq is assigned by
+// Batch.Apply when the event is appended.
+type Event struct {
+	Seq       uint64     `json:"seq"`
+	Type      EventType  `json:"type"`
+	BatchID   string     `json:"batchId"`
+	ImageID   string     `json:"imageId,omitempty"`
+	Attempt   int        `json:"attempt,omitempty"`
+	Attempts  int        `json:"attempts,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	URL       string     `json:"url,omitempty"`
+	Width     int        `json:"width,omitempty"`
+	Height    int        `json:"height,omitempty"`
+	Bytes     int64      `json:"bytes,omitempty"`
+	Total     int        `json:"total,omitempty"`
+	Completed int        `json:"completed,omitempty"`
+	Failed    int        `json:"failed,omitempty"`
+	Images    []ImageRef `json:"images,omitempty"`
+}
+
+// Data renders the event's data line as API.md specifies for its type.
+func (e *Event) Data() ([]byte, error) {
+	var v any
+	switch e.Type {
+	case EventQueued:
+		imgs := e.Images
+		if imgs == nil {
+			imgs = []ImageRef{}
+		}
+		v = struct {
+			BatchID string     `json:"batchId"`
+			Total   int        `json:"total"`
+			Images  []ImageRef `json:"images"`
+		}{e.BatchID, e.Total, imgs}
+	case EventProcessing:
+		v = struct {
+			BatchID string `json:"batchId"`
+			ImageID string `json:"imageId"`
+			Attempt int    `json:"attempt"`
+		}{e.BatchID, e.ImageID, e.Attempt}
+	case EventRetrying:
+		v = struct {
+			BatchID string `json:"batchId"`
+			ImageID string `json:"imageId"`
+			Attempt int    `json:"attempt"`
+			Error   string `json:"error"`
+		}{e.BatchID, e.ImageID, e.Attempt, e.Error}
+	case EventCompleted:
+		v = struct {
+			BatchID string `json:"batchId"`
+			ImageID string `json:"imageId"`
+			URL     string `json:"url"`
+			Width   int    `json:"width"`
+			Height  int    `json:"height"`
+			Bytes   int64  `json:"bytes"`
+		}{e.BatchID, e.ImageID, e.URL, e.Width, e.Height, e.Bytes}
+	case EventFailed:
+		v = struct {
+			BatchID  string `json:"batchId"`
+			ImageID  string `json:"imageId"`
+			Error    string `json:"error"`
+			Attempts int    `json:"attempts"`
+		}{e.BatchID, e.ImageID, e.Error, e.Attempts}
+	case EventDone:
+		v = struct {
+			BatchID   string `json:"batchId"`
+			Total     int    `json:"total"`
+			Completed int    `json:"completed"`
+			Failed    int    `json:"failed"`
+		}{e.BatchID, e.Total, e.Completed, e.Failed}
+	default:
+		return nil, fmt.Errorf("unknown event type %q", e.Type)
+	}
+	return json.Marshal(v)
+}
+
+// Job is one unit of queued work: resize image ImageID of batch BatchID.
+type Job struct {
+	BatchID string `json:"b"`
+	ImageID string `json:"i"`
+}
+
+// String renders the job for logs and as a stable key.
+func (j Job) String() string { return j.BatchID + "/" + j.ImageID }

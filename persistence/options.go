@@ -1,0 +1,113 @@
+package persistence
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Fit says how an image is put into the output box.
+type Fit string
+
+// The fits of API.md.
+const (
+	FitCover   Fit = "cover"   // fill the box, centre crop
+	FitContain Fit = "contain" // fit inside the box, keep aspect
+	FitFill    Fit = "fill"    // stretch to the box
+)
+
+// Format is an output encoding.
+type Format string
+
+// The output formats of API.md.
+const (
+	FormatJPEG Format = "jpeg"
+	FormatPNG  Format = "png"
+)
+
+// ContentType is the MIME type of the format.
+func (f Format) ContentType() string {
+	if f == FormatPNG {
+		return "image/png"
+	}
+	return "image/jpeg"
+}
+
+// Options are a batch's resize options (API.md, "Upload a batch").
+type Options struct {
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	Fit     Fit    `json:"fit"`
+	Format  Format `json:"format"`
+	Quality int    `json:"quality"`
+}
+
+// Bounds of the options, from API.md.
+const (
+	MaxDimension = 4096
+	MinQuality   = 1
+	MaxQuality   = 100
+)
+
+// DefaultOptions are the options of a batch that sets none.
+func DefaultOptions() Options {
+	return Options{Width: 100, Height: 100, Fit: FitCover, Format: FormatJPEG, Quality: 85}
+}
+
+// OptionError names the parameter that is out of bounds or unknown.
+type OptionError struct {
+	Param string
+	Value string
+	Want  string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("parameter %q: %q is not %s", e.Param, e.Value, e.Want)
+}
+
+// ParseOptions reads options from form values; get returns "" for an absent
+// parameter, which takes its default. Values are trimmed of surrounding
+// spaces; anything else that is not exactly valid is an *OptionError.
+func ParseOptions(get func(name string) string) (Options, error) {
+	o := DefaultOptions()
+	intParam := func(name string, dst *int, lo, hi int) error {
+		s := strings.TrimSpace(get(name))
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			return &OptionError{Param: name, Value: s, Want: fmt.Sprintf("an integer from %d to %d", lo, hi)}
+		}
+		*dst = n
+		return nil
+	}
+	if err := intParam("width", &o.Width, 1, MaxDimension); err != nil {
+		return o, err
+	}
+	if err := intParam("height", &o.Height, 1, MaxDimension); err != nil {
+		return o, err
+	}
+	if err := intParam("quality", &o.Quality, MinQuality, MaxQuality); err != nil {
+		return o, err
+	}
+	if s := strings.TrimSpace(get("fit")); s != "" {
+		switch f := Fit(strings.ToLower(s)); f {
+		case FitCover, FitContain, FitFill:
+			o.Fit = f
+		default:
+			return o, &OptionError{Param: "fit", Value: s, Want: "one of cover, contain, fill"}
+		}
+	}
+	if s := strings.TrimSpace(get("format")); s != "" {
+		switch f := Format(strings.ToLower(s)); f {
+		case FormatJPEG, FormatPNG:
+			o.Format = f
+		case "jpg":
+			o.Format = FormatJPEG
+		default:
+			return o, &OptionError{Param: "format", Value: s, Want: "one of jpeg, png"}
+		}
+	}
+	return o, nil
+}

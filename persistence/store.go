@@ -1,0 +1,55 @@
+package persistence
+
+import "context"
+
+// Store is what a backend keeps: batches with their images, a per-batch
+// append-only event log, and a reliable work queue (pending → in flight →
+// acked, or requeued). Each method takes a ctx; a closed store returns
+// ErrClosed, an unreachable one an error wrapping ErrUnavailable.
+type Store interface {
+	// Create records b, its first event (queued, already applied to b by
+	// NewBatch) and one pending job per image, all or nothing and durably
+	// before it returns. ErrExists if the id is taken.
+	Create(ctx context.Context, b *Batch, queued Event) error
+
+	// Batch returns the batch as last written. ErrNotFound if unknown.
+	Batch(ctx context.Context, id string) (*Batch, error)
+
+	// Events returns the batch's events with Seq > after, in order.
+	// ErrNotFound if the batch is unknown.
+	Events(ctx context.Context, id string, after uint64) ([]Event, error)
+
+	// Append applies evs to the stored batch with Batch.Apply and stores
+	// them, all or nothing, durably. It returns the events with their
+	// sequence numbers and the batch after them. A broken rule returns an
+	// error wrapping ErrConflict and writes nothing; two appenders racing
+	// never produce a gap, a repeated Seq or a second terminal event.
+	Append(ctx context.Context, id string, evs ...Event) ([]Event, *Batch, error)
+
+	// Unfinished lists the ids of batches whose done is not yet recorded.
+	Unfinished(ctx context.Context) ([]string, error)
+
+	// Claim takes the oldest pending job and records it as in flight. It
+	// blocks until a job is pending or ctx ends (then it returns ctx.Err()).
+	Claim(ctx context.Context) (Job, error)
+
+	// Ack removes an in-flight job for good. Acking a job that is not in
+	// flight is not an error (a redelivered duplicate may be acked twice).
+	Ack(ctx context.Context, j Job) error
+
+	// Requeue moves an in-flight job back to the end of the pending queue.
+	Requeue(ctx context.Context, j Job) error
+
+	// Close releases the store; later calls return ErrClosed.
+	Close() error
+}
+
+// Pinger is implemented by stores that can say whether they are reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// QueueStats is implemented by stores that can count their queue.
+type QueueStats interface {
+	QueueDepth(ctx context.Context) (pending, inflight int, err error)
+}
