@@ -31,13 +31,13 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return apiError(fiber.StatusBadRequest, "not_multipart", "the body must be multipart/form-data with a boundary")
 	}
-	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
-		c.Set(fiber.HeaderConnection, "close")
-		return apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
-	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
 		body = bytes.NewReader(c.Body())
+	}
+	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
+		discardRest(c, body)
+		return apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
 	}
 	lr := &limitReader{r: body, n: s.cfg.MaxBody}
 
@@ -55,10 +55,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 		if lr.over {
 			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
 		}
-		// The client may still be sending: read a bounded rest so it sees
-		// the answer rather than a reset, then close the connection.
-		_, _ = io.CopyN(io.Discard, lr.r, 8<<20)
-		c.Set(fiber.HeaderConnection, "close")
+		discardRest(c, lr.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
 		return err
 	}
@@ -73,6 +70,14 @@ func (s *Server) upload(c *fiber.Ctx) error {
 		"batchId": batchID, "total": len(images), "images": refs,
 		"status": loc, "events": loc + "/events",
 	})
+}
+
+// discardRest reads a bounded rest of a rejected body, so a client that is
+// still sending sees the answer rather than a reset, and closes the
+// connection after the answer.
+func discardRest(c *fiber.Ctx, body io.Reader) {
+	_, _ = io.CopyN(io.Discard, body, 8<<20)
+	c.Set(fiber.HeaderConnection, "close")
 }
 
 // record parses the options, fsyncs the batch directory and stores the
@@ -116,6 +121,7 @@ type incoming struct {
 	dir     string
 	form    map[string]string
 	images  []persistence.Image
+	parts   int
 }
 
 // maxFieldBytes bounds a text field (width, fit, …): they are tiny.
@@ -125,8 +131,12 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
+			if in.parts == 0 {
+				return nil, apiError(fiber.StatusBadRequest, "bad_multipart", "the multipart body holds no parts (is the boundary right?)")
+			}
 			return in.images, nil
 		}
+		in.parts++
 		if err != nil {
 			return nil, badMultipart(err)
 		}

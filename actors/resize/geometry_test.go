@@ -1,0 +1,120 @@
+package resize
+
+import (
+	"image"
+	"image/color"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// numbered is a w×h image whose every pixel is distinct.
+func numbered(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			m.SetNRGBA(x, y, color.NRGBA{uint8(x), uint8(y), 0, 255})
+		}
+	}
+	return m
+}
+
+// TestSourcePointMatchesOrient ties sourcePoint (used for the crop) to
+// orient (used for the pixels): they must agree for all eight orientations.
+func TestSourcePointMatchesOrient(t *testing.T) {
+	const sw, sh = 7, 4
+	src := numbered(sw, sh)
+	for o := 1; o <= 8; o++ {
+		shown := orient(src, o)
+		b := shown.Bounds()
+		if transposed(o) != (b.Dx() == sh) {
+			t.Fatalf("orientation %d: shown size %v", o, b.Size())
+		}
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				sx, sy := sourcePoint(o, x, y, sw, sh)
+				if got, want := shown.NRGBAAt(x, y), src.NRGBAAt(sx, sy); got != want {
+					t.Fatalf("orientation %d: shown (%d,%d) = %v, sourcePoint says (%d,%d) = %v", o, x, y, got, sx, sy, want)
+				}
+			}
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	opts := func(w, h int, fit persistence.Fit) persistence.Options {
+		return persistence.Options{Width: w, Height: h, Fit: fit, Format: persistence.FormatJPEG, Quality: 85}
+	}
+	cases := []struct {
+		name       string
+		sw, sh, o  int
+		opts       persistence.Options
+		crop       image.Rectangle
+		w, h       int
+		outW, outH int
+	}{
+		{"cover landscape", 400, 300, 1, opts(100, 100, persistence.FitCover), image.Rect(50, 0, 350, 300), 100, 100, 100, 100},
+		{"cover portrait", 300, 400, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 50, 300, 350), 100, 100, 100, 100},
+		{"cover wide box", 300, 300, 1, opts(200, 100, persistence.FitCover), image.Rect(0, 75, 300, 225), 200, 100, 200, 100},
+		{"contain landscape", 400, 300, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 400, 300), 100, 75, 100, 75},
+		{"contain portrait", 300, 400, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 300, 400), 75, 100, 75, 100},
+		{"contain enlarges", 40, 30, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 40, 30), 100, 75, 100, 75},
+		{"fill", 400, 300, 1, opts(50, 120, persistence.FitFill), image.Rect(0, 0, 400, 300), 50, 120, 50, 120},
+		// Stored 400x300, shown 300x400 (portrait): the cover crop is taken
+		// across the shown height, which is the stored width.
+		{"cover rotated", 400, 300, 6, opts(100, 100, persistence.FitCover), image.Rect(50, 0, 350, 300), 100, 100, 100, 100},
+		{"contain rotated", 400, 300, 6, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 400, 300), 100, 75, 75, 100},
+		{"fill rotated", 400, 300, 8, opts(50, 120, persistence.FitFill), image.Rect(0, 0, 400, 300), 120, 50, 50, 120},
+		// An odd margin under a mirror lands on the other side.
+		{"cover mirrored", 401, 300, 2, opts(100, 100, persistence.FitCover), image.Rect(51, 0, 351, 300), 100, 100, 100, 100},
+		{"cover one pixel", 1, 1000, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 499, 1, 500), 100, 100, 100, 100},
+		{"contain thin", 1000, 1, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 1000, 1), 100, 1, 100, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := makePlan(c.sw, c.sh, c.o, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.crop != c.crop || p.w != c.w || p.h != c.h || p.outW != c.outW || p.outH != c.outH {
+				t.Errorf("plan = crop %v, target %dx%d, out %dx%d; want crop %v, target %dx%d, out %dx%d",
+					p.crop, p.w, p.h, p.outW, p.outH, c.crop, c.w, c.h, c.outW, c.outH)
+			}
+		})
+	}
+}
+
+// TestCoverCropMatchesImaging: the cover crop must be imaging.Fill's, so
+// pre-shrinking changes speed, never framing.
+func TestCoverCropMatchesImaging(t *testing.T) {
+	for _, sz := range [][2]int{{1920, 1080}, {1080, 1920}, {333, 777}, {1001, 999}} {
+		for _, box := range [][2]int{{100, 100}, {160, 90}, {37, 200}} {
+			src := numbered(sz[0], sz[1])
+			p, err := makePlan(sz[0], sz[1], 1, persistence.Options{Width: box[0], Height: box[1], Fit: persistence.FitCover})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := imaging.Fill(src, box[0], box[1], imaging.Center, imaging.Lanczos)
+			got := imaging.Resize(src.SubImage(p.crop), box[0], box[1], imaging.Lanczos)
+			if !equalNRGBA(got, want) {
+				t.Errorf("%v into %v: crop %v differs from imaging.Fill", sz, box, p.crop)
+			}
+		}
+	}
+}
+
+func equalNRGBA(a, b *image.NRGBA) bool {
+	if a.Rect.Size() != b.Rect.Size() {
+		return false
+	}
+	for y := range a.Rect.Dy() {
+		for x := range a.Rect.Dx() {
+			if a.NRGBAAt(x, y) != b.NRGBAAt(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}
