@@ -3,6 +3,7 @@ package persistence
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -105,6 +106,7 @@ func (b *Batch) LogValue() slog.Value {
 
 // NewBatch builds a fresh batch and its first event (queued, seq 1, applied).
 func NewBatch(id string, created time.Time, opts Options, images []Image) (*Batch, Event, error) {
+	images = slices.Clone(images) // the caller's slice is not ours to reset
 	b := &Batch{ID: id, CreatedAt: created.UTC(), Options: opts, Images: images}
 	refs := make([]ImageRef, len(images))
 	for i := range b.Images {
@@ -182,6 +184,8 @@ func (b *Batch) Apply(ev *Event) error {
 
 // ApplyAll applies evs in order to a copy of b; on the first broken rule it
 // returns the error and b is untouched. On success it returns the new batch.
+// It assigns Seq in evs in place, also to the events before a broken one, so
+// a caller that must keep its slice as given passes a copy.
 func (b *Batch) ApplyAll(evs []Event) (*Batch, error) {
 	nb := b.Clone()
 	for i := range evs {

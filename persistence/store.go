@@ -15,8 +15,9 @@ type Store interface {
 	// Batch returns the batch as last written. ErrNotFound if unknown.
 	Batch(ctx context.Context, id string) (*Batch, error)
 
-	// Events returns the batch's events with Seq > after, in order.
-	// ErrNotFound if the batch is unknown.
+	// Events returns the batch's events with Seq > after, in order; none
+	// (not an error) when after is at or beyond the last. ErrNotFound if the
+	// batch is unknown.
 	Events(ctx context.Context, id string, after uint64) ([]Event, error)
 
 	// Append applies evs to the stored batch with Batch.Apply and stores
@@ -30,17 +31,24 @@ type Store interface {
 	Unfinished(ctx context.Context) ([]string, error)
 
 	// Claim takes the oldest pending job and records it as in flight. It
-	// blocks until a job is pending or ctx ends (then it returns ctx.Err()).
+	// blocks until a job is pending or ctx ends (then it returns ctx.Err()),
+	// or the store is closed (then ErrClosed). Jobs still in flight when the
+	// store was closed or the process died are pending again once the store
+	// is reopened: delivery is at least once.
 	Claim(ctx context.Context) (Job, error)
 
 	// Ack removes an in-flight job for good. Acking a job that is not in
-	// flight is not an error (a redelivered duplicate may be acked twice).
+	// flight is not an error and changes nothing (a redelivered duplicate may
+	// be acked twice; a pending job stays pending).
 	Ack(ctx context.Context, j Job) error
 
 	// Requeue moves an in-flight job back to the end of the pending queue.
+	// A job that is not in flight is left alone and is not an error, so a job
+	// is never pending twice.
 	Requeue(ctx context.Context, j Job) error
 
-	// Close releases the store; later calls return ErrClosed.
+	// Close releases the store and wakes blocked Claims; later calls,
+	// Close included, return ErrClosed.
 	Close() error
 }
 
