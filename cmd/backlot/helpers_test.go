@@ -110,7 +110,7 @@ type part struct {
 }
 
 func filePart(name string, data []byte) part { return part{"images", name, data} }
-func fieldPart(name, value string) part    { return part{name, "", []byte(value)} }
+func fieldPart(name, value string) part      { return part{name, "", []byte(value)} }
 
 // multipartBody builds a real multipart/form-data body.
 func multipartBody(t testing.TB, parts ...part) (string, []byte) {

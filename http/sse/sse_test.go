@@ -146,4 +146,3 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
-
