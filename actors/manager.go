@@ -1,10 +1,15 @@
 package actors
 
 import (
+	"context"
 	"strconv"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 )
+
+// stopTimeout bounds how long the manager waits for its supervisors.
+const stopTimeout = 10 * time.Second
 
 // manager routes messages for a batch to its supervisor, spawning one when
 // the batch has none. Each incarnation gets a fresh actor id, so a stopping
@@ -38,6 +43,13 @@ func (m *manager) Receive(c *actor.Context) {
 			delete(m.sups, msg.batchID)
 			c.Engine().Poison(msg.pid)
 		}
+	case actor.Stopped:
+		// Each supervisor handles what is already in its inbox, then stops.
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		for _, pid := range m.sups {
+			<-c.Engine().PoisonCtx(ctx, pid).Done()
+		}
 	}
 }
 
@@ -46,7 +58,11 @@ func (m *manager) supervisor(c *actor.Context, batchID string) *actor.PID {
 		return pid
 	}
 	m.n++
-	pid := c.SpawnChild(newSupervisor(m.sys, batchID), "batch", actor.WithID(batchID+"."+strconv.Itoa(m.n)))
+	// Not a Hollywood child: the engine's cleanup of children can wait
+	// forever on a child that is stopping at that moment (its poison pill
+	// lands in an inbox already stopped), so the manager stops its
+	// supervisors itself, each poisoned exactly once.
+	pid := c.Engine().Spawn(newSupervisor(m.sys, batchID, c.PID()), "batch", actor.WithID(batchID+"."+strconv.Itoa(m.n)))
 	m.sups[batchID] = pid
 	return pid
 }

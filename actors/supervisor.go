@@ -25,6 +25,7 @@ const retryStoreAfter = time.Second
 type supervisor struct {
 	sys     *System
 	id      string
+	manager *actor.PID
 	batch   *persistence.Batch
 	events  []persistence.Event // events[i].Seq == i+1
 	subs    map[string]*actor.PID
@@ -34,10 +35,10 @@ type supervisor struct {
 	log     *slog.Logger
 }
 
-func newSupervisor(sys *System, batchID string) actor.Producer {
+func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
 		return &supervisor{
-			sys: sys, id: batchID, subs: make(map[string]*actor.PID),
+			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
 			log: sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
@@ -281,6 +282,6 @@ func (s *supervisor) maybeFinish(c *actor.Context) {
 	}
 	if s.loadErr != nil || (s.batch != nil && s.batch.Done) {
 		s.over = true
-		c.Send(c.Parent(), finished{batchID: s.id, pid: c.PID()})
+		c.Send(s.manager, finished{batchID: s.id, pid: c.PID()})
 	}
 }

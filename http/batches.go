@@ -17,7 +17,7 @@ func (s *Server) loadBatch(c *fiber.Ctx) (*persistence.Batch, error) {
 	if !persistence.ValidID(id) {
 		return nil, errNotFound
 	}
-	b, err := s.store.Batch(c.Context(), id)
+	b, err := s.store.Batch(c.UserContext(), id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
 		return nil, errNotFound

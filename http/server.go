@@ -123,7 +123,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return unavailable("shutting_down", "this node is shutting down")
 	}
 	if p, ok := s.store.(persistence.Pinger); ok {
-		ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		if err := p.Ping(ctx); err != nil {
 			s.log.Warn("readiness: store unreachable", "err", err)

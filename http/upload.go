@@ -46,7 +46,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}}
 	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
 	if err == nil {
-		err = s.record(c.Context(), batchID, images, in.form)
+		err = s.record(c.UserContext(), batchID, images, in.form)
 	}
 	if err != nil {
 		if rmErr := os.RemoveAll(dir); rmErr != nil {

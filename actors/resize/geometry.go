@@ -10,7 +10,7 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// plan is the geometry of one resize, worked out from the header alone so
+// plan is the geometry of one resize, worked out from the size alone so
 // that the expensive steps touch only the pixels that reach the output.
 //
 // Pixels are resized in the stored (source) orientation and the Exif

@@ -26,16 +26,18 @@ type Limits struct {
 // hooks let tests stop the worker at chosen points instead of racing it
 // against the clock.
 type hooks struct {
-	start   func()        // before the worker opens src
 	decoded func()        // after the pixels are decoded
 	written func()        // after the temp file is durable, before the commit
 	exited  chan struct{} // closed when a timed worker has returned
+	expire  chan struct{} // if set, stands in for the timer
 }
 
-func (h *hooks) onStart() {
-	if h != nil && h.start != nil {
-		h.start()
+// expired is nil, which never fires, unless a test stands in for the timer.
+func (h *hooks) expired() <-chan struct{} {
+	if h == nil {
+		return nil
 	}
+	return h.expire
 }
 
 func (h *hooks) onDecoded() {
@@ -82,20 +84,25 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 		res, err := run(src, dst, opts, lim, a)
 		done <- outcome{res, err}
 	}()
-	t := time.NewTimer(lim.Timeout)
-	defer t.Stop()
+	var expire <-chan time.Time
+	if lim.hooks == nil || lim.hooks.expire == nil {
+		t := time.NewTimer(lim.Timeout)
+		defer t.Stop()
+		expire = t.C
+	}
 	select {
 	case o := <-done:
 		return o.res, o.err
-	case <-t.C:
-		if a.abandon() {
-			return Result{}, fmt.Errorf("%w after %v", ErrTimeout, lim.Timeout)
-		}
-		// The worker won the race: its rename is under way, so its outcome,
-		// not a timeout, is the truth about dst.
-		o := <-done
-		return o.res, o.err
+	case <-expire:
+	case <-lim.hooks.expired():
 	}
+	if a.abandon() {
+		return Result{}, fmt.Errorf("%w after %v", ErrTimeout, lim.Timeout)
+	}
+	// The worker won the race: its rename is under way, so its outcome,
+	// not a timeout, is the truth about dst.
+	o := <-done
+	return o.res, o.err
 }
 
 // attempt decides, once, between the worker renaming dst and the caller
@@ -123,7 +130,6 @@ func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	lim.hooks.onStart()
 	opts, err = withDefaults(opts)
 	if err != nil {
 		return Result{}, permanent(err)
@@ -172,7 +178,6 @@ func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res
 	}
 	_, gray := img.(*image.Gray)
 	out := resample(img, p)
-	img = nil // let the full-size decode go before encoding
 	if !a.alive() {
 		return Result{}, errAbandoned
 	}

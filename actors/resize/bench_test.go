@@ -1,0 +1,64 @@
+package resize
+
+import (
+	"bytes"
+	"fmt"
+	"image/jpeg"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+var benchSizes = []struct{ w, h int }{{640, 480}, {1920, 1080}, {4000, 3000}}
+
+// benchJPEGs holds each size's photo-like JPEG (quality 90), made once:
+// a 4000x3000 one takes longer to make than to resize.
+var benchJPEGs = sync.OnceValue(func() map[[2]int][]byte {
+	m := make(map[[2]int][]byte)
+	for _, s := range benchSizes {
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, Synthetic(s.w, s.h, 1), &jpeg.Options{Quality: 90}); err != nil {
+			panic(err)
+		}
+		m[[2]int{s.w, s.h}] = b.Bytes()
+	}
+	return m
+})
+
+// BenchmarkProcess is one whole attempt as the resizer actor runs it:
+// open, probe, decode, shrink, Lanczos, encode q85, fsync, rename.
+func BenchmarkProcess(b *testing.B) {
+	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
+	for _, s := range benchSizes {
+		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
+			dir := b.TempDir()
+			src := writeFile(b, dir, "src.jpg", benchJPEGs()[[2]int{s.w, s.h}])
+			dst := filepath.Join(dir, "dst.jpg")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Process(src, dst, opts, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(s.w*s.h)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
+		})
+	}
+}
+
+// BenchmarkDecode is image/jpeg alone, the floor under BenchmarkProcess
+// until a faster decoder arrives.
+func BenchmarkDecode(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
+			data := benchJPEGs()[[2]int{s.w, s.h}]
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
