@@ -105,6 +105,11 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	m.store = st
+	if n, err := sweepOrphans(ctx, st, files); err != nil {
+		m.Log.Warn("sweeping unrecorded uploads", "err", err)
+	} else if n > 0 {
+		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
+	}
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: st, Files: files, Workers: c.Workers, MaxAttempts: c.Attempts,
 		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	env := map[string]string{
+		"BACKLOT_LISTEN": "127.0.0.1:9000", "BACKLOT_WORKERS": "3",
+		"BACKLOT_MAX_FILE_SIZE": "5MiB", "BACKLOT_TOKEN": "t", "BACKLOT_SSE_PING": "2s",
+	}
+	c := DefaultConfig()
+	if err := c.Parse([]string{"--workers", "7", "--max-body", "2GiB"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.Workers != 7 || c.MaxFileSize != 5<<20 || c.MaxBody != 2<<30 || c.Token != "t" || c.SSEPing != 2*time.Second {
+		t.Fatalf("config %+v", c)
+	}
+	if d := DefaultConfig(); d.MaxFiles != 100 || d.MaxFileSize != 32<<20 || d.MaxPixels != 50_000_000 || d.Attempts != 3 || d.Listen != "127.0.0.1:8080" || d.DataDir != "./data" {
+		t.Fatalf("defaults %+v", d)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--workers", "0"}, nil, "-workers must be 1..1024"},
+		{[]string{"--max-file-size", "lots"}, nil, "not a size"},
+		{nil, map[string]string{"BACKLOT_ATTEMPTS": "x"}, "BACKLOT_ATTEMPTS"},
+		{[]string{"--log-format", "xml"}, nil, "-log-format"},
+		{[]string{"--log-level", "loud"}, nil, "-log-level"},
+		{[]string{"extra"}, nil, "unexpected arguments"},
+		{[]string{"--nope"}, nil, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		c := DefaultConfig()
+		err := c.Parse(tt.args, func(k string) string { return tt.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v %v: %v, want %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), nil, os.Getenv, &out); err == nil || !strings.Contains(out.String(), "serve") {
+		t.Fatalf("no command: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, &out); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
+
+// TestSweepOrphans: files of an upload cut before its 202 are removed at
+// start; recorded batches stay.
+func TestSweepOrphans(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir, nil)
+	r := upload(t, n.url, filePart("a.jpg", jpegBytes(t, 64, 64, 1)))
+	checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second))
+	n.stop()
+	orphan := filepath.Join(dir, "batches", "7d3f8a52-1c2b-4e5f-8a9b-0c1d2e3f4a5b")
+	if err := os.MkdirAll(orphan, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(orphan, "x.src"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, dir, nil)
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan still there: %v", err)
+	}
+	if got := batchDirs(t, dir); len(got) != 1 || got[0] != r.BatchID {
+		t.Fatalf("batch dirs %v", got)
+	}
+}
