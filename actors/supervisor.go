@@ -139,12 +139,20 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 		ev.URL = persistence.ResultURL(s.id, m.job.ImageID)
 		ev.Width, ev.Height, ev.Bytes = m.res.Width, m.res.Height, m.res.Bytes
 	case resize.Permanent(m.err):
-		ev.Type, ev.Error = persistence.EventFailed, m.err.Error()
+		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)
 	case m.attempt < s.sys.cfg.MaxAttempts:
-		ev.Type, ev.Error = persistence.EventRetrying, m.err.Error()
+		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.err)
 	default:
 		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %v", m.attempt, m.err)
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.attempt, resize.Message(m.err))
+	}
+	if m.err != nil {
+		attrs := []any{"image_id", m.job.ImageID, "attempt", m.attempt, "err", m.err}
+		var pe *resize.PanicError
+		if errors.As(m.err, &pe) {
+			attrs = append(attrs, "stack", string(pe.Stack))
+		}
+		s.log.Info("resize attempt failed", attrs...)
 	}
 	if ev.Type.Terminal() {
 		s.appendTerminal(c, m.job, ev, m)

@@ -3,6 +3,8 @@ package resize
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 )
 
 // Sentinel errors; callers test them with errors.Is. Every error of this
@@ -49,4 +51,21 @@ func Permanent(err error) bool {
 	var pa *PanicError
 	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrTooManyPixels) ||
 		errors.As(err, &pe) || errors.As(err, &pa)
+}
+
+// Message is err's text for a client: what failed and why, with the
+// server's file paths (from *fs.PathError) replaced by "file".
+func Message(err error) string {
+	msg := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		var pe *fs.PathError
+		if errors.As(e, &pe) && pe.Path != "" {
+			msg = strings.ReplaceAll(msg, pe.Path, "file")
+			e = pe.Err
+			if e == nil {
+				break
+			}
+		}
+	}
+	return msg
 }
