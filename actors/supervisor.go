@@ -52,7 +52,7 @@ func (s *supervisor) Receive(c *actor.Context) {
 func (s *supervisor) handle(c *actor.Context, msg any) {
 	switch m := msg.(type) {
 	case actor.Started:
-		s.load()
+		s.ready()
 	case claimed:
 		s.onClaimed(c, m.job)
 	case workDone:
@@ -77,31 +77,54 @@ func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }
 
+// load reads the batch and its log from the store. On failure it keeps
+// what it had and records the error; a later message tries again.
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	b, err := s.sys.cfg.Store.Batch(ctx, s.id)
+	var evs []persistence.Event
 	if err == nil {
-		s.events, err = s.sys.cfg.Store.Events(ctx, s.id, 0)
+		evs, err = s.sys.cfg.Store.Events(ctx, s.id, 0)
 	}
 	if err != nil {
 		s.loadErr = fmt.Errorf("load batch %s: %w", s.id, err)
 		s.log.Warn("supervisor cannot load its batch", "err", err)
 		return
 	}
-	s.batch = b
+	s.batch, s.events, s.loadErr = b, evs, nil
+}
+
+// ready makes sure the batch is loaded, trying again after a failure.
+func (s *supervisor) ready() bool {
+	if s.batch == nil {
+		s.load()
+	}
+	return s.batch != nil
+}
+
+// gone reports whether the batch does not exist (as opposed to a store
+// that cannot be reached right now).
+func (s *supervisor) gone() bool {
+	return s.batch == nil && errors.Is(s.loadErr, persistence.ErrNotFound)
 }
 
 // onClaimed starts an attempt: record processing (the store numbers the
 // attempt), then hand the image to the pool.
 func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
-	if s.loadErr != nil {
-		s.dropJob(c, job, errors.Is(s.loadErr, persistence.ErrNotFound))
+	if !s.ready() {
+		if s.gone() {
+			s.dropClaim(c, job) // an orphan job: nothing to do
+			return
+		}
+		// The store is unreachable: hand the job back once it may be.
+		c.Send(s.sys.pool, slotFree{})
+		s.after(c, retryStoreAfter, requeue{job: job})
 		return
 	}
 	im := s.batch.Image(job.ImageID)
 	if s.batch.Done || im == nil || im.State.Terminal() {
-		s.dropJob(c, job, true) // a redelivered duplicate: already settled
+		s.dropClaim(c, job) // a redelivered duplicate: already settled
 		return
 	}
 	if im.Attempts >= s.sys.cfg.MaxAttempts {
@@ -116,8 +139,7 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 	}
 	evs, ok := s.append(c, claimed{job: job}, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
 	if !ok {
-		c.Send(s.sys.pool, slotFree{})
-		return
+		return // refused: settled by append; failed: retried, still holding its slot
 	}
 	f := s.sys.cfg.Files
 	c.Send(s.sys.pool, work{
@@ -128,8 +150,12 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
 func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
-	if s.loadErr != nil {
-		s.dropJob(c, m.job, false)
+	if !s.ready() {
+		if s.gone() {
+			s.ack(m.job)
+			return
+		}
+		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
 	ev := persistence.Event{BatchID: s.id, ImageID: m.job.ImageID}
@@ -211,24 +237,17 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
 		s.log.Info("append refused; resyncing from the store", "err", err)
 		s.load()
-		if job, ok := jobOf(orig); ok {
-			s.dropJob(c, job, true)
+		switch m := orig.(type) {
+		case claimed: // not dispatched: the slot is free again
+			s.dropClaim(c, m.job)
+		case workDone: // the resizer already gave its slot back
+			s.ack(m.job)
 		}
 		return nil, false
 	}
 	s.log.Warn("append failed; will retry", "err", err)
 	s.after(c, retryStoreAfter, retry{msg: orig})
 	return nil, false
-}
-
-func jobOf(m any) (persistence.Job, bool) {
-	switch m := m.(type) {
-	case claimed:
-		return m.job, true
-	case workDone:
-		return m.job, true
-	}
-	return persistence.Job{}, false
 }
 
 func (s *supervisor) ack(job persistence.Job) {
@@ -241,17 +260,15 @@ func (s *supervisor) ack(job persistence.Job) {
 	}
 }
 
-// dropJob ends a job that needs no (more) work: acked when settled, and its
-// claim slot given back if it was a fresh claim.
-func (s *supervisor) dropJob(c *actor.Context, job persistence.Job, settled bool) {
-	if settled {
-		s.ack(job)
-	}
+// dropClaim ends a freshly claimed job that needs no work: acked (it is
+// settled) and its claim slot given back to the pool.
+func (s *supervisor) dropClaim(c *actor.Context, job persistence.Job) {
+	s.ack(job)
 	c.Send(s.sys.pool, slotFree{})
 }
 
 func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
-	if s.loadErr != nil {
+	if !s.ready() {
 		c.Send(m.sub, delivery{err: s.loadErr, final: true})
 		return
 	}
@@ -288,7 +305,7 @@ func (s *supervisor) maybeFinish(c *actor.Context) {
 	if s.over || s.pending > 0 {
 		return
 	}
-	if s.loadErr != nil || (s.batch != nil && s.batch.Done) {
+	if (s.batch == nil && s.loadErr != nil) || (s.batch != nil && s.batch.Done) {
 		s.over = true
 		c.Send(s.manager, finished{batchID: s.id, pid: c.PID()})
 	}
