@@ -4,10 +4,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,7 +26,8 @@ import (
 const usage = `usage: backlot <command> [flags]
 
 commands:
-  serve    run the server (backlot serve -h lists its flags)
+  serve        run the server (backlot serve -h lists its flags)
+  healthcheck  exit 0 if a node's /readyz answers 200 (for container health checks)
 `
 
 func main() {
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 		return m.Run(ctx)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil
@@ -185,4 +190,32 @@ func (m *Main) Close() {
 			m.Log.Warn("store close", "err", err)
 		}
 	}
+}
+
+// healthcheck asks a node's readiness endpoint; distroless images have no
+// curl, so the binary checks itself.
+func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:8080/readyz", "readiness URL")
+	timeout := fs.Duration("timeout", 3*time.Second, "time limit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %d %s", *url, resp.StatusCode, body)
+	}
+	return nil
 }
