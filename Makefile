@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build test vet fuzz bench lint clean
+.PHONY: run build deps test vet fuzz bench lint clean
 
 run: build
 	./$(BIN) serve
@@ -14,8 +14,16 @@ build:
 vet:
 	$(GO) vet ./...
 
+# What the tests need from Debian: a real redis-server (the Redis backend's
+# tests start their own on a free port). Installed when missing.
+deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
 # The whole suite: vet, then every test under the race detector.
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
