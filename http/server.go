@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -89,6 +90,7 @@ func (s *Server) routes() {
 	a := s.app
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", s.readyz)
+	web.Register(a)
 	api := a.Group("/api", s.auth)
 	api.Post("/images", s.upload)
 	api.Get("/images/:batch/events", s.events)
