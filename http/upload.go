@@ -35,6 +35,10 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	if body == nil {
 		body = bytes.NewReader(c.Body())
 	}
+	if err := s.storeReachable(c.UserContext()); err != nil {
+		discardRest(c, body) // fail before the body goes to disk for nothing
+		return err
+	}
 	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
 		discardRest(c, body)
 		return apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
@@ -70,6 +74,22 @@ func (s *Server) upload(c *fiber.Ctx) error {
 		"batchId": batchID, "total": len(images), "images": refs,
 		"status": loc, "events": loc + "/events",
 	})
+}
+
+// storeReachable answers 503 at once when the store says it is down, so a
+// client does not send a large body only to be refused at the end.
+func (s *Server) storeReachable(ctx context.Context) error {
+	p, ok := s.store.(persistence.Pinger)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := p.Ping(ctx); err != nil {
+		s.log.Warn("upload refused: store unreachable", "err", err)
+		return unavailable("store_unavailable", "the store is unreachable; retry later")
+	}
+	return nil
 }
 
 // discardRest reads a bounded rest of a rejected body, so a client that is

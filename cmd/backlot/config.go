@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +18,9 @@ import (
 type Config struct {
 	Listen        string        // HTTP address (127.0.0.1:8080)
 	DataDir       string        // store, uploads and results (./data)
+	Redis         string        // redis://host:port/db selects the Redis backend; empty: embedded store
+	RedisPrefix   string        // key prefix in Redis (backlot)
+	NodeID        string        // this node's name in the cluster/queue (host name)
 	Workers       int           // resize actors (number of CPUs)
 	MaxFiles      int           // files per batch (100)
 	MaxFileSize   int64         // bytes per file (32 MiB)
@@ -35,6 +40,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(),
+		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000,
 		Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second,
@@ -48,6 +54,9 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded store, uploads, results)")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://host:port/db) for metadata, queue and events; empty: embedded store in -data")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "resize actors")
 	fs.IntVar(&c.MaxFiles, "max-files", c.MaxFiles, "files per batch")
 	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
@@ -102,6 +111,11 @@ func (c *Config) Validate() error {
 	}
 	check(c.Listen != "", "-listen is empty")
 	check(c.DataDir != "", "-data is empty")
+	check(c.NodeID != "" && !strings.ContainsAny(c.NodeID, " \t\r\n{}"), "-node-id must be non-empty without spaces or braces, not %q", c.NodeID)
+	check(c.RedisPrefix != "" && !strings.ContainsAny(c.RedisPrefix, " \t\r\n{}"), "-redis-prefix must be non-empty without spaces or braces, not %q", c.RedisPrefix)
+	if c.Redis != "" {
+		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://"), "-redis must be a redis://, rediss:// or unix:// URL, not %q", c.Redis)
+	}
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
 	check(c.MaxFiles >= 1, "-max-files must be at least 1, not %d", c.MaxFiles)
 	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
@@ -122,6 +136,7 @@ func (c *Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
+		slog.String("store", c.storeName()), slog.String("node_id", c.NodeID),
 		slog.Int("workers", c.Workers), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
 		slog.Int64("max_pixels", c.MaxPixels), slog.Int("attempts", c.Attempts),
@@ -169,4 +184,31 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 32MiB)", s)
 	}
 	return n * mul, nil
+}
+
+// storeName says which backend the configuration selects, for logs; the
+// Redis URL is shown without its password.
+func (c Config) storeName() string {
+	if c.Redis == "" {
+		return "embedded"
+	}
+	if u, err := url.Parse(c.Redis); err == nil {
+		return "redis " + u.Redacted()
+	}
+	return "redis"
+}
+
+// defaultNodeID is the host name: stable across restarts of this node,
+// which lets a restarted node take back its in-flight work at once.
+func defaultNodeID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "node-1"
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '{' || r == '}' {
+			return '-'
+		}
+		return r
+	}, h)
 }

@@ -117,6 +117,12 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	crashRecovery(t, nil)
+}
+
+// crashRecovery runs the crash plans against `backlot serve` with extra
+// flags (the backend).
+func crashRecovery(t *testing.T, backend func(t *testing.T) []string) {
 	const images = 10
 	plans := [][]int{
 		{1},       // right after the 202: only queued seen
@@ -131,7 +137,11 @@ func TestCrashRecovery(t *testing.T) {
 	for _, plan := range plans {
 		t.Run(fmt.Sprint(plan), func(t *testing.T) {
 			dir := t.TempDir()
-			p := startProc(t, dir, "--attempts", "5")
+			flags := []string{"--attempts", "5"}
+			if backend != nil {
+				flags = append(flags, backend(t)...)
+			}
+			p := startProc(t, dir, flags...)
 			r := upload(t, p.url, parts...)
 			var seen []sse.Event
 			for _, k := range plan {
@@ -155,7 +165,7 @@ func TestCrashRecovery(t *testing.T) {
 					t.Logf("plan %v: batch finished before the kill", plan)
 					break
 				}
-				p = startProc(t, dir, "--attempts", "5")
+				p = startProc(t, dir, flags...)
 			}
 			if len(seen) == 0 || seen[len(seen)-1].Name != "done" {
 				rest := openSSE(t, t.Context(), p.url+r.Events, lastID(seen)).collect(t, 90*time.Second)
