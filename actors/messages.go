@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/backlot/backlot/actors/resize"
@@ -52,6 +54,7 @@ type workDone struct {
 	attempt int
 	res     resize.Result
 	err     error
+	took    time.Duration
 }
 
 // resizerIdle: a resizer finished its job (its slot is free again).

@@ -153,8 +153,13 @@ func newResizer(sys *System) actor.Producer {
 
 func (r *resizer) Receive(c *actor.Context) {
 	if w, ok := c.Message().(work); ok {
+		obs := r.sys.cfg.Observer
+		obs.ResizeStarted()
+		start := time.Now()
 		res, err := resize.Process(w.src, w.dst, w.opts, r.sys.cfg.Limits)
-		c.Send(w.replyTo, workDone{job: w.job, attempt: w.attempt, res: res, err: err})
+		took := time.Since(start)
+		obs.ResizeEnded()
+		c.Send(w.replyTo, workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took})
 		c.Send(c.Parent(), resizerIdle{pid: c.PID()})
 	}
 }

@@ -80,6 +80,7 @@ func (s *subscriber) deliver(m delivery) {
 	case s.sub.ch <- Chunk{Events: m.events, Final: m.final, Err: m.err}:
 	default:
 		s.sub.cut.Store(true)
+		s.sys.cfg.Observer.SubscriberCut()
 		s.close()
 		return
 	}

@@ -181,12 +181,15 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 		s.log.Info("resize attempt failed", attrs...)
 	}
 	if ev.Type.Terminal() {
-		s.appendTerminal(c, m.job, ev, m)
+		if s.appendTerminal(c, m.job, ev, m) {
+			s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
+		}
 		return
 	}
 	if _, ok := s.append(c, m, ev); !ok {
 		return
 	}
+	s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
 	// The job stays in flight during the backoff: a crash meanwhile
 	// redelivers it, which is what we want.
 	s.after(c, s.sys.cfg.backoff(m.attempt), requeue{job: m.job})
@@ -222,14 +225,13 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
 		cancel()
 		if err == nil {
+			before := s.batch.State()
 			s.batch = nb
 			s.events = append(s.events, all...)
 			s.fanOut(c, all)
-			for _, e := range all {
-				s.log.Debug("event", "seq", e.Seq, "type", e.Type, "image_id", e.ImageID)
-			}
-			if nb.Done {
-				s.log.Info("batch done", "batch", nb)
+			s.observe(all)
+			if after := nb.State(); after != before {
+				s.log.Info("batch state", "from", before, "to", after, "batch", nb)
 			}
 			return all, true
 		}
@@ -289,6 +291,23 @@ func (s *supervisor) fanOut(c *actor.Context, evs []persistence.Event) {
 	}
 	if s.batch.Done {
 		clear(s.subs)
+	}
+}
+
+// observe logs recorded events (one line per state change) and feeds the
+// metrics.
+func (s *supervisor) observe(evs []persistence.Event) {
+	obs := s.sys.cfg.Observer
+	for _, e := range evs {
+		switch e.Type {
+		case persistence.EventCompleted:
+			obs.ImageFinished(persistence.ImageCompleted)
+		case persistence.EventFailed:
+			obs.ImageFinished(persistence.ImageFailed)
+		case persistence.EventDone:
+			obs.BatchDone()
+		}
+		s.log.Debug("image event", "seq", e.Seq, "type", e.Type, "image_id", e.ImageID, "attempt", e.Attempt, "error", e.Error)
 	}
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	// before it is cut off (default 64).
 	SubscriberBuffer int
 	Logger           *slog.Logger
+	Observer         Observer // metrics; default: none
 }
 
 func (c *Config) defaults() error {
@@ -53,6 +54,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	return nil
 }

@@ -81,3 +81,16 @@ func fromFiber(fe *fiber.Error) *Error {
 	}
 	return apiError(fe.Code, "http_"+strconv.Itoa(fe.Code), fe.Message)
 }
+
+// codeOf is the API code an error will be answered with.
+func codeOf(err error) string {
+	var e *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &e):
+		return e.Code
+	case errors.As(err, &fe):
+		return fromFiber(fe).Code
+	}
+	return "internal"
+}

@@ -76,6 +76,7 @@ func (s *Server) stream(w *bufio.Writer, sub *actors.Subscription) {
 			if _, err := w.Write(buf); err != nil || w.Flush() != nil {
 				return
 			}
+			s.met.EventsSent(len(ch.Events))
 			if ch.Final || ch.Err != nil {
 				return
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
 )
@@ -25,6 +26,7 @@ type Config struct {
 	MaxPixels    int64         // per image, from its header (50 megapixels)
 	Token        string        // API token; empty: no auth
 	PingInterval time.Duration // idle time before ": ping" on a stream (15 s)
+	Metrics      *metrics.Metrics // where counters go; default: a fresh registry
 }
 
 func (c *Config) defaults() {
@@ -43,6 +45,9 @@ func (c *Config) defaults() {
 	if c.PingInterval <= 0 {
 		c.PingInterval = 15 * time.Second
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
 }
 
 // Server is the Fiber app with what its handlers need.
@@ -53,6 +58,7 @@ type Server struct {
 	sys   *actors.System
 	files persistence.Files
 	log   *slog.Logger
+	met   *metrics.Metrics
 
 	accepting atomic.Bool   // false: uploads get 503, readyz 503
 	closing   chan struct{} // closed on Shutdown: streams end
@@ -66,7 +72,7 @@ func New(cfg Config, store persistence.Store, sys *actors.System, files persiste
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, met: cfg.Metrics, closing: make(chan struct{})}
 	s.accepting.Store(true)
 	s.app = fiber.New(fiber.Config{
 		// Uploads are read part by part from the stream and written to
@@ -88,6 +94,8 @@ func New(cfg Config, store persistence.Store, sys *actors.System, files persiste
 
 func (s *Server) routes() {
 	a := s.app
+	a.Use(s.accessLog)
+	a.Get("/metrics", s.met.Handler())
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", s.readyz)
 	web.Register(a)
@@ -150,4 +158,27 @@ func (s *Server) auth(c *fiber.Ctx) error {
 		return errUnauthorized
 	}
 	return c.Next()
+}
+
+// accessLog writes one line per request and counts it by route. Client
+// mistakes (4xx) are Info like the rest; 5xx are logged by the error
+// handler too.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			s.log.Error("error handler", "err", herr)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	s.met.Request(c.Method(), route, status)
+	if s.log.Enabled(c.UserContext(), slog.LevelInfo) {
+		s.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+			slog.String("method", c.Method()), slog.String("path", c.Path()), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("took", time.Since(start)),
+			slog.String("remote", c.IP()))
+	}
+	return nil
 }

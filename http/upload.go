@@ -20,16 +20,27 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// upload handles POST /api/images: stream each part to disk, judge each
-// file by its bytes, then record the batch durably and answer 202. On any
-// error the batch's directory is removed and nothing reaches the store.
+// upload handles POST /api/images and counts the outcome.
 func (s *Server) upload(c *fiber.Ctx) error {
+	n, err := s.doUpload(c)
+	code := "accepted"
+	if err != nil {
+		code = codeOf(err)
+	}
+	s.met.Upload(code, n)
+	return err
+}
+
+// doUpload streams each part to disk, judges each file by its bytes, then
+// records the batch durably and answers 202. On any error the batch's
+// directory is removed and nothing reaches the store.
+func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	if !s.accepting.Load() {
-		return unavailable("shutting_down", "this node is shutting down; retry on another node or later")
+		return 0, unavailable("shutting_down", "this node is shutting down; retry on another node or later")
 	}
 	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return apiError(fiber.StatusBadRequest, "not_multipart", "the body must be multipart/form-data with a boundary")
+		return 0, apiError(fiber.StatusBadRequest, "not_multipart", "the body must be multipart/form-data with a boundary")
 	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
@@ -37,11 +48,11 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	}
 	if err := s.storeReachable(c.UserContext()); err != nil {
 		discardRest(c, body) // fail before the body goes to disk for nothing
-		return err
+		return 0, err
 	}
 	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
 		discardRest(c, body)
-		return apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
+		return 0, apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
 	}
 	lr := &limitReader{r: body, n: s.cfg.MaxBody}
 
@@ -61,7 +72,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 		}
 		discardRest(c, lr.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
-		return err
+		return 0, err
 	}
 	loc := "/api/images/" + batchID
 	refs := make([]fiber.Map, len(images))
@@ -70,7 +81,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	}
 	s.log.Info("batch accepted", "batch_id", batchID, "images", len(images))
 	c.Location(loc)
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
+	return len(images), c.Status(fiber.StatusAccepted).JSON(fiber.Map{
 		"batchId": batchID, "total": len(images), "images": refs,
 		"status": loc, "events": loc + "/events",
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/backlot/backlot/actors"
 	"github.com/backlot/backlot/actors/resize"
 	bhttp "github.com/backlot/backlot/http"
+	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
 )
@@ -109,14 +110,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	m.store = st
-	if n, err := sweepOrphans(ctx, st, files); err != nil {
+	met := metrics.New()
+	m.store = met.Store(st)
+	if n, err := sweepOrphans(ctx, m.store, files); err != nil {
 		m.Log.Warn("sweeping unrecorded uploads", "err", err)
 	} else if n > 0 {
 		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
 	}
 	m.sys, err = actors.Start(ctx, actors.Config{
-		Store: st, Files: files, Workers: c.Workers, MaxAttempts: c.Attempts,
+		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
 		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
 		RetryBackoff: c.RetryBackoff, Logger: m.Log,
 	})
@@ -125,8 +127,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
-		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing,
-	}, st, m.sys, files, m.Log)
+		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
+	}, m.store, m.sys, files, m.Log)
+	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,170 @@
+// Package metrics is Backlot's Prometheus instrumentation: it implements
+// actors.Observer, wraps a persistence.Store to time its calls, counts
+// uploads and events sent, and serves GET /metrics. Each Metrics has its own
+// registry (no global state), with the Go runtime and process collectors.
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/persistence"
+)
+
+// Metrics holds Backlot's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	uploads        *prometheus.CounterVec
+	uploadedImages prometheus.Counter
+	attempts       *prometheus.CounterVec
+	resizeSeconds  *prometheus.HistogramVec
+	images         *prometheus.CounterVec
+	batchesDone    prometheus.Counter
+	inFlight       prometheus.Gauge
+	eventsSent     prometheus.Counter
+	subscribersCut prometheus.Counter
+	storeSeconds   *prometheus.HistogramVec
+	requests       *prometheus.CounterVec
+}
+
+var _ actors.Observer = (*Metrics)(nil)
+
+// New builds the collectors on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backlot_uploads_total", Help: "Upload requests by result: accepted, or the error code of the rejection.",
+		}, []string{"code"}),
+		uploadedImages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backlot_uploaded_images_total", Help: "Images in accepted uploads.",
+		}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backlot_attempts_total", Help: "Resize attempts by recorded outcome (completed, failed, retrying).",
+		}, []string{"outcome"}),
+		resizeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "backlot_resize_duration_seconds", Help: "Time one resize attempt took, by outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"outcome"}),
+		images: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backlot_images_total", Help: "Images that reached a terminal state, by state.",
+		}, []string{"state"}),
+		batchesDone: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backlot_batches_done_total", Help: "Batches whose done event was recorded.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "backlot_resizes_in_flight", Help: "Resize attempts running now on this node.",
+		}),
+		eventsSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backlot_sse_events_sent_total", Help: "Events written to event streams (replays included).",
+		}),
+		subscribersCut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backlot_sse_subscribers_cut_total", Help: "Event streams ended because the client fell too far behind.",
+		}),
+		storeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "backlot_store_op_duration_seconds", Help: "Latency of store calls by operation and result (ok, error).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op", "result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backlot_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+	}
+	m.Registry.MustRegister(
+		m.uploads, m.uploadedImages, m.attempts, m.resizeSeconds, m.images, m.batchesDone,
+		m.inFlight, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Gauges registers the values read at scrape time: the queue depth (when
+// the store can count it) and the open event streams.
+func (m *Metrics) Gauges(st persistence.Store, streams func() int64) {
+	if qs, ok := st.(persistence.QueueStats); ok {
+		m.Registry.MustRegister(&queueCollector{qs: qs, desc: prometheus.NewDesc(
+			"backlot_queue_depth", "Jobs in the work queue by state (pending, inflight).", []string{"state"}, nil)})
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "backlot_sse_subscribers", Help: "Event streams open on this node.",
+	}, func() float64 { return float64(streams()) }))
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+}
+
+// Upload counts one upload request by its result code ("accepted" or an
+// error code) and the images it brought.
+func (m *Metrics) Upload(code string, images int) {
+	m.uploads.WithLabelValues(code).Inc()
+	if code == "accepted" {
+		m.uploadedImages.Add(float64(images))
+	}
+}
+
+// Request counts one HTTP request.
+func (m *Metrics) Request(method, route string, status int) {
+	m.requests.WithLabelValues(method, route, statusText(status)).Inc()
+}
+
+// EventsSent counts events written to streams.
+func (m *Metrics) EventsSent(n int) { m.eventsSent.Add(float64(n)) }
+
+// ResizeStarted implements actors.Observer.
+func (m *Metrics) ResizeStarted() { m.inFlight.Inc() }
+
+// ResizeEnded implements actors.Observer.
+func (m *Metrics) ResizeEnded() { m.inFlight.Dec() }
+
+// AttemptDone implements actors.Observer.
+func (m *Metrics) AttemptDone(outcome persistence.EventType, took time.Duration) {
+	m.attempts.WithLabelValues(string(outcome)).Inc()
+	m.resizeSeconds.WithLabelValues(string(outcome)).Observe(took.Seconds())
+}
+
+// ImageFinished implements actors.Observer.
+func (m *Metrics) ImageFinished(state persistence.ImageState) {
+	m.images.WithLabelValues(string(state)).Inc()
+}
+
+// BatchDone implements actors.Observer.
+func (m *Metrics) BatchDone() { m.batchesDone.Inc() }
+
+// SubscriberCut implements actors.Observer.
+func (m *Metrics) SubscriberCut() { m.subscribersCut.Inc() }
+
+type queueCollector struct {
+	qs   persistence.QueueStats
+	desc *prometheus.Desc
+}
+
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pending, inflight, err := q.qs.QueueDepth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(q.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(pending), "pending")
+	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(inflight), "inflight")
+}
+
+func statusText(code int) string {
+	const digits = "0123456789"
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
+}
