@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/backlot/backlot/actors"
 	"github.com/backlot/backlot/http/metrics"
@@ -27,6 +28,13 @@ type Config struct {
 	Token        string        // API token; empty: no auth
 	PingInterval time.Duration // idle time before ": ping" on a stream (15 s)
 	Metrics      *metrics.Metrics // where counters go; default: a fresh registry
+	// MaxQueued bounds the images waiting or running (pending + in flight
+	// in the store's queue); an upload that would pass it gets 503 with
+	// Retry-After and stores nothing. 0: no bound.
+	MaxQueued int
+	// CORSOrigins lists the origins allowed to call the API from a browser
+	// ("https://a.example,https://b.example", or "*"); empty: CORS off.
+	CORSOrigins string
 }
 
 func (c *Config) defaults() {
@@ -95,6 +103,14 @@ func New(cfg Config, store persistence.Store, sys *actors.System, files persiste
 func (s *Server) routes() {
 	a := s.app
 	a.Use(s.accessLog)
+	if s.cfg.CORSOrigins != "" {
+		a.Use(cors.New(cors.Config{
+			AllowOrigins:  s.cfg.CORSOrigins,
+			AllowMethods:  "GET,POST,OPTIONS",
+			AllowHeaders:  "Authorization,Content-Type,Last-Event-ID",
+			ExposeHeaders: "Location,Retry-After",
+		}))
+	}
 	a.Get("/metrics", s.met.Handler())
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", s.readyz)

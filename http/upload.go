@@ -50,6 +50,10 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		discardRest(c, body) // fail before the body goes to disk for nothing
 		return 0, err
 	}
+	if err := s.roomFor(c.UserContext(), 1); err != nil {
+		discardRest(c, body)
+		return 0, err
+	}
 	if n := c.Request().Header.ContentLength(); n > 0 && int64(n) > s.cfg.MaxBody {
 		discardRest(c, body)
 		return 0, apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
@@ -103,6 +107,29 @@ func (s *Server) storeReachable(ctx context.Context) error {
 	return nil
 }
 
+// roomFor answers 503 queue_full when n more images would put the queue
+// over MaxQueued. (Two uploads checking at once may pass it by one batch:
+// the bound is for backpressure, not an exact quota.)
+func (s *Server) roomFor(ctx context.Context, n int) error {
+	qs, ok := s.store.(persistence.QueueStats)
+	if s.cfg.MaxQueued <= 0 || !ok {
+		return nil
+	}
+	pending, inflight, err := qs.QueueDepth(ctx)
+	if err != nil {
+		if errors.Is(err, persistence.ErrUnavailable) {
+			return unavailable("store_unavailable", "the store is unreachable; retry later")
+		}
+		return fmt.Errorf("queue depth: %w", err)
+	}
+	if pending+inflight+n > s.cfg.MaxQueued {
+		e := unavailable("queue_full", fmt.Sprintf("the queue is full (%d images waiting or running, limit %d); retry later", pending+inflight, s.cfg.MaxQueued))
+		e.RetryAfter = 10
+		return e
+	}
+	return nil
+}
+
 // discardRest reads a bounded rest of a rejected body, so a client that is
 // still sending sees the answer rather than a reset, and closes the
 // connection after the answer.
@@ -131,6 +158,9 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 		if err := syncDir(d); err != nil {
 			return fmt.Errorf("sync %s: %w", d, err)
 		}
+	}
+	if err := s.roomFor(ctx, len(images)); err != nil {
+		return err
 	}
 	b, first, err := persistence.NewBatch(batchID, time.Now(), opts, images)
 	if err != nil {

@@ -128,6 +128,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
+		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins,
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
