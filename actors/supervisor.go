@@ -218,6 +218,10 @@ func (s *supervisor) appendTerminal(c *actor.Context, job persistence.Job, ev pe
 // fans them out. On a broken rule (a duplicate, e.g. after redelivery) it
 // resyncs from the store; on another error it schedules orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
+	now := time.Now().UTC()
+	for i := range evs {
+		evs[i].At = now
+	}
 	all, err := s.batch.WithDone(evs...)
 	if err == nil {
 		ctx, cancel := s.ctx()

@@ -34,6 +34,13 @@ type Config struct {
 	SubscriberBuffer int
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
+	// Retention deletes finished batches (store and files) this long after
+	// their done; 0 keeps them forever. Needs a store that implements
+	// persistence.Retainer.
+	Retention time.Duration
+	// RetentionEvery overrides how often the janitor looks (default
+	// Retention/10, between 1 s and 1 h).
+	RetentionEvery time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -77,6 +84,9 @@ type System struct {
 	pool    *actor.PID
 	drained chan struct{} // closed by the pool once draining and idle
 
+	stopJanitor context.CancelFunc
+	janitorDone chan struct{}
+
 	subscribers atomic.Int64 // live subscriber actors
 }
 
@@ -103,6 +113,18 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if len(ids) > 0 {
 		cfg.Logger.Info("recovering unfinished batches", "count", len(ids))
 	}
+	s.janitorDone = make(chan struct{})
+	r, ok := cfg.Store.(persistence.Retainer)
+	if cfg.Retention > 0 && ok {
+		jctx, cancel := context.WithCancel(context.Background())
+		s.stopJanitor = cancel
+		go s.janitor(jctx, r, cfg.Retention)
+	} else {
+		close(s.janitorDone)
+		if cfg.Retention > 0 {
+			cfg.Logger.Warn("retention is set but the store cannot delete batches; keeping them")
+		}
+	}
 	return s, nil
 }
 
@@ -125,6 +147,10 @@ func (s *System) Drain(ctx context.Context) error {
 // Stop stops the pool, then the manager with its supervisors (each handles
 // what is already in its inbox first), within ctx.
 func (s *System) Stop(ctx context.Context) error {
+	if s.stopJanitor != nil {
+		s.stopJanitor()
+		<-s.janitorDone
+	}
 	for _, pid := range []*actor.PID{s.pool, s.manager} {
 		select {
 		case <-s.engine.PoisonCtx(ctx, pid).Done():

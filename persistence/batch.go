@@ -55,6 +55,9 @@ type Batch struct {
 	Completed int       `json:"completed"`
 	Failed    int       `json:"failed"`
 	Done      bool      `json:"done"`
+	// DoneAt is when done was recorded (the done event's At); retention
+	// counts from it.
+	DoneAt time.Time `json:"doneAt,omitzero"`
 	// LastSeq is the sequence number of the newest event in the log.
 	LastSeq uint64 `json:"lastSeq"`
 }
@@ -114,7 +117,7 @@ func NewBatch(id string, created time.Time, opts Options, images []Image) (*Batc
 		b.Images[i].Attempts = 0
 		refs[i] = ImageRef{ID: images[i].ID, Name: images[i].Name}
 	}
-	ev := Event{Type: EventQueued, BatchID: id, Total: len(images), Images: refs}
+	ev := Event{Type: EventQueued, BatchID: id, Total: len(images), Images: refs, At: b.CreatedAt}
 	if err := b.Apply(&ev); err != nil {
 		return nil, Event{}, err
 	}
@@ -148,6 +151,7 @@ func (b *Batch) Apply(ev *Event) error {
 		}
 		ev.Total, ev.Completed, ev.Failed = len(b.Images), b.Completed, b.Failed
 		b.Done = true
+		b.DoneAt = ev.At
 	case EventProcessing, EventRetrying, EventCompleted, EventFailed:
 		im := b.Image(ev.ImageID)
 		if im == nil {
@@ -205,7 +209,11 @@ func (b *Batch) WithDone(evs ...Event) ([]Event, error) {
 		return nil, err
 	}
 	if nb.Finished() && !nb.Done {
-		evs = append(evs, Event{Type: EventDone, BatchID: b.ID})
+		var at time.Time
+		if len(evs) > 0 {
+			at = evs[len(evs)-1].At
+		}
+		evs = append(evs, Event{Type: EventDone, BatchID: b.ID, At: at})
 	}
 	return evs, nil
 }

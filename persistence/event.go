@@ -3,6 +3,7 @@ package persistence
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // EventType names an event of a batch's log (API.md, "Progress events").
@@ -46,6 +47,8 @@ type Event struct {
 	Completed int        `json:"completed,omitempty"`
 	Failed    int        `json:"failed,omitempty"`
 	Images    []ImageRef `json:"images,omitempty"`
+	// At is when the event was made; not part of the client's data.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Data renders the event's data line as API.md specifies for its type.

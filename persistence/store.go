@@ -1,6 +1,9 @@
 package persistence
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is what a backend keeps: batches with their images, a per-batch
 // append-only event log, and a reliable work queue (pending → in flight →
@@ -60,4 +63,15 @@ type Pinger interface {
 // QueueStats is implemented by stores that can count their queue.
 type QueueStats interface {
 	QueueDepth(ctx context.Context) (pending, inflight int, err error)
+}
+
+// Retainer is implemented by stores that can forget finished batches
+// (retention).
+type Retainer interface {
+	// Expired lists up to limit ids of batches whose done was recorded
+	// before t, oldest first.
+	Expired(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// Delete removes a finished batch and its event log. ErrNotFound if
+	// unknown; an error wrapping ErrConflict if the batch is not done.
+	Delete(ctx context.Context, id string) error
 }

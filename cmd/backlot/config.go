@@ -34,6 +34,7 @@ type Config struct {
 	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
 	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
 	SSEPing       time.Duration // idle stream keep-alive (15 s)
+	Retention     time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
 	LogLevel      string        // debug, info, warn, error (info)
 	LogFormat     string        // text or json (text)
 }
@@ -45,7 +46,7 @@ func DefaultConfig() Config {
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
 		Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
-		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second,
+		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text",
 	}
 }
@@ -72,6 +73,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.DurationVar(&c.RetryBackoff, "retry-backoff", c.RetryBackoff, "wait before retrying a transient failure, doubled each time")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight resizes may finish on SIGTERM")
 	fs.DurationVar(&c.SSEPing, "sse-ping", c.SSEPing, "idle time before a ': ping' on an event stream")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "delete finished batches (metadata, events, files) this long after done; 0 keeps them")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	return fs
@@ -131,6 +133,7 @@ func (c *Config) Validate() error {
 	check(c.RetryBackoff > 0, "-retry-backoff must be positive")
 	check(c.ShutdownGrace > 0, "-shutdown-grace must be positive")
 	check(c.SSEPing > 0, "-sse-ping must be positive")
+	check(c.Retention >= 0, "-retention must not be negative")
 	_, err := parseLevel(c.LogLevel)
 	check(err == nil, "-log-level: %v", err)
 	check(c.LogFormat == "text" || c.LogFormat == "json", "-log-format must be text or json, not %q", c.LogFormat)
@@ -148,7 +151,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("cors_origins", c.CORSOrigins),
 		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout),
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),
-		slog.Duration("sse_ping", c.SSEPing),
+		slog.Duration("sse_ping", c.SSEPing), slog.Duration("retention", c.Retention),
 	)
 }
 

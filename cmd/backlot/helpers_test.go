@@ -31,7 +31,16 @@ type node struct {
 
 func startNode(t *testing.T, dir string, mutate func(*Config)) *node {
 	t.Helper()
+	return startNodeWith(t, dir, mutate, nil)
+}
+
+// startNodeWith also lets the test set Main's unexported knobs.
+func startNodeWith(t *testing.T, dir string, mutate func(*Config), tweak func(*Main)) *node {
+	t.Helper()
 	m := NewMain(io.Discard)
+	if tweak != nil {
+		tweak(m)
+	}
 	m.Config.Listen = "127.0.0.1:0"
 	m.Config.DataDir = dir
 	m.Config.Workers = 2
@@ -294,4 +303,15 @@ func batchDirs(t testing.TB, dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// status is the status code of a GET.
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -74,9 +74,11 @@ type Main struct {
 
 	stderr io.Writer
 	store  persistence.Store
-	sys    *actors.System
-	srv    *bhttp.Server
-	ln     net.Listener
+	// retentionEvery overrides the janitor's period (tests).
+	retentionEvery time.Duration
+	sys            *actors.System
+	srv            *bhttp.Server
+	ln             net.Listener
 }
 
 // NewMain returns a Main with the default configuration.
@@ -120,7 +122,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
 		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
-		RetryBackoff: c.RetryBackoff, Logger: m.Log,
+		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
 	})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type timedStore struct {
 var (
 	_ persistence.Pinger     = (*timedStore)(nil)
 	_ persistence.QueueStats = (*timedStore)(nil)
+	_ persistence.Retainer   = (*timedStore)(nil)
 )
 
 func (s *timedStore) observe(op string, start time.Time, err error) {
@@ -97,5 +98,30 @@ func ignoreNotFound(err error) error {
 	if errors.Is(err, persistence.ErrNotFound) {
 		return nil
 	}
+	return err
+}
+
+// Expired passes through to a store that supports retention; one that does
+// not has nothing that expires.
+func (s *timedStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	r, ok := s.Store.(persistence.Retainer)
+	if !ok {
+		return nil, nil
+	}
+	start := time.Now()
+	ids, err := r.Expired(ctx, before, limit)
+	s.observe("expired", start, err)
+	return ids, err
+}
+
+// Delete passes through to a store that supports retention.
+func (s *timedStore) Delete(ctx context.Context, id string) error {
+	r, ok := s.Store.(persistence.Retainer)
+	if !ok {
+		return errors.New("this store cannot delete batches")
+	}
+	start := time.Now()
+	err := r.Delete(ctx, id)
+	s.observe("delete", start, err)
 	return err
 }

@@ -173,6 +173,9 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 			}
 		}
 		if nb.Done {
+			if err := tx.Bucket(bucketDone).Put(doneKey(nb), []byte{}); err != nil {
+				return err
+			}
 			return tx.Bucket(bucketUnfinished).Delete([]byte(id))
 		}
 		return nil

@@ -21,6 +21,7 @@ var (
 	bucketPending    = []byte("pending")
 	bucketInflight   = []byte("inflight")
 	bucketUnfinished = []byte("unfinished")
+	bucketDone       = []byte("done") // doneAt (8-byte big-endian unix nanos) + id → empty: retention index
 )
 
 // lockTimeout bounds how long Open waits for the file lock. Another process
@@ -69,7 +70,7 @@ func Open(path string) (*Store, error) {
 // setup creates the buckets and redelivers in-flight jobs, keeping their keys
 // so that they are claimed before anything queued after them.
 func setup(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{bucketBatches, bucketEvents, bucketPending, bucketInflight, bucketUnfinished} {
+	for _, name := range [][]byte{bucketBatches, bucketEvents, bucketPending, bucketInflight, bucketUnfinished, bucketDone} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

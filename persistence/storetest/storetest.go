@@ -48,6 +48,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
 		{"CloseWakesClaim", testCloseWakesClaim},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newOpener(t)) })
