@@ -14,13 +14,18 @@ build:
 vet:
 	$(GO) vet ./...
 
-# What the tests need from Debian: a real redis-server (the Redis backend's
-# tests start their own on a free port). Installed when missing.
+# What the tests need from Debian, installed when missing: a real
+# redis-server (the Redis backend's tests start their own on a free port)
+# and Chromium (the browser tests of the web page).
 deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing chromium (Debian package, for the browser tests)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # The whole suite: vet, then every test under the race detector.
 test: deps vet

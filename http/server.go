@@ -21,12 +21,12 @@ import (
 
 // Config holds the HTTP side's limits. Zero values take the defaults noted.
 type Config struct {
-	MaxFiles     int           // files per batch (100)
-	MaxFileSize  int64         // bytes per file (32 MiB)
-	MaxBody      int64         // bytes per request body (1 GiB)
-	MaxPixels    int64         // per image, from its header (50 megapixels)
-	Token        string        // API token; empty: no auth
-	PingInterval time.Duration // idle time before ": ping" on a stream (15 s)
+	MaxFiles     int              // files per batch (100)
+	MaxFileSize  int64            // bytes per file (32 MiB)
+	MaxBody      int64            // bytes per request body (1 GiB)
+	MaxPixels    int64            // per image, from its header (50 megapixels)
+	Token        string           // API token; empty: no auth
+	PingInterval time.Duration    // idle time before ": ping" on a stream (15 s)
 	Metrics      *metrics.Metrics // where counters go; default: a fresh registry
 	// MaxQueued bounds the images waiting or running (pending + in flight
 	// in the store's queue); an upload that would pass it gets 503 with

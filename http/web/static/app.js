@@ -1,0 +1,161 @@
+// Backlot's page: choose images, upload them as a batch (API.md, "Upload a
+// batch"), then follow each batch live (batch.js).
+
+import { Batch } from './batch.js';
+import { askToken, authHeaders } from './token.js';
+import { bytes, plural, sentence, stop } from './words.js';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const form = $('#upload-form');
+const input = $('#files');
+const drop = $('#drop');
+const selection = $('#selection');
+const button = $('#upload');
+const errorBox = $('#error');
+
+let chosen = []; // Files picked or dropped, in order
+
+// ---- choosing files ---------------------------------------------------------
+
+function choose(files) {
+  chosen = Array.from(files);
+  button.disabled = chosen.length === 0;
+  if (chosen.length === 0) {
+    selection.textContent = 'No images chosen.';
+    return;
+  }
+  const size = chosen.reduce((n, f) => n + f.size, 0);
+  const names = chosen.slice(0, 3).map((f) => f.name).join(', ');
+  const more = chosen.length > 3 ? ` and ${chosen.length - 3} more` : '';
+  selection.textContent = `${plural(chosen.length, 'image')} (${bytes(size)}): ${names}${more}`;
+  hideError();
+}
+
+input.addEventListener('change', () => choose(input.files));
+
+for (const type of ['dragenter', 'dragover']) {
+  drop.addEventListener(type, (ev) => {
+    ev.preventDefault();
+    drop.dataset.drag = 'true';
+  });
+}
+for (const type of ['dragleave', 'dragend']) {
+  drop.addEventListener(type, (ev) => {
+    if (!drop.contains(ev.relatedTarget)) drop.dataset.drag = 'false';
+  });
+}
+drop.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  drop.dataset.drag = 'false';
+  if (ev.dataTransfer && ev.dataTransfer.files.length) choose(ev.dataTransfer.files);
+});
+
+const quality = $('#quality');
+const format = $('#format');
+// Quality applies to JPEG only.
+const syncQuality = () => {
+  quality.disabled = format.value !== 'jpeg';
+};
+format.addEventListener('change', syncQuality);
+syncQuality();
+
+// ---- upload -----------------------------------------------------------------
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  hideError();
+  if (chosen.length === 0) {
+    showError('Choose at least one image first.');
+    return;
+  }
+  if (!form.reportValidity()) return;
+  const opts = {
+    width: $('#width').value,
+    height: $('#height').value,
+    fit: $('#fit').value,
+    format: format.value,
+  };
+  if (opts.format === 'jpeg') opts.quality = quality.value;
+  upload(chosen, opts);
+});
+
+async function upload(files, opts) {
+  hideError();
+  const body = new FormData();
+  for (const f of files) body.append('images', f, f.name);
+  for (const [k, v] of Object.entries(opts)) body.append(k, v);
+
+  const batch = new Batch(files, opts);
+  button.disabled = true;
+  let resp;
+  try {
+    resp = await send('/api/images', body, (pct) => batch.uploading(pct));
+  } catch {
+    batch.remove();
+    button.disabled = chosen.length === 0;
+    showError('The upload did not reach the server. Check the connection and try again.');
+    return;
+  }
+  button.disabled = chosen.length === 0;
+  if (resp.status === 401) {
+    batch.remove();
+    showError('This server needs an API token: enter it below and the upload starts again.');
+    askToken(() => upload(files, opts));
+    return;
+  }
+  if (resp.status !== 202 || !resp.json || !resp.json.batchId) {
+    batch.remove();
+    showError(describe(resp));
+    return;
+  }
+  if (files === chosen) {
+    // Clear the files, keep the options for the next batch.
+    input.value = '';
+    choose([]);
+  }
+  batch.accepted(resp.json);
+}
+
+// send posts body with XMLHttpRequest (fetch reports no upload progress)
+// and resolves with {status, json, retryAfter}.
+function send(url, body, progress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    xhr.responseType = 'text';
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) progress(Math.round((e.loaded / e.total) * 100));
+    };
+    xhr.onload = () => {
+      let json = null;
+      try {
+        json = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON: described by its status
+      }
+      resolve({ status: xhr.status, json, retryAfter: xhr.getResponseHeader('Retry-After') });
+    };
+    xhr.onerror = () => reject(new Error('network error'));
+    xhr.send(body);
+  });
+}
+
+// describe turns an error reply into a sentence naming the file.
+function describe(resp) {
+  const j = resp.json || {};
+  let msg = j.error ? stop(j.error) : `The server answered HTTP ${resp.status}.`;
+  msg = j.file ? `${j.file}: ${msg}` : sentence(msg);
+  if (resp.status === 503 && resp.retryAfter) msg += ` Try again in ${resp.retryAfter} s.`;
+  return 'Upload refused. ' + msg;
+}
+
+function showError(msg) {
+  errorBox.textContent = msg;
+  errorBox.hidden = false;
+}
+
+function hideError() {
+  errorBox.hidden = true;
+  errorBox.textContent = '';
+}
