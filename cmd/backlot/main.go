@@ -22,6 +22,8 @@ import (
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
+	"github.com/backlot/backlot/persistence/redis"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 const usage = `usage: backlot <command> [flags]
@@ -108,17 +110,33 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := os.MkdirAll(files.BatchDir(""), 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(c.DataDir, "backlot.db"))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+	var st persistence.Store
+	if c.Redis != "" {
+		goredis.SetLogger(redisLogger{m.Log})
+		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, Logger: m.Log})
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		st = rs
+	} else {
+		bs, err := bolt.Open(filepath.Join(c.DataDir, "backlot.db"))
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		st = bs
 	}
 	met := metrics.New()
 	m.store = met.Store(st)
-	if n, err := sweepOrphans(ctx, m.store, files); err != nil {
-		m.Log.Warn("sweeping unrecorded uploads", "err", err)
-	} else if n > 0 {
-		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
+	// Only on the embedded store: it locks the data dir, so no upload can
+	// be under way. A data dir shared by nodes on Redis is not swept.
+	if c.Redis == "" {
+		if n, err := sweepOrphans(ctx, m.store, files); err != nil {
+			m.Log.Warn("sweeping unrecorded uploads", "err", err)
+		} else if n > 0 {
+			m.Log.Info("removed files of uploads cut before their 202", "batches", n)
+		}
 	}
+	var err error
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
 		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
@@ -224,4 +242,12 @@ func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %d %s", *url, resp.StatusCode, body)
 	}
 	return nil
+}
+
+// redisLogger routes go-redis's own messages (dial failures during an
+// outage) through slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Warn("redis client: " + fmt.Sprintf(format, v...))
 }

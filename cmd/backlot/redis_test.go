@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backlot/backlot/http/sse"
+	"github.com/backlot/backlot/persistence/redis/redistest"
+)
+
+var prefixes atomic.Int64
+
+// onRedis points a node at srv with a key prefix of its own.
+func onRedis(srv *redistest.Server) func(*Config) {
+	prefix := fmt.Sprintf("t%d", prefixes.Add(1))
+	return func(c *Config) {
+		c.Redis = srv.URL
+		c.RedisPrefix = prefix
+		c.NodeID = "node-a"
+	}
+}
+
+func TestRedisBatchLifecycle(t *testing.T) {
+	srv := redistest.Start(t)
+	n := startNode(t, t.TempDir(), onRedis(srv))
+	r := upload(t, n.url, filePart("a.jpg", jpegBytes(t, 640, 480, 1)), filePart("b.png", pngBytes(t, 200, 300, 2)))
+	evs := openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second)
+	if o := checkSequence(t, r.BatchID, evs); o.completed != 2 {
+		t.Fatalf("outcome %+v", o)
+	}
+	late := openSSE(t, t.Context(), n.url+r.Events, "2").collect(t, 10*time.Second)
+	if names(late) != names(evs[2:]) {
+		t.Fatalf("Last-Event-ID 2: %s, want %s", names(late), names(evs[2:]))
+	}
+}
+
+// TestRedisCrashRecovery: the crash test of the core, on Redis.
+func TestRedisCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv := redistest.Start(t, redistest.WithAOF())
+	crashRecovery(t, func(t *testing.T) []string {
+		return []string{"--redis", srv.URL, "--redis-prefix", fmt.Sprintf("crash%d", prefixes.Add(1)), "--node-id", "crashy"}
+	})
+}
+
+// TestRedisOutage: Redis stopped under load. Readiness fails and uploads get
+// 503 with Retry-After while it is down; workers and the open event stream
+// wait; a resize finished during the outage is recorded once Redis is back
+// (restarted with AOF on the same dir), and the batch ends with every image
+// in exactly one terminal event.
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t, redistest.WithAOF())
+	dir := t.TempDir()
+	n := startNode(t, dir, func(c *Config) {
+		onRedis(srv)(c)
+		c.Workers = 1
+	})
+	const images = 6
+	var parts []part
+	for i := 0; i < images; i++ {
+		parts = append(parts, filePart(fmt.Sprintf("o%d.jpg", i), jpegBytes(t, 1600, 1200, uint64(i))))
+	}
+	r := upload(t, n.url, parts...)
+	s := openSSE(t, t.Context(), n.url+r.Events, "")
+	var seen []sse.Event
+	for ev := range s.events { // wait for the work to be under way
+		seen = append(seen, ev)
+		if ev.Name == "processing" {
+			break
+		}
+	}
+	srv.Stop(t)
+	outageStart := time.Now()
+
+	eventually(t, 20*time.Second, "readyz to fail", func() bool { return status(t, n.url+"/readyz") == 503 })
+	ct, body := multipartBody(t, filePart("late.jpg", jpegBytes(t, 64, 64, 9)))
+	rejected := 0
+	for i := 0; i < 3; i++ {
+		resp := post(t, n.url+"/api/images", ct, body)
+		var e apiErr
+		decodeJSON(t, resp, &e)
+		if resp.StatusCode != 503 || e.Code != "store_unavailable" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("upload during the outage: %d %+v", resp.StatusCode, e)
+		}
+		rejected++
+	}
+	if d := batchDirs(t, dir); len(d) != 1 {
+		t.Fatalf("a rejected upload left files: %v", d)
+	}
+	// A resize finishes while Redis is down: its output is on disk, its
+	// event cannot be recorded yet.
+	eventually(t, 30*time.Second, "a resize to finish during the outage", func() bool {
+		entries, _ := os.ReadDir(dir + "/batches/" + r.BatchID)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".out.") {
+				return true
+			}
+		}
+		return false
+	})
+	select {
+	case ev := <-s.events:
+		if ev.Name == "completed" {
+			t.Fatalf("completed event published while Redis was down: %v", ev)
+		}
+		seen = append(seen, ev)
+	default:
+	}
+
+	srv.Restart(t)
+	t.Logf("outage lasted %v; uploads rejected: %d", time.Since(outageStart).Round(time.Millisecond), rejected)
+	eventually(t, 20*time.Second, "readyz to recover", func() bool { return status(t, n.url+"/readyz") == 200 })
+	for ev := range s.events {
+		seen = append(seen, ev)
+	}
+	if len(seen) == 0 || seen[len(seen)-1].Name != "done" {
+		// the stream may have been cut; resume it
+		seen = append(seen, openSSE(t, t.Context(), n.url+r.Events, lastID(seen)).collect(t, 60*time.Second)...)
+	}
+	o := checkSequence(t, r.BatchID, seen)
+	t.Logf("after the outage: %d completed, %d failed, images lost: %d", o.completed, o.failed, images-o.completed-o.failed)
+	if o.completed != images {
+		t.Fatalf("outcome %+v", o)
+	}
+	// and new uploads work again
+	r2 := upload(t, n.url, filePart("after.jpg", jpegBytes(t, 64, 64, 10)))
+	checkSequence(t, r2.BatchID, openSSE(t, t.Context(), n.url+r2.Events, "").collect(t, 30*time.Second))
+}

@@ -1,0 +1,255 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/backlot/backlot/persistence"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// maxTxTries bounds the optimistic WATCH/MULTI/EXEC loop. A failed EXEC
+// means another node wrote the batch in between, and each round one writer
+// wins, so a handful of tries is normal under contention; running out means
+// a storm of writers, and the caller may retry later.
+const maxTxTries = 50
+
+// Create records b (SET), its queued event as the first entry of its log
+// (RPUSH), one pending job per image in image order (RPUSH) and b's id in
+// the unfinished set (SADD), in one MULTI/EXEC under a WATCH of the batch
+// key, then returns. persistence.ErrExists if the id is taken; then nothing
+// is written. It is as durable as Redis's appendfsync setting makes it (see
+// the package doc).
+func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persistence.Event) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	op := fmt.Sprintf("create batch %s", b.ID)
+	// Create trusts NewBatch for the rules, but a batch that did not come from
+	// it would start its log wrong for good, so check the shape once.
+	if b.ID == "" || queued.Type != persistence.EventQueued || queued.BatchID != b.ID || queued.Seq != 1 || b.LastSeq != 1 {
+		return fmt.Errorf("%s: want a fresh batch from persistence.NewBatch and its queued event as seq 1 (got %s seq %d for %q, LastSeq %d)",
+			op, queued.Type, queued.Seq, queued.BatchID, b.LastSeq)
+	}
+	bv, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	ev, err := json.Marshal(queued)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	jobs := make([]any, len(b.Images))
+	for i, im := range b.Images {
+		j, err := json.Marshal(persistence.Job{BatchID: b.ID, ImageID: im.ID})
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		jobs[i] = j
+	}
+	bk, ek := s.k.batch(b.ID), s.k.events(b.ID)
+	err = s.watch(ctx, func(tx *goredis.Tx) error {
+		n, err := tx.Exists(ctx, bk).Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return persistence.ErrExists
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, bk, bv, 0)
+			p.Del(ctx, ek) // a log without its batch is debris; never let it precede event 1
+			p.RPush(ctx, ek, ev)
+			if len(jobs) > 0 {
+				p.RPush(ctx, s.k.pending, jobs...)
+			}
+			p.SAdd(ctx, s.k.unfinished, b.ID)
+			return nil
+		})
+		return err
+	}, bk)
+	return s.fail(op, err)
+}
+
+// Batch returns the batch as last written. persistence.ErrNotFound if unknown.
+func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	op := fmt.Sprintf("read batch %s", id)
+	v, err := s.rdb.Get(ctx, s.k.batch(id)).Bytes()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	b, err := decodeBatch(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return b, nil
+}
+
+// Events returns the batch's events with Seq > after, in order: the log
+// list from index after (seq n is at index n-1). An empty slice when after
+// is at or beyond the last; persistence.ErrNotFound if the batch is unknown.
+func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persistence.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	op := fmt.Sprintf("read events of batch %s after %d", id, after)
+	var exists *goredis.IntCmd
+	var tail *goredis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		exists = p.Exists(ctx, s.k.batch(id))
+		if after <= math.MaxInt64 { // LRANGE takes a signed index; beyond it there is nothing
+			tail = p.LRange(ctx, s.k.events(id), int64(after), -1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	if exists.Val() == 0 {
+		return nil, fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+	}
+	evs := []persistence.Event{}
+	if tail == nil {
+		return evs, nil
+	}
+	for i, v := range tail.Val() {
+		var ev persistence.Event
+		if err := json.Unmarshal([]byte(v), &ev); err != nil {
+			return nil, fmt.Errorf("%s: decode event %d: %w: %w", op, after+uint64(i)+1, errCorrupt, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// Append applies evs with Batch.ApplyAll to the batch as stored and writes
+// the new batch (SET) and the events (RPUSH) in one MULTI/EXEC, which runs
+// only if the batch key is unchanged since it was read (WATCH); otherwise it
+// reads again and retries. Every writer of a log also writes its batch key,
+// so watching that one key is enough: two nodes racing never produce a gap,
+// a repeated seq or a second terminal event. Once done is among evs the
+// batch leaves the unfinished set and enters the retention index (P:done)
+// in the same transaction.
+//
+// A broken rule returns an error wrapping persistence.ErrConflict
+// (persistence.ErrNotFound for an unknown batch or image) and writes
+// nothing. An error wrapping persistence.ErrUnavailable leaves the outcome
+// unknown: the EXEC may have run before the connection failed. The caller's
+// evs are not modified.
+func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, nil, err
+	}
+	if len(evs) == 0 { // nothing to write
+		b, err := s.Batch(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []persistence.Event{}, b, nil
+	}
+	op := fmt.Sprintf("append to batch %s", id)
+	mu := s.batchLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+
+	bk, ek := s.k.batch(id), s.k.events(id)
+	var out []persistence.Event
+	var nb *persistence.Batch
+	err := s.watch(ctx, func(tx *goredis.Tx) error {
+		var get *goredis.StringCmd
+		var n *goredis.IntCmd
+		_, err := tx.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			get = p.Get(ctx, bk)
+			n = p.LLen(ctx, ek)
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		if err := get.Err(); err != nil {
+			return err // goredis.Nil: an unknown batch
+		}
+		b, err := decodeBatch([]byte(get.Val()))
+		if err != nil {
+			return err
+		}
+		if uint64(n.Val()) != b.LastSeq {
+			return fmt.Errorf("%w: batch %s has LastSeq %d but its log holds %d events", errCorrupt, id, b.LastSeq, n.Val())
+		}
+		out = slices.Clone(evs) // ApplyAll assigns Seq in place; fresh on every try
+		if nb, err = b.ApplyAll(out); err != nil {
+			return err
+		}
+		bv, err := json.Marshal(nb)
+		if err != nil {
+			return err
+		}
+		vals := make([]any, len(out))
+		for i := range out {
+			if vals[i], err = json.Marshal(&out[i]); err != nil {
+				return err
+			}
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, bk, bv, goredis.KeepTTL)
+			p.RPush(ctx, ek, vals...)
+			if nb.Done {
+				p.SRem(ctx, s.k.unfinished, id)
+				p.ZAdd(ctx, s.k.done, goredis.Z{Score: doneScore(nb, time.Now()), Member: id})
+			}
+			return nil
+		})
+		return err
+	}, bk)
+	if err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	return out, nb, nil
+}
+
+// Unfinished lists the ids of batches whose done is not yet recorded, sorted.
+func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := s.rdb.SMembers(ctx, s.k.unfinished).Result()
+	if err != nil {
+		return nil, s.fail("list unfinished batches", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// watch runs fn under a WATCH of keys until its EXEC goes through, fn fails,
+// or maxTxTries EXECs in a row found a watched key changed (then an error
+// wrapping persistence.ErrUnavailable: contention, not a broken rule).
+// There is no pause between tries: a failed EXEC means another writer just
+// finished, so the next read sees its write and most likely wins.
+func (s *Store) watch(ctx context.Context, fn func(*goredis.Tx) error, keys ...string) error {
+	for range maxTxTries {
+		if err := s.begin(ctx); err != nil {
+			return err
+		}
+		err := s.rdb.Watch(ctx, fn, keys...)
+		if !errors.Is(err, goredis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %d transactions in a row lost the race for %v", persistence.ErrUnavailable, maxTxTries, keys)
+}
+
+func decodeBatch(v []byte) (*persistence.Batch, error) {
+	var b persistence.Batch
+	if err := json.Unmarshal(v, &b); err != nil {
+		return nil, fmt.Errorf("decode batch: %w: %w", errCorrupt, err)
+	}
+	return &b, nil
+}
