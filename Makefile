@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build deps test vet fuzz bench lint clean
+.PHONY: run build deps test vet fuzz bench microbench compare lint clean
 
 run: build
 	./$(BIN) serve
@@ -39,8 +39,18 @@ fuzz:
 	  done; \
 	done
 
-bench:
+# The load harness against a Backlot it starts on a temp dir (BENCH_ARGS
+# adds flags, e.g. BENCH_ARGS="--size 640x480 --total 1000").
+bench: build
+	./$(BIN) bench $(BENCH_ARGS)
+
+# Go benchmarks of the pieces (resize pipeline, stores).
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Backlot and the Node.js stack of ../shared/peers/node-seed side by side.
+compare:
+	bash bench/compare.sh
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

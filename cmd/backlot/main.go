@@ -31,6 +31,7 @@ const usage = `usage: backlot <command> [flags]
 commands:
   serve        run the server (backlot serve -h lists its flags)
   healthcheck  exit 0 if a node's /readyz answers 200 (for container health checks)
+  bench        load-test a node through the public API (backlot bench -h)
 `
 
 func main() {
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return m.Run(ctx)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], os.Stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil

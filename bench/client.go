@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// client drives one batch at a time through the public API. It is shared
+// by the workers and holds nothing mutable.
+type client struct {
+	http   *http.Client
+	token  string
+	fields [][2]string
+}
+
+func newClient(c Config) *client {
+	tr := &http.Transport{
+		Proxy:       nil, // the servers are local; never route through an env proxy
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// An upload and an event stream per batch in flight, per node.
+		MaxIdleConnsPerHost: 2*c.InFlight + 2,
+		// Under Node's 5 s keep-alive: the client closes an idle connection
+		// before the server can, so a POST never lands on a connection the
+		// server is closing (Go does not retry a POST on one).
+		IdleConnTimeout:    4 * time.Second,
+		DisableCompression: true,
+	}
+	return &client{http: &http.Client{Transport: tr}, token: c.Token, fields: c.fields()}
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// failure is one counted error: a kind of bounded cardinality for the
+// report's table and one example detail.
+type failure struct{ kind, detail string }
+
+// outcome is what one batch did.
+type outcome struct {
+	images      int // sent in the upload
+	start       time.Time
+	uploaded    bool          // got its 202
+	upload      time.Duration // upload start to 202 read
+	done        bool          // saw its done event
+	end         time.Time     // when done arrived
+	completion  time.Duration // upload start to done
+	completed   int           // from done
+	failed      int           // from done
+	retries     int           // retrying events seen
+	interrupted bool          // the run was cancelled under it
+	failures    []failure
+}
+
+func (o *outcome) fail(kind, format string, a ...any) {
+	o.failures = append(o.failures, failure{kind, fmt.Sprintf(format, a...)})
+}
+
+// uploadReply is the subset of the 202 body every server of this API gives
+// (the Node peer has no "events").
+type uploadReply struct {
+	BatchID string `json:"batchId"`
+	Total   int    `json:"total"`
+	Events  string `json:"events"`
+}
+
+// apiError is the JSON error body of API.md.
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// batch uploads files to base and follows the batch's events until done.
+// run is the whole run's context: its end means interrupted, while ctx's
+// own deadline means a timeout.
+func (c *client) batch(run, ctx context.Context, base string, files []File) outcome {
+	o := outcome{images: len(files)}
+	ctype, body, err := multipartBody(c.fields, files)
+	if err != nil {
+		o.fail("client: building the upload", "%v", err)
+		return o
+	}
+	o.start = time.Now()
+	reply, ok := c.upload(run, ctx, base, ctype, body, &o)
+	if !ok {
+		return o
+	}
+	o.uploaded = true
+	o.upload = time.Since(o.start)
+	if reply.Total != len(files) {
+		o.fail("upload: reply total differs", "sent %d images, reply says total %d", len(files), reply.Total)
+	}
+	events, err := eventsURL(base, reply)
+	if err != nil {
+		o.fail("upload: bad reply", "%v", err)
+		return o
+	}
+	c.follow(run, ctx, events, &o)
+	return o
+}
+
+func (c *client) upload(run, ctx context.Context, base, ctype string, body []byte, o *outcome) (uploadReply, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/images", bytes.NewReader(body))
+	if err != nil {
+		o.fail("client: building the upload", "%v", err)
+		return uploadReply{}, false
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	c.auth(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.transport(run, ctx, "upload", err, o)
+		return uploadReply{}, false
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		c.transport(run, ctx, "upload", err, o)
+		return uploadReply{}, false
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		kind, detail := httpFailure("upload", resp.StatusCode, raw)
+		o.fail(kind, "%s", detail)
+		return uploadReply{}, false
+	}
+	var r uploadReply
+	if err := json.Unmarshal(raw, &r); err != nil || r.BatchID == "" {
+		o.fail("upload: bad reply", "202 without a batchId: %.200q", raw)
+		return uploadReply{}, false
+	}
+	return r, true
+}
+
+// eventsURL is the reply's "events" resolved against base, or the
+// documented /api/images/{batchId}/events when the reply lacks it.
+func eventsURL(base string, r uploadReply) (string, error) {
+	b, err := url.Parse(base + "/")
+	if err != nil {
+		return "", err
+	}
+	ref := r.Events
+	if ref == "" {
+		ref = "/api/images/" + url.PathEscape(r.BatchID) + "/events"
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("events %q: %w", ref, err)
+	}
+	return b.ResolveReference(u).String(), nil
+}
+
+func (c *client) auth(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
+// transport counts a failed request or read: interrupted when the run was
+// cancelled, a timeout when the batch's deadline passed, else by cause.
+func (c *client) transport(run, ctx context.Context, stage string, err error, o *outcome) {
+	if run.Err() != nil || ctx.Err() != nil {
+		what := "the upload's 202"
+		if stage == "sse" {
+			what = "waiting for done"
+		}
+		c.timeout(run, ctx, what, o)
+		return
+	}
+	o.fail(stage+": transport "+transportKind(err), "%v", err)
+}
+
+func (c *client) timeout(run, ctx context.Context, what string, o *outcome) {
+	if run.Err() != nil {
+		o.interrupted = true
+		return
+	}
+	o.fail("timeout: "+what, "%v", context.Cause(ctx))
+}
+
+// transportKind names a network error's cause in a few words.
+func transportKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected EOF"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "other"
+}
+
+// httpFailure turns a non-success reply into a kind ("upload: http 503
+// queue_full") and a detail (its error sentence).
+func httpFailure(stage string, status int, raw []byte) (kind, detail string) {
+	var e apiError
+	kind = fmt.Sprintf("%s: http %d", stage, status)
+	if json.Unmarshal(raw, &e) == nil && (e.Code != "" || e.Error != "") {
+		if e.Code != "" {
+			kind += " " + e.Code
+		}
+		return kind, truncate(e.Error, 200)
+	}
+	return kind, truncate(string(raw), 200)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// quoteEscaper is mime/multipart's, for a file name in a quoted string.
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
+
+// multipartBody is one upload: the option fields first (a streaming server
+// knows them before the files), then each file as an "images" part.
+func multipartBody(fields [][2]string, files []File) (string, []byte, error) {
+	size := 1024
+	for _, f := range files {
+		size += len(f.Data) + 256
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	w := multipart.NewWriter(b)
+	for _, f := range fields {
+		if err := w.WriteField(f[0], f[1]); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, f := range files {
+		h := make(textproto.MIMEHeader)
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="images"; filename="%s"`, quoteEscaper.Replace(f.Name)))
+		h.Set("Content-Type", f.ContentType)
+		pw, err := w.CreatePart(h)
+		if err != nil {
+			return "", nil, err
+		}
+		if _, err := pw.Write(f.Data); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return "", nil, err
+	}
+	return w.FormDataContentType(), b.Bytes(), nil
+}

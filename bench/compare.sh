@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# compare.sh: Backlot side by side with the Node.js reference stack
+# (../shared/peers/node-seed: Express + multer + BullMQ on Redis + sharp in
+# worker threads + SSE), on this machine, through the same public API and
+# the same harness (`backlot bench`). Run from anywhere: bash bench/compare.sh
+# (`make compare`).
+#
+# It starts everything itself and stops all of it on exit, by PID: a
+# redis-server of its own on a free port (no persistence, as node-seed's
+# README starts it), node-seed from a copy after `npm ci` (the peer is used
+# as it is), and Backlot built from this tree. Both servers stay up for the
+# whole run, but only one is loaded at a time: for each workload, a warmup
+# and then the measured run against one, then the other (the order swaps
+# each workload, so drift in the machine's other load hits both alike).
+#
+# Environment (defaults):
+#   WORKLOADS     "640x480:3000 1920x1080:1500 4000x3000:300"  size:images, JPEG q90
+#   PER_BATCH     2      images per upload
+#   IN_FLIGHT     8      batches in flight
+#   WARMUP        16     images before each measured run, not counted
+#   WIDTH HEIGHT  100    output box (cover, JPEG q85: both servers' defaults)
+#   NODE_SEED     <repo>/../shared/peers/node-seed
+#   OUT           <repo>/bench/results/<UTC time>   JSON reports, text reports, logs, table
+#   BACKLOT_BIN   a prebuilt backlot binary (default: go build ./cmd/backlot, cgo as
+#                 the environment has it; CGO_ENABLED=0 builds the pure-Go one)
+#   BACKLOT_ARGS  extra `backlot serve` flags (e.g. "--workers 2")
+# Each measured run lasts seconds to a minute: long enough that startup
+# effects fade, short enough that the defaults end within about five minutes
+# on 2 cores (npm ci included) even with a pure-Go JPEG decoder. img/s moves
+# with whatever else the machine runs; CPU ms per image (server CPU time over
+# completed images) moves far less, so read both.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+workloads=${WORKLOADS:-"640x480:3000 1920x1080:1500 4000x3000:300"}
+per_batch=${PER_BATCH:-2}
+in_flight=${IN_FLIGHT:-8}
+warmup=${WARMUP:-16}
+width=${WIDTH:-100}
+height=${HEIGHT:-100}
+peer=${NODE_SEED:-$root/../shared/peers/node-seed}
+out=${OUT:-$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+
+say() { printf 'compare: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+for tool in node npm redis-server jq; do
+	command -v "$tool" >/dev/null || die "$tool is needed (redis-server: apt-get install redis-server)"
+done
+[ -f "$peer/server.js" ] || die "no node-seed at $peer (set NODE_SEED)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-compare.XXXXXX")
+pids=()
+
+# stop ends what this script started, newest first: SIGTERM by PID, then a
+# 40 s deadline (Backlot's shutdown grace is 30 s) before SIGKILL.
+stop() {
+	local pid watchdog
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		(sleep 40 && kill -KILL "$pid" 2>/dev/null) &
+		watchdog=$!
+		wait "$pid" 2>/dev/null || true
+		kill "$watchdog" 2>/dev/null || true
+		wait "$watchdog" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+# free_port asks the kernel for a port free right now. node-seed takes a
+# fixed PORT (with 0 it would not say which it got) and Redis likewise.
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# wait_for LOG TEXT PID WHAT: block until TEXT appears in LOG, failing if
+# PID exits first or 60 s pass. It follows the log; it does not poll.
+wait_for() {
+	if ! timeout 60 grep -q -m1 -F -- "$2" <(tail -n +1 -F --pid="$3" "$1" 2>/dev/null); then
+		say "$4 did not start; the end of its log ($1):"
+		tail -n 30 "$1" >&2 || true
+		exit 1
+	fi
+}
+
+mkdir -p "$out"
+say "reports and logs go to $out"
+
+# ---------------------------------------------------------------- Backlot
+if [ -n "${BACKLOT_BIN:-}" ]; then
+	bin=$BACKLOT_BIN
+else
+	say "building backlot"
+	(cd "$root" && go build -o "$tmp/backlot" ./cmd/backlot)
+	bin=$tmp/backlot
+fi
+"$bin" bench -h >/dev/null 2>&1 || die "$bin has no bench command"
+
+# ---------------------------------------------------------------- node-seed
+say "copying node-seed and running npm ci"
+mkdir "$tmp/node-seed"
+(cd "$peer" && tar --exclude=node_modules --exclude=data -cf - .) | tar -xf - -C "$tmp/node-seed"
+chmod -R u+w "$tmp/node-seed" # shared/ is read-only, and so is the copy's mode
+(cd "$tmp/node-seed" && npm ci --no-audit --no-fund --loglevel=error) >"$out/npm-ci.log" 2>&1 ||
+	{ tail -n 30 "$out/npm-ci.log" >&2; die "npm ci failed"; }
+
+rport=$(free_port)
+mkdir "$tmp/redis"
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/redis" \
+	>"$out/redis.log" 2>&1 &
+redis_pid=$!
+pids+=("$redis_pid")
+wait_for "$out/redis.log" "Ready to accept connections" "$redis_pid" redis-server
+
+nport=$(free_port)
+(cd "$tmp/node-seed" && PORT=$nport REDIS_URL=redis://127.0.0.1:$rport DATA_DIR=$tmp/node-data exec ./run.sh) \
+	>"$out/node.log" 2>&1 &
+node_pid=$! # run.sh execs node: the same process
+pids+=("$node_pid")
+wait_for "$out/node.log" "listening on :$nport" "$node_pid" node-seed
+node_url=http://127.0.0.1:$nport
+
+# ---------------------------------------------------------------- Backlot
+# shellcheck disable=SC2086 # BACKLOT_ARGS is a list of flags
+"$bin" serve --listen 127.0.0.1:0 --data "$tmp/backlot-data" --log-format json ${BACKLOT_ARGS:-} \
+	>"$out/backlot.log" 2>&1 &
+backlot_pid=$!
+pids+=("$backlot_pid")
+wait_for "$out/backlot.log" '"msg":"backlot listening"' "$backlot_pid" backlot
+backlot_url=http://$(jq -r 'select(.msg == "backlot listening") | .addr' "$out/backlot.log" | head -n1)
+
+{
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	jpeg=go
+	if ldd "$bin" 2>/dev/null | grep -q turbojpeg; then jpeg=libjpeg-turbo; fi
+	echo "backlot: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version 2>/dev/null | cut -d' ' -f3), JPEG decoder $jpeg, pid $backlot_pid, $backlot_url"
+	echo "node-seed: node $(node --version), sharp $(jq -r .version "$tmp/node-seed/node_modules/sharp/package.json"), redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2), pid $node_pid (+ redis pid $redis_pid), $node_url"
+	echo "workload: generated photo-like JPEG q90 -> ${width}x${height} cover, $per_batch per batch, $in_flight batches in flight, warmup $warmup"
+} | tee "$out/machine.txt" >&2
+
+# ---------------------------------------------------------------- runs
+status=0
+bench() { # name url size total pid...
+	local name=$1 url=$2 size=$3 total=$4
+	shift 4
+	local pidargs=()
+	for p in "$@"; do pidargs+=(--pid "$p"); done
+	say "$size x $total against $name (load average $(cut -d' ' -f1 /proc/loadavg))"
+	if ! "$bin" bench --url "$url" --size "$size" --total "$total" --per-batch "$per_batch" \
+		--in-flight "$in_flight" --warmup "$warmup" --width "$width" --height "$height" \
+		--label "$name" --json "$out/$size-$name.json" --progress lines "${pidargs[@]}" \
+		>"$out/$size-$name.txt"; then
+		status=1
+	fi
+	cat "$out/$size-$name.txt" >&2
+	# A Ctrl-C reaches the bench, which reports and exits 1; bash then lets
+	# the script go on (the child did not die of the signal), so look.
+	if jq -e '.interrupted == true' "$out/$size-$name.json" >/dev/null 2>&1; then
+		die "interrupted"
+	fi
+	for p in "$redis_pid" "$node_pid" "$backlot_pid"; do
+		kill -0 "$p" 2>/dev/null || die "server pid $p has exited; see the logs in $out"
+	done
+}
+
+i=0
+for w in $workloads; do
+	size=${w%%:*} total=${w##*:}
+	if ((i % 2 == 0)); then
+		bench backlot "$backlot_url" "$size" "$total" "$backlot_pid"
+		bench node "$node_url" "$size" "$total" "$node_pid" "$redis_pid"
+	else
+		bench node "$node_url" "$size" "$total" "$node_pid" "$redis_pid"
+		bench backlot "$backlot_url" "$size" "$total" "$backlot_pid"
+	fi
+	i=$((i + 1))
+done
+
+# ---------------------------------------------------------------- table
+table() {
+	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp95 done ms B\tp95 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\n'
+	for w in $workloads; do
+		size=${w%%:*}
+		b=$out/$size-backlot.json n=$out/$size-node.json
+		if [ ! -s "$b" ] || [ ! -s "$n" ]; then
+			printf '%s\t-\t(no report)\n' "$size"
+			continue
+		fi
+		jq -r -n --slurpfile b "$b" --slurpfile n "$n" '
+			def mib: (map(.peak_rss_bytes) | add // 0) / 1048576 | . * 10 | round / 10;
+			def r1: . * 10 | round / 10;
+			def cpu($r): if $r.images.completed > 0 then ($r.processes | map(.cpu_seconds) | add // 0) * 1000 / $r.images.completed | r1 else "-" end;
+			$b[0] as $b | $n[0] as $n |
+			[ $b.workload.size, ($b.images.completed | tostring) + "/" + ($n.images.completed | tostring),
+			  ($b.images_per_sec | r1), ($n.images_per_sec | r1),
+			  (if $n.images_per_sec > 0 then ($b.images_per_sec / $n.images_per_sec * 100 | round / 100 | tostring) + "x" else "-" end),
+			  ($b.completion_latency.p95_ms | round), ($n.completion_latency.p95_ms | round),
+			  ($b.upload_latency.p50_ms | r1), ($n.upload_latency.p50_ms | r1),
+			  cpu($b), cpu($n),
+			  ($b.processes | mib), (($n.processes | mib | tostring) + " (" + ([$n.processes[] | .peak_rss_bytes / 1048576 | round | tostring] | join("+")) + ")"),
+			  ($b.error_total | tostring) + "/" + ($n.error_total | tostring)
+			] | @tsv'
+	done
+}
+{
+	table | column -t -s $'\t'
+	echo
+	echo "img/s: completed images / (first upload to last done) of the measured run; p95 done: per batch, upload start to its"
+	echo "done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads; Node: node + redis-server)"
+	echo "per completed image; peak RSS: VmHWM during the measured run. B = Backlot, N = node-seed. Same machine, one at a time."
+} | tee "$out/table.txt"
+say "reports: $out/*.json; table: $out/table.txt"
+exit "$status"

@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run sends the workload (files, in turn) to c.URLs, first the warmup,
+// then the measured phase, and returns the report. Cancelling ctx
+// interrupts it and the report says so. The error is for a run that cannot
+// start; what goes wrong during one is in the report.
+func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if len(c.URLs) == 0 {
+		return nil, errors.New("no server URL to run against")
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no workload images")
+	}
+	cl := newClient(c)
+	defer cl.close()
+	r := &Report{
+		Label: c.Label, StartedAt: time.Now().UTC(), URLs: c.URLs,
+		Workload: newWorkload(c, files), ClientCPUs: runtime.NumCPU(),
+	}
+	if c.Warmup > 0 {
+		start := time.Now()
+		st := runPhase(ctx, cl, c, files, phase{name: "warmup", total: c.Warmup}, prog)
+		r.Warmup = &Warmup{
+			Images: st.sent, Seconds: time.Since(start).Seconds(),
+			ErrorTotal: st.errTotal, Errors: st.errors(),
+		}
+		if st.interrupted || ctx.Err() != nil {
+			r.Interrupted, r.Errors = true, []ErrorCount{}
+			return r, nil
+		}
+	}
+	w := startWatch(c.PIDs)
+	st := runPhase(ctx, cl, c, files, phase{name: "run", total: c.Total, duration: c.Duration}, prog)
+	r.Processes, r.ClientCPUSeconds = w.read(), w.clientCPU()
+	wall := st.wall()
+	r.WallSeconds = wall.Seconds()
+	r.ImagesPerSec = rate(st.completed, wall)
+	r.Batches = Batches{Started: st.batches, Done: st.batchesDone}
+	r.Images = Images{
+		Sent: st.sent, Accepted: st.accepted, Completed: st.completed, Failed: st.failed,
+		Unfinished: st.unfinished, Retries: st.retries,
+	}
+	r.Upload = Summarize(st.uploads)
+	r.Completion = Summarize(st.completions)
+	r.ErrorTotal, r.Errors = st.errTotal, st.errors()
+	r.Interrupted = st.interrupted || ctx.Err() != nil
+	return r, nil
+}
+
+// phase bounds one phase: images (total), time (duration), or both.
+type phase struct {
+	name     string
+	total    int
+	duration time.Duration
+}
+
+// runPhase keeps c.InFlight batches going until the phase's bound, then
+// lets the running ones finish: with a duration, until the hard deadline
+// duration + drain; every batch within its own timeout. Workers own their
+// batch; this loop alone owns the stats.
+func runPhase(ctx context.Context, cl *client, c Config, files []File, ph phase, prog *Progress) *stats {
+	start := time.Now()
+	pctx := ctx
+	var stopAt time.Time
+	if ph.duration > 0 {
+		stopAt = start.Add(ph.duration)
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithDeadlineCause(ctx, stopAt.Add(c.Drain),
+			fmt.Errorf("the hard deadline (--duration %v + --drain %v) passed", ph.duration, c.Drain))
+		defer cancel()
+	}
+	timeoutCause := fmt.Errorf("no done within --batch-timeout %v", c.Timeout)
+
+	var next, inFlight atomic.Int64
+	results := make(chan outcome)
+	var wg sync.WaitGroup
+	for range c.InFlight {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				first, n := i*c.PerBatch, c.PerBatch
+				if ph.total > 0 {
+					if first >= ph.total {
+						return
+					}
+					n = min(n, ph.total-first)
+				}
+				if pctx.Err() != nil || (!stopAt.IsZero() && !time.Now().Before(stopAt)) {
+					return
+				}
+				batch := make([]File, n)
+				for j := range batch {
+					batch[j] = files[(first+j)%len(files)]
+				}
+				bctx, cancel := context.WithTimeoutCause(pctx, c.Timeout, timeoutCause)
+				inFlight.Add(1)
+				o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], batch)
+				inFlight.Add(-1)
+				cancel()
+				results <- o
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	st := newStats()
+	snap := func() snapshot {
+		return snapshot{
+			phase: ph.name, elapsed: time.Since(start), limit: ph.duration, total: ph.total,
+			sent: st.sent, finished: st.completed + st.failed + st.unfinished + (st.sent - st.accepted),
+			completed: st.completed, errors: st.errTotal, inFlight: int(inFlight.Load()),
+		}
+	}
+	tick := time.NewTicker(prog.interval())
+	defer tick.Stop()
+	for {
+		select {
+		case o, ok := <-results:
+			if !ok {
+				prog.end(snap())
+				return st
+			}
+			st.add(o)
+		case <-tick.C:
+			prog.show(snap())
+		}
+	}
+}
