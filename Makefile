@@ -3,33 +3,43 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build deps test vet fuzz bench microbench compare lint clean
+.PHONY: run build deps test vet fuzz bench microbench compare lint clean generate protoc
 
 run: build
 	./$(BIN) serve
 
-build:
+# The cgo build decodes JPEGs with libjpeg-turbo (installed by deps);
+# CGO_ENABLED=0 builds a pure-Go binary that works everywhere, slower.
+build: deps
 	$(GO) build -o $(BIN) ./cmd/backlot
 
-vet:
+vet: deps
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./actors/resize/...
 
-# What the tests need from Debian, installed when missing: a real
-# redis-server (the Redis backend's tests start their own on a free port)
-# and Chromium (the browser tests of the web page).
+# What the build and the tests need from Debian, installed when missing:
+# libjpeg-turbo's headers (cgo JPEG decoding), a real redis-server (the
+# Redis backend's tests start their own on a free port) and Chromium (the
+# browser tests of the web page).
 deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@echo '#include <turbojpeg.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libturbojpeg0-dev (Debian package: the cgo build decodes JPEGs with it)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libturbojpeg0-dev >/dev/null; }
 	@[ -x /usr/bin/chromium ] || { \
 	  echo "installing chromium (Debian package, for the browser tests)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# The whole suite: vet, then every test under the race detector.
+# The whole suite: vet, every test under the race detector (the cgo build,
+# with libjpeg-turbo), then the image package again as a pure-Go build.
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./actors/resize/...
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:
@@ -54,6 +64,26 @@ compare:
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The protobuf messages that cross nodes (actors/clusterpb). protoc is the
+# Debian package protobuf-compiler (3.21.12 on bookworm); protoc-gen-go is
+# pinned to the google.golang.org/protobuf of go.mod (TestGeneratedFresh in
+# actors/clusterpb checks both agree and that the committed code is fresh).
+# Hollywood's actor/actor.proto is imported from the module cache.
+PROTOC_GEN_GO_VERSION = v1.36.12
+PROTO_BIN = $(CURDIR)/bin/proto
+
+protoc:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  echo "installing protoc (Debian package protobuf-compiler)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; }
+
+generate: protoc
+	GOBIN=$(PROTO_BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) mod download github.com/anthdm/hollywood
+	PATH="$(PROTO_BIN):$$PATH" protoc -I . -I "$$($(GO) list -m -f '{{.Dir}}' github.com/anthdm/hollywood)" \
+	  --go_out=. --go_opt=paths=source_relative actors/clusterpb/messages.proto
 
 clean:
 	rm -rf bin

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/jpeg"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,7 +29,8 @@ var benchJPEGs = sync.OnceValue(func() map[[2]int][]byte {
 })
 
 // BenchmarkProcess is one whole attempt as the resizer actor runs it:
-// open, probe, decode, shrink, Lanczos, encode q85, fsync, rename.
+// open, probe, decode, shrink, Lanczos, encode q85, fsync, rename. The
+// decoder is this build's (Decoder()): run it with CGO_ENABLED=0 too.
 func BenchmarkProcess(b *testing.B) {
 	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
 	for _, s := range benchSizes {
@@ -47,17 +49,26 @@ func BenchmarkProcess(b *testing.B) {
 	}
 }
 
-// BenchmarkDecode is image/jpeg alone, the floor under BenchmarkProcess
-// until a faster decoder arrives.
+// BenchmarkDecode is this build's JPEG decode as Process runs it for a
+// 100x100 cover (libjpeg-turbo at a DCT scale, or image/jpeg at full
+// size), the floor under BenchmarkProcess.
 func BenchmarkDecode(b *testing.B) {
+	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
 	for _, s := range benchSizes {
 		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
-			data := benchJPEGs()[[2]int{s.w, s.h}]
+			f, err := os.Open(writeFile(b, b.TempDir(), "src.jpg", benchJPEGs()[[2]int{s.w, s.h}]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			info := Info{Format: "jpeg", Width: s.w, Height: s.h}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				d, err := decodeSource(f, info, opts)
+				if err != nil {
 					b.Fatal(err)
 				}
+				d.release()
 			}
 		})
 	}

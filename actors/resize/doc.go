@@ -8,10 +8,29 @@
 // whether a failure is worth another attempt.
 //
 // The pipeline of Process: sniff → header decode and pixel limit → Exif
-// orientation (JPEG) → full decode → centre crop (cover) → box pre-shrink
-// from the decoder's own planes down to twice the target → Lanczos to the
-// exact size → orientation → encode → atomic write. See shrink.go for why
-// the pre-shrink keeps quality, geometry.go for why orientation comes last.
+// orientation (JPEG) → decode → centre crop (cover) → box pre-shrink from
+// the decoder's own planes down to twice the target → Lanczos to the exact
+// size → orientation → encode → atomic write. See shrink.go for why the
+// pre-shrink keeps quality, lanczos.go for the planar Lanczos, geometry.go
+// for why orientation comes last.
+//
+// Two JPEG decoders; Decoder names this build's. Built with cgo (the
+// default where a C compiler is found; needs libturbojpeg0-dev), JPEGs go
+// through libjpeg-turbo (package turbojpeg) straight to Y, Cb, Cr planes,
+// scaled in the DCT domain: dctScale picks the smallest of the library's
+// factors (n/8, down to 1/8) that leaves the cover crop, or the whole
+// image, at least twice the target on each side (and chroma at least the
+// target's size), the bound the box pre-shrink keeps for the same reason.
+// A 4000x3000 photo for a 100x100 cover decodes at 1/8, a 1920x1080 one
+// at 1/4, a 640x480 one at 1/2. The crop then falls between decoded
+// pixels; the Lanczos reads it at its exact fractional position, so the
+// result stays within the quality tests' 35 dB of a full decode. Files
+// libjpeg-turbo does not decode to planes (CMYK, YCCK, RGB) or fails on
+// (truncated, corrupt) go to image/jpeg, which has the last word: what a
+// pure-Go build decodes, a cgo build decodes too, and a truncated file
+// fails in both, with image/jpeg's message. Built with
+// CGO_ENABLED=0 (or -tags noturbojpeg), every JPEG is decoded in full by
+// image/jpeg and pre-shrunk from its planes.
 //
 // Invariants:
 //   - the format is judged by magic numbers and the format's own header
@@ -26,8 +45,11 @@
 //     *PanicError on the calling goroutine (or the worker goroutine for a
 //     timed call), never a crash. Panics inside imaging's own helper
 //     goroutines cannot be recovered from here; imaging only ever sees
-//     well-formed images that this package made or decoded.
+//     well-formed images that this package made or decoded. Nor could a
+//     crash inside libjpeg-turbo's C code: its errors come back as values,
+//     and package turbojpeg never lets it write outside a checked buffer.
 //
 // The package keeps no state between calls apart from sync.Pools of
-// buffers; it is safe for concurrent use.
+// buffers (and of libjpeg-turbo decompressors); it is safe for concurrent
+// use.
 package resize

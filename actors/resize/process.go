@@ -143,41 +143,29 @@ func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res
 	if err != nil {
 		return Result{}, err
 	}
-	orientation := 1
-	if info.Format == "jpeg" {
-		head := getBytes(exifHeadLen)
-		n, _ := f.ReadAt(head, 0) // a read error here shows again in decode
-		orientation = exifOrientation(head[:n])
-		putBytes(head)
-	}
-
-	s := newSource(f)
-	br := getReader(s)
-	img, err := decode(info.Format, br)
-	putReader(br)
+	dec, err := decodeSource(f, info, opts)
 	if err != nil {
-		if s.err != nil {
-			return Result{}, fmt.Errorf("read source: %w", s.err)
-		}
-		return Result{}, permanent(fmt.Errorf("decode %s: %w", info.Format, err))
+		return Result{}, err
 	}
+	defer dec.release()
 	lim.hooks.onDecoded()
 	if !a.alive() {
 		return Result{}, errAbandoned
 	}
 
-	// Plan on the decoded bounds: a GIF's first frame may be smaller than
-	// the screen its header declares.
-	b := img.Bounds()
-	if b.Empty() {
+	// Plan on the decoded size in source pixels (a GIF's first frame may be
+	// smaller than the screen its header declares); resample maps it onto
+	// a DCT-scaled decode.
+	if dec.img.Bounds().Empty() {
 		return Result{}, permanent(fmt.Errorf("decode %s: empty image", info.Format))
 	}
-	p, err := makePlan(b.Dx(), b.Dy(), orientation, opts)
+	p, err := makePlan(dec.w, dec.h, dec.orient, opts)
 	if err != nil {
 		return Result{}, permanent(err)
 	}
-	_, gray := img.(*image.Gray)
-	out := resample(img, p)
+	_, gray := dec.img.(*image.Gray)
+	out := resample(dec.img, p, dec.scale)
+	dec.release() // before the encode: the decoded pixels are done with
 	if !a.alive() {
 		return Result{}, errAbandoned
 	}

@@ -6,11 +6,13 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/disintegration/imaging"
 
+	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -84,4 +86,86 @@ func premultiplied(m image.Image) *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, m.Bounds().Dx(), m.Bounds().Dy()))
 	draw.Draw(out, out.Rect, m, m.Bounds().Min, draw.Src)
 	return out
+}
+
+// TestQualityScaled holds every JPEG path to a plain Lanczos resize of
+// image/jpeg's full decode, at each DCT scale libjpeg-turbo picks (the
+// cases are chosen so that each factor is picked; in a pure-Go build the
+// same cases check the box pre-shrink), for each chroma subsampling, for
+// grayscale, and for YCCK, which libjpeg-turbo leaves to image/jpeg.
+func TestQualityScaled(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	big := encodeAs(t, "jpeg", Synthetic(1600, 1200, 42))
+	odd := encodeAs(t, "jpeg", Synthetic(1001, 777, 43))
+	gray := encodeAs(t, "jpeg", grayOf(Synthetic(1600, 1200, 44)))
+	cover := func(n int) persistence.Options { return options(n, n, persistence.FitCover, persistence.FormatPNG) }
+	eighth, quarter, half := frac(1, 8), frac(1, 4), frac(1, 2)
+	cases := []struct {
+		name  string
+		data  []byte
+		opts  persistence.Options
+		scale turbojpeg.Factor // libjpeg-turbo's; the zero Factor when it declines the file
+	}{
+		{"1600x1200 cover 50 at 1/8", big, cover(50), eighth},
+		{"1600x1200 cover 100 at 1/4", big, cover(100), quarter},
+		{"1600x1200 cover 200 at 3/8", big, cover(200), frac(3, 8)},
+		{"1600x1200 cover 300 at 1/2", big, cover(300), half},
+		{"1600x1200 contain 160 at 1/4", big, options(160, 160, persistence.FitContain, persistence.FormatPNG), quarter},
+		{"1600x1200 fill 64x200 at 3/8", big, options(64, 200, persistence.FitFill, persistence.FormatPNG), frac(3, 8)},
+		{"1001x777 cover 60 at 1/4", odd, cover(60), quarter},
+		{"1001x777 cover 40 at 1/8", odd, cover(40), eighth},
+		{"gray cover 50 at 1/8", gray, cover(50), eighth},
+		{"gray cover 150 at 1/4", gray, cover(150), quarter},
+		{"4:2:2 cover 20 at 1/8", file("422.jpg"), cover(20), eighth},
+		{"4:2:2 cover 40 at 1/4", file("422.jpg"), cover(40), quarter},
+		{"4:4:4 cover 20 at 1/8", file("444.jpg"), cover(20), eighth},
+		{"4:4:4 cover 80 at 1/2", file("444.jpg"), cover(80), half},
+		{"4:4:0 cover 40 at 1/4", file("440.jpg"), cover(40), quarter},
+		{"4:1:1 cover 20 at 1/4", file("411.jpg"), cover(20), quarter}, // chroma 4x coarser: not 1/8
+		{"4:1:1 cover 10 at 1/8", file("411.jpg"), cover(10), eighth},
+		{"progressive 4:2:0 cover 40 at 1/4", file("420-progressive.jpg"), cover(40), quarter},
+		{"ycck cover 40", file("ycck.jpg"), cover(40), turbojpeg.Factor{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			full, err := jpeg.Decode(bytes.NewReader(c.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := full.Bounds()
+			if c.scale != (turbojpeg.Factor{}) {
+				cx, cy := 1, 1
+				if m, ok := full.(*image.YCbCr); ok {
+					hs, vs := ycbcrShifts(m.SubsampleRatio)
+					cx, cy = 1<<hs, 1<<vs
+				}
+				if got := dctScale(turboFactors, b.Dx(), b.Dy(), cx, cy, 1, c.opts); got != c.scale {
+					t.Fatalf("dctScale picks %v, the case is meant for %v", got, c.scale)
+				}
+			}
+			var ref image.Image
+			switch c.opts.Fit {
+			case persistence.FitCover:
+				ref = imaging.Fill(full, c.opts.Width, c.opts.Height, imaging.Center, imaging.Lanczos)
+			case persistence.FitContain:
+				ref = imaging.Fit(full, c.opts.Width, c.opts.Height, imaging.Lanczos)
+			default:
+				ref = imaging.Resize(full, c.opts.Width, c.opts.Height, imaging.Lanczos)
+			}
+			src := writeFile(t, dir, "src.jpg", c.data)
+			got, _ := processOK(t, src, c.opts, Limits{})
+			p := psnr(t, got, ref)
+			t.Logf("PSNR %.1f dB", p)
+			if p < 35 {
+				t.Errorf("PSNR %.1f dB < 35 dB against a full Lanczos resize", p)
+			}
+		})
+	}
 }

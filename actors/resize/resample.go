@@ -10,36 +10,36 @@ import (
 )
 
 // resample turns the decoded source into the displayed output: crop,
-// pre-shrink, Lanczos to the exact size, orientation.
-func resample(img image.Image, p plan) *image.NRGBA {
+// pre-shrink, Lanczos to the exact size, orientation. The plan is in
+// source pixels; scale is decoded pixels per source pixel, below 1 only
+// for a JPEG libjpeg-turbo decoded at a DCT scale (always planar).
+func resample(img image.Image, p plan, scale float64) *image.NRGBA {
+	switch img.(type) {
+	case *image.YCbCr, *image.Gray:
+		return orient(resamplePlanar(img, p, scale), p.orient)
+	}
+	return orient(resampleAny(img, p), p.orient)
+}
+
+// resampleAny is resample for every other decoded type (paletted GIF,
+// NRGBA PNG, CMYK JPEG, ...), decoded at full size: box pre-shrink to
+// premultiplied RGBA, then imaging's Lanczos.
+func resampleAny(img image.Image, p plan) *image.NRGBA {
 	crop := p.crop.Add(img.Bounds().Min)
 	xs, ys := blocks(crop.Dx(), p.w), blocks(crop.Dy(), p.h)
-	var small image.Image
-	var pooled []byte
 	if xs == nil && ys == nil {
-		small = subImage(img, crop)
-	} else {
-		if xs == nil {
-			xs = ones(crop.Dx())
-		}
-		if ys == nil {
-			ys = ones(crop.Dy())
-		}
-		switch m := img.(type) {
-		case *image.YCbCr:
-			s := shrinkYCbCr(m, crop.Min, xs, ys)
-			small, pooled = s, s.Pix
-		case *image.Gray:
-			s := shrinkGray(m, crop.Min, xs, ys)
-			small, pooled = s, s.Pix
-		default:
-			s := shrinkAny(m, crop.Min, xs, ys)
-			small, pooled = s, s.Pix
-		}
+		return imaging.Resize(subImage(img, crop), p.w, p.h, imaging.Lanczos)
 	}
-	out := imaging.Resize(small, p.w, p.h, imaging.Lanczos)
-	putBytes(pooled) // Resize always returns a new image
-	return orient(out, p.orient)
+	if xs == nil {
+		xs = ones(crop.Dx())
+	}
+	if ys == nil {
+		ys = ones(crop.Dy())
+	}
+	s := shrinkAny(img, crop.Min, xs, ys)
+	out := imaging.Resize(s, p.w, p.h, imaging.Lanczos)
+	putBytes(s.Pix) // Resize always returns a new image
+	return out
 }
 
 // subImage crops without copying; imaging's scanner reads any bounds.

@@ -2,9 +2,10 @@ package resize
 
 import (
 	"image"
-	"image/color"
 	"image/draw"
+	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // The pre-shrink: before the Lanczos pass, average whole blocks of source
@@ -102,36 +103,34 @@ func ycbcrShifts(r image.YCbCrSubsampleRatio) (hs, vs int) {
 }
 
 // shrinkYCbCr averages straight from the decoder's planes, without a
-// full-size RGB copy, and converts only the small result to RGB. Averaging
-// before conversion is exact up to rounding: YCbCr→RGB is affine.
-// The result's Pix comes from the pool; the caller gives it back.
-func shrinkYCbCr(m *image.YCbCr, off image.Point, xs, ys []span) *image.NRGBA {
+// full-size RGB copy, onto the grid of the luma runs (off is their
+// origin, in image coordinates); conversion to RGB waits for the small
+// result, which is exact up to rounding since YCbCr→RGB is affine. The
+// views' pixels live in the returned buffer, from the pool.
+func shrinkYCbCr(m *image.YCbCr, off image.Point, xs, ys []span) ([3]view, []byte) {
 	nx, ny := len(xs), len(ys)
 	hs, vs := ycbcrShifts(m.SubsampleRatio)
-	planes := getBytes(3 * nx * ny)
-	defer putBytes(planes)
-	yp, cb, cr := planes[:nx*ny], planes[nx*ny:2*nx*ny], planes[2*nx*ny:]
-	shrinkPlane(yp, nx, m.Y, m.YStride,
+	buf := getBytes(3 * nx * ny)
+	px, py := spanCentres(xs, off.X), spanCentres(ys, off.Y)
+	var v [3]view
+	for i := range v {
+		v[i] = view{pix: buf[i*nx*ny : (i+1)*nx*ny], stride: nx, xs: px, ys: py, cx: 1, cy: 1}
+	}
+	shrinkPlane(v[0].pix, nx, m.Y, m.YStride,
 		planeSpans(xs, off.X, m.Rect.Min.X, 0), planeSpans(ys, off.Y, m.Rect.Min.Y, 0))
 	cx, cy := planeSpans(xs, off.X, m.Rect.Min.X, hs), planeSpans(ys, off.Y, m.Rect.Min.Y, vs)
-	shrinkPlane(cb, nx, m.Cb, m.CStride, cx, cy)
-	shrinkPlane(cr, nx, m.Cr, m.CStride, cx, cy)
-	out := &image.NRGBA{Pix: getBytes(4 * nx * ny), Stride: 4 * nx, Rect: image.Rect(0, 0, nx, ny)}
-	for i := range yp {
-		r, g, b := color.YCbCrToRGB(yp[i], cb[i], cr[i])
-		p := out.Pix[4*i : 4*i+4 : 4*i+4]
-		p[0], p[1], p[2], p[3] = r, g, b, 0xff
-	}
-	return out
+	shrinkPlane(v[1].pix, nx, m.Cb, m.CStride, cx, cy)
+	shrinkPlane(v[2].pix, nx, m.Cr, m.CStride, cx, cy)
+	return v, buf
 }
 
 // shrinkGray is shrinkYCbCr for grayscale JPEGs (and PNGs): one plane.
-func shrinkGray(m *image.Gray, off image.Point, xs, ys []span) *image.Gray {
+func shrinkGray(m *image.Gray, off image.Point, xs, ys []span) (view, []byte) {
 	nx, ny := len(xs), len(ys)
-	out := &image.Gray{Pix: getBytes(nx * ny), Stride: nx, Rect: image.Rect(0, 0, nx, ny)}
-	shrinkPlane(out.Pix, nx, m.Pix, m.Stride,
+	buf := getBytes(nx * ny)
+	shrinkPlane(buf, nx, m.Pix, m.Stride,
 		planeSpans(xs, off.X, m.Rect.Min.X, 0), planeSpans(ys, off.Y, m.Rect.Min.Y, 0))
-	return out
+	return view{pix: buf, stride: nx, xs: spanCentres(xs, off.X), ys: spanCentres(ys, off.Y), cx: 1, cy: 1}, buf
 }
 
 // shrinkAny handles every other decoded type (paletted GIF, NRGBA PNG,
@@ -175,21 +174,39 @@ func shrinkAny(m image.Image, off image.Point, xs, ys []span) *image.RGBA {
 	return out
 }
 
-// bufs recycles the scratch and shrink-output buffers, the large
-// allocations this package makes itself (the decoders' own are out of
-// reach). It holds no state that outlives one call.
-var bufs sync.Pool
+// pool recycles the large buffers this package makes itself (a JPEG's
+// bytes, decoded planes, shrink and resize scratch; the decoders' own are
+// out of reach), in power-of-two size classes so that a request never
+// takes, and then drops, a buffer of another kind: class c holds slices of
+// capacity >= 1<<c. Nothing in them outlives one call.
+//
+// The pools hold a pointer to the first element, not a slice: a pointer
+// goes into an interface without an allocation, a slice header does not.
+type pool[T any] struct{ classes [bits.UintSize]sync.Pool }
 
-func getBytes(n int) []byte {
-	if p, ok := bufs.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:n]
+func (p *pool[T]) get(n int) []T {
+	if n <= 0 {
+		return nil
 	}
-	return make([]byte, n)
+	c := bits.Len(uint(n - 1)) // n <= 1<<c
+	if e, ok := p.classes[c].Get().(*T); ok {
+		return unsafe.Slice(e, 1<<c)[:n]
+	}
+	return make([]T, n, 1<<c)
 }
 
-func putBytes(b []byte) {
-	if cap(b) == 0 {
+func (p *pool[T]) put(s []T) {
+	if cap(s) == 0 {
 		return
 	}
-	bufs.Put(&b)
+	// Class c promises 1<<c elements; a longer slice keeps its tail unused.
+	p.classes[bits.Len(uint(cap(s)))-1].Put(unsafe.SliceData(s[:cap(s)]))
 }
+
+var (
+	bytesPool pool[byte]
+	floats    pool[float32]
+)
+
+func getBytes(n int) []byte { return bytesPool.get(n) }
+func putBytes(b []byte)     { bytesPool.put(b) }

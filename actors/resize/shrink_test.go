@@ -107,7 +107,7 @@ func TestResampleTypes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := resample(c.img, p)
+				got := resample(c.img, p, 1)
 				var want image.Image
 				if o.Fit == persistence.FitCover {
 					want = imaging.Fill(c.img, o.Width, o.Height, imaging.Center, imaging.Lanczos)

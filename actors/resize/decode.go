@@ -1,0 +1,171 @@
+package resize
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"os"
+
+	"github.com/backlot/backlot/actors/resize/turbojpeg"
+	"github.com/backlot/backlot/persistence"
+)
+
+// Decoder names this build's JPEG decoder: "libjpeg-turbo" (built with
+// cgo) or "go" (image/jpeg, CGO_ENABLED=0). Other formats always decode
+// in Go.
+func Decoder() string {
+	if turbojpeg.Available {
+		return "libjpeg-turbo"
+	}
+	return "go"
+}
+
+// decoded is a source image ready for resample: the stored pixels, at a
+// reduced size when the decoder scaled them, and how they are shown.
+type decoded struct {
+	img    image.Image
+	w, h   int     // the source's size in pixels, which the plan is made for
+	scale  float64 // img's pixels per source pixel: 1, or a DCT scaling factor
+	orient int     // Exif orientation (JPEG), 1..8
+	pooled []byte  // img's pixels when they came from the pool
+}
+
+// release gives img's pixels back to the pool; img is gone after it.
+func (d *decoded) release() {
+	putBytes(d.pooled)
+	*d = decoded{}
+}
+
+// decodeSource decodes f, which probe has judged to be info. opts (with
+// defaults) tell the JPEG decoder how small it may decode.
+func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, error) {
+	if info.Format == "jpeg" && turbojpeg.Available {
+		// libjpeg-turbo decodes from memory. A file far larger than its
+		// pixels could need (junk after the image) is streamed instead.
+		if st, err := f.Stat(); err == nil && st.Size() <= 8*int64(info.Width)*int64(info.Height)+1<<20 {
+			return decodeTurbo(f, int(st.Size()), info, opts)
+		}
+	}
+	orient := 1
+	if info.Format == "jpeg" {
+		head := getBytes(exifHeadLen)
+		n, _ := f.ReadAt(head, 0) // a read error here shows again in decode
+		orient = exifOrientation(head[:n])
+		putBytes(head)
+	}
+	s := newSource(f)
+	br := getReader(s)
+	img, err := decode(info.Format, br)
+	putReader(br)
+	if err != nil {
+		if s.err != nil {
+			return decoded{}, fmt.Errorf("read source: %w", s.err)
+		}
+		return decoded{}, permanent(fmt.Errorf("decode %s: %w", info.Format, err))
+	}
+	b := img.Bounds()
+	return decoded{img: img, w: b.Dx(), h: b.Dy(), scale: 1, orient: orient}, nil
+}
+
+// decodeTurbo decodes a JPEG through libjpeg-turbo at the DCT scale
+// dctScale picks. Whatever libjpeg-turbo declines (CMYK, YCCK, RGB, an
+// unusual subsampling) or fails on (truncated or corrupt data, stopped at
+// the first warning) goes to image/jpeg, which has the last word: a file
+// a pure-Go build decodes (one with a harmless flaw libjpeg warns about,
+// say) decodes here too, and one it fails fails here with the same
+// message ("decode jpeg: unexpected EOF" for a truncated one), followed
+// by libjpeg-turbo's.
+func decodeTurbo(file *os.File, size int, info Info, opts persistence.Options) (decoded, error) {
+	data, err := readAll(file, size)
+	if err != nil {
+		return decoded{}, err
+	}
+	defer putBytes(data)
+	orient := exifOrientation(data[:min(len(data), exifHeadLen)])
+	img, f, pooled, terr := decodeScaled(data, info, orient, opts)
+	if terr == nil {
+		return decoded{img: img, w: info.Width, h: info.Height, scale: float64(f.Num) / float64(f.Denom),
+			orient: orient, pooled: pooled}, nil
+	}
+	img, err = jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		var te *turbojpeg.Error
+		if errors.As(terr, &te) {
+			return decoded{}, permanent(fmt.Errorf("decode jpeg: %w (%v)", err, te))
+		}
+		return decoded{}, permanent(fmt.Errorf("decode jpeg: %w", err))
+	}
+	b := img.Bounds()
+	return decoded{img: img, w: b.Dx(), h: b.Dy(), scale: 1, orient: orient}, nil
+}
+
+// decodeScaled is the libjpeg-turbo decode: planes in a pooled buffer, at
+// the factor f.
+func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) (img image.Image, f turbojpeg.Factor, buf []byte, err error) {
+	h, err := turbojpeg.ReadHeader(data)
+	if err != nil {
+		return nil, f, nil, err
+	}
+	if !h.Planar {
+		return nil, f, nil, errors.New("not a YCbCr or grayscale JPEG")
+	}
+	// probe checked the pixel limit on image/jpeg's reading of the header.
+	if h.Width != info.Width || h.Height != info.Height {
+		return nil, f, nil, fmt.Errorf("libjpeg-turbo reads %dx%d, image/jpeg %dx%d", h.Width, h.Height, info.Width, info.Height)
+	}
+	cx, cy := 1, 1
+	if !h.Gray {
+		hs, vs := ycbcrShifts(h.Ratio)
+		cx, cy = 1<<hs, 1<<vs
+	}
+	f = dctScale(turbojpeg.Factors(), h.Width, h.Height, cx, cy, orient, opts)
+	buf = getBytes(h.Size(f))
+	img, err = turbojpeg.Decode(data, f, buf)
+	if err != nil {
+		putBytes(buf)
+		return nil, f, nil, err
+	}
+	return img, f, buf, nil
+}
+
+// dctScale picks the strongest reduction among the factors fs that keeps
+// the part of a w×h source reaching the output (the cover crop, or all of
+// it) at least twice the resize target on each side: the same bound as the
+// box pre-shrink (shrink.go), for the same reason. At 1/8 the DCT scaling
+// is a box filter over each 8×8 block (only the DC coefficient is kept),
+// at 1/2 and 1/4 a truncated inverse DCT; both roll off softly, so the
+// last octave is left to Lanczos, whose low-pass is sharp. Chroma, which
+// the JPEG stores cx×cy times coarser, must stay at least the target's
+// size too: that only binds for 4:1:1 (cx = 4), whose chroma at 1/8
+// would be coarser than the output. It returns 1/1 when nothing
+// qualifies, or when opts are invalid (makePlan reports that later).
+// orient matters: a cover crop is chosen in the shown orientation.
+func dctScale(fs []turbojpeg.Factor, w, h, cx, cy, orient int, opts persistence.Options) turbojpeg.Factor {
+	best := turbojpeg.Factor{Num: 1, Denom: 1}
+	p, err := makePlan(w, h, orient, opts)
+	if err != nil {
+		return best
+	}
+	cw, ch := p.crop.Dx(), p.crop.Dy()
+	for _, f := range fs {
+		if f.Less(best) && cw*f.Num/f.Denom >= max(2, cx)*p.w && ch*f.Num/f.Denom >= max(2, cy)*p.h {
+			best = f
+		}
+	}
+	return best
+}
+
+// readAll reads the size bytes of f into a pooled buffer. A read error is
+// I/O, worth a retry.
+func readAll(f *os.File, size int) ([]byte, error) {
+	buf := getBytes(size)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF { // io.EOF: the file shrank; decode what is there
+		putBytes(buf)
+		return nil, fmt.Errorf("read source: %w", err)
+	}
+	return buf[:n], nil
+}

@@ -1,0 +1,223 @@
+//go:build cgo && !noturbojpeg
+
+package turbojpeg
+
+/*
+#cgo LDFLAGS: -lturbojpeg
+#include <stdio.h>
+#include <turbojpeg.h>
+
+// bl_result carries everything out of one C call, failures included:
+// TurboJPEG 2.1 keeps libjpeg's messages in a thread-local buffer, and a
+// goroutine may run on another thread by its next cgo call.
+typedef struct {
+	int width, height;       // stored size, or decoded (scaled) size after bl_decode
+	int subsamp, colorspace; // TJSAMP_*, TJCS_*
+	int ystride, yheight;    // luma plane
+	int cstride, cheight;    // each chroma plane; 0 for grayscale
+	int failed, warning;
+	char msg[200];
+} bl_result;
+
+static void bl_fail(tjhandle h, bl_result *r) {
+	r->failed = 1;
+	r->warning = tjGetErrorCode(h) == TJERR_WARNING;
+	snprintf(r->msg, sizeof r->msg, "%s", tjGetErrorStr2(h));
+}
+
+static bl_result bl_header(tjhandle h, const unsigned char *jpeg, unsigned long size) {
+	bl_result r = {0};
+	if (tjDecompressHeader3(h, jpeg, size, &r.width, &r.height, &r.subsamp, &r.colorspace) != 0)
+		bl_fail(h, &r);
+	return r;
+}
+
+// bl_decode decodes jpeg scaled by num/denom (one of tjGetScalingFactors)
+// into Y, Cb, Cr planes laid out one after another in buf. The layout is
+// computed here from this call's own header read, so a buffer too small
+// is an error, never an overflow.
+static bl_result bl_decode(tjhandle h, const unsigned char *jpeg, unsigned long size,
+                           int num, int denom, unsigned char *buf, unsigned long buflen) {
+	bl_result r = bl_header(h, jpeg, size);
+	if (r.failed)
+		return r;
+	int gray = r.colorspace == TJCS_GRAY && r.subsamp == TJSAMP_GRAY;
+	if (!gray && !(r.colorspace == TJCS_YCbCr && r.subsamp >= 0 && r.subsamp < TJ_NUMSAMP)) {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "colorspace %d, subsampling %d: not decoded to planes",
+		         r.colorspace, r.subsamp);
+		return r;
+	}
+	r.width = TJSCALED(r.width, ((tjscalingfactor){num, denom}));
+	r.height = TJSCALED(r.height, ((tjscalingfactor){num, denom}));
+	r.ystride = tjPlaneWidth(0, r.width, r.subsamp);
+	r.yheight = tjPlaneHeight(0, r.height, r.subsamp);
+	if (!gray) {
+		r.cstride = tjPlaneWidth(1, r.width, r.subsamp);
+		r.cheight = tjPlaneHeight(1, r.height, r.subsamp);
+	}
+	unsigned long ysize = (unsigned long)r.ystride * r.yheight;
+	unsigned long csize = (unsigned long)r.cstride * r.cheight;
+	if (r.ystride < 1 || r.yheight < 1 || r.cstride < 0 || r.cheight < 0 || ysize + 2 * csize > buflen) {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "buffer of %lu bytes, need %lu", buflen, ysize + 2 * csize);
+		return r;
+	}
+	unsigned char *planes[3] = {buf, buf + ysize, buf + ysize + csize};
+	int strides[3] = {r.ystride, r.cstride, r.cstride};
+	// STOPONWARNING: a truncated or corrupt file fails at once instead of
+	// decoding to grey. LIMITSCANS: at most 500 progressive scans, a guard
+	// against files built to make decoding slow.
+	if (tjDecompressToYUVPlanes(h, jpeg, size, planes, r.width, strides, r.height,
+	                            TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
+		bl_fail(h, &r);
+	return r;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"image"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+const available = true
+
+// Factors lists the scaling factors the library decodes at, largest first
+// (2/1 down to 1/8 in libjpeg-turbo 2.1). The slice is shared: read only.
+func Factors() []Factor { return factors() }
+
+var factors = sync.OnceValue(func() []Factor {
+	var n C.int
+	p := C.tjGetScalingFactors(&n)
+	if p == nil || n <= 0 {
+		return []Factor{{1, 1}}
+	}
+	fs := make([]Factor, 0, int(n))
+	for _, f := range unsafe.Slice(p, int(n)) {
+		fs = append(fs, Factor{int(f.num), int(f.denom)})
+	}
+	return fs
+})
+
+// ReadHeader reads jpeg's frame header, not its pixels.
+func ReadHeader(jpeg []byte) (Header, error) {
+	if len(jpeg) == 0 {
+		return Header{}, &Error{Msg: "empty input"}
+	}
+	h, err := getHandle()
+	if err != nil {
+		return Header{}, err
+	}
+	r := C.bl_header(h.p, (*C.uchar)(unsafe.Pointer(&jpeg[0])), C.ulong(len(jpeg)))
+	if err := h.done(&r); err != nil {
+		return Header{}, err
+	}
+	hd := Header{Width: int(r.width), Height: int(r.height)}
+	switch {
+	case r.colorspace == C.TJCS_GRAY && r.subsamp == C.TJSAMP_GRAY:
+		hd.Planar, hd.Gray = true, true
+	case r.colorspace == C.TJCS_YCbCr:
+		hd.Ratio, hd.Planar = ratio(r.subsamp)
+	}
+	return hd, nil
+}
+
+// Decode decodes jpeg at f into buf, which must hold ReadHeader's
+// Header.Size(f) bytes. The result is an *image.YCbCr or an *image.Gray
+// whose pixels are buf's; it is never larger than f.Scale of each side.
+func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
+	if len(jpeg) == 0 || len(buf) == 0 {
+		return nil, &Error{Msg: "empty input or buffer"}
+	}
+	if !supported(f) {
+		return nil, &Error{Msg: "unsupported scaling factor"}
+	}
+	h, err := getHandle()
+	if err != nil {
+		return nil, err
+	}
+	r := C.bl_decode(h.p, (*C.uchar)(unsafe.Pointer(&jpeg[0])), C.ulong(len(jpeg)),
+		C.int(f.Num), C.int(f.Denom), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
+	if err := h.done(&r); err != nil {
+		return nil, err
+	}
+	rect := image.Rect(0, 0, int(r.width), int(r.height))
+	ys := int(r.ystride) * int(r.yheight)
+	if r.cstride == 0 {
+		return &image.Gray{Pix: buf[:ys:ys], Stride: int(r.ystride), Rect: rect}, nil
+	}
+	rt, ok := ratio(r.subsamp)
+	if !ok {
+		return nil, &Error{Msg: "unknown subsampling"} // bl_decode let through one we cannot name
+	}
+	cs := int(r.cstride) * int(r.cheight)
+	return &image.YCbCr{
+		Y: buf[:ys:ys], Cb: buf[ys : ys+cs : ys+cs], Cr: buf[ys+cs : ys+2*cs : ys+2*cs],
+		YStride: int(r.ystride), CStride: int(r.cstride), SubsampleRatio: rt, Rect: rect,
+	}, nil
+}
+
+func supported(f Factor) bool {
+	for _, g := range Factors() {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+func ratio(s C.int) (image.YCbCrSubsampleRatio, bool) {
+	switch s {
+	case C.TJSAMP_444:
+		return image.YCbCrSubsampleRatio444, true
+	case C.TJSAMP_422:
+		return image.YCbCrSubsampleRatio422, true
+	case C.TJSAMP_420:
+		return image.YCbCrSubsampleRatio420, true
+	case C.TJSAMP_440:
+		return image.YCbCrSubsampleRatio440, true
+	case C.TJSAMP_411:
+		return image.YCbCrSubsampleRatio411, true
+	}
+	return 0, false
+}
+
+// handle is one decompressor. A goroutine takes one from the pool for a
+// call; a handle that failed is destroyed rather than trusted again.
+type handle struct {
+	p       C.tjhandle
+	cleanup runtime.Cleanup
+}
+
+var handles sync.Pool
+
+func getHandle() (*handle, error) {
+	if h, ok := handles.Get().(*handle); ok {
+		return h, nil
+	}
+	p := C.tjInitDecompress()
+	if p == nil {
+		return nil, errors.New("libjpeg-turbo: cannot create a decompressor")
+	}
+	h := &handle{p: p}
+	// The pool drops handles at GC without telling anyone; the cleanup
+	// frees their C memory then.
+	h.cleanup = runtime.AddCleanup(h, func(p C.tjhandle) { C.tjDestroy(p) }, p)
+	return h, nil
+}
+
+// done returns h to the pool after a success, or destroys it and returns
+// the failure.
+func (h *handle) done(r *C.bl_result) error {
+	if r.failed == 0 {
+		handles.Put(h)
+		return nil
+	}
+	h.cleanup.Stop()
+	C.tjDestroy(h.p)
+	return &Error{Msg: C.GoString(&r.msg[0]), Warning: r.warning != 0}
+}
