@@ -74,7 +74,7 @@ func TestComposeFile(t *testing.T) {
 	if stages < 2 {
 		t.Fatalf("Dockerfile has %d stages, want a multi-stage build", stages)
 	}
-	if !strings.Contains(string(df), "AS build") || !strings.Contains(string(df), "CGO_ENABLED=0") || !strings.Contains(string(df), "COPY --from=build") {
+	if !strings.Contains(string(df), "AS build") || !strings.Contains(string(df), `-extldflags "-static"`) || !strings.Contains(string(df), "COPY --from=build") {
 		t.Fatal("Dockerfile is not a multi-stage static build")
 	}
 	if _, err := exec.LookPath("docker-compose"); err == nil {

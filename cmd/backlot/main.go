@@ -158,7 +158,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	m.Log.Info("backlot listening", "addr", m.ln.Addr().String(), "config", c)
+	m.Log.Info("backlot listening", "addr", m.ln.Addr().String(), "jpeg_decoder", resize.Decoder(), "config", c)
 	return nil
 }
 
