@@ -5,15 +5,19 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux, served only with Config.Pprof
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
@@ -32,9 +36,15 @@ type Config struct {
 	// in the store's queue); an upload that would pass it gets 503 with
 	// Retry-After and stores nothing. 0: no bound.
 	MaxQueued int
+	// Pprof serves net/http/pprof under /debug/pprof/ (for profiling a
+	// node under load; off by default).
+	Pprof bool
 	// CORSOrigins lists the origins allowed to call the API from a browser
 	// ("https://a.example,https://b.example", or "*"); empty: CORS off.
 	CORSOrigins string
+	// Members lists the cluster members this node sees, for /readyz; nil
+	// when the node runs alone.
+	Members func() []cluster.Member
 }
 
 func (c *Config) defaults() {
@@ -112,6 +122,9 @@ func (s *Server) routes() {
 		}))
 	}
 	a.Get("/metrics", s.met.Handler())
+	if s.cfg.Pprof {
+		a.Get("/debug/pprof/*", adaptor.HTTPHandler(http.DefaultServeMux))
+	}
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", s.readyz)
 	web.Register(a)
@@ -155,6 +168,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			s.log.Warn("readiness: store unreachable", "err", err)
 			return unavailable("store_unavailable", "the store is unreachable")
 		}
+	}
+	if s.cfg.Members != nil {
+		return c.JSON(fiber.Map{"status": "ready", "members": s.cfg.Members()})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/backlot/backlot/actors/cluster"
 )
 
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
@@ -21,6 +23,8 @@ type Config struct {
 	Redis         string        // redis://host:port/db selects the Redis backend; empty: embedded store
 	RedisPrefix   string        // key prefix in Redis (backlot)
 	NodeID        string        // this node's name in the cluster/queue (host name)
+	ClusterListen string        // host:port of the cluster remote, as peers reach it; empty: no cluster
+	Peers         string        // cluster addresses of bootstrap members, comma-separated
 	Workers       int           // resize actors (number of CPUs)
 	MaxFiles      int           // files per batch (100)
 	MaxFileSize   int64         // bytes per file (32 MiB)
@@ -35,6 +39,7 @@ type Config struct {
 	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
 	SSEPing       time.Duration // idle stream keep-alive (15 s)
 	Retention     time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
+	Pprof         bool          // serve /debug/pprof/ (false)
 	LogLevel      string        // debug, info, warn, error (info)
 	LogFormat     string        // text or json (text)
 }
@@ -60,6 +65,8 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://host:port/db) for metadata, queue and events; empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port of this node's cluster remote, as peers dial it (needs -redis); empty: no cluster")
+	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "resize actors")
 	fs.IntVar(&c.MaxFiles, "max-files", c.MaxFiles, "files per batch")
 	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
@@ -74,6 +81,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight resizes may finish on SIGTERM")
 	fs.DurationVar(&c.SSEPing, "sse-ping", c.SSEPing, "idle time before a ': ping' on an event stream")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "delete finished batches (metadata, events, files) this long after done; 0 keeps them")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's profiler at /debug/pprof/ (for profiling under load)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	return fs
@@ -122,6 +130,7 @@ func (c *Config) Validate() error {
 	if c.Redis != "" {
 		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://"), "-redis must be a redis://, rediss:// or unix:// URL, not %q", c.Redis)
 	}
+	c.validateCluster(check)
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
 	check(c.MaxFiles >= 1, "-max-files must be at least 1, not %d", c.MaxFiles)
 	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
@@ -145,6 +154,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
 		slog.String("store", c.storeName()), slog.String("node_id", c.NodeID),
+		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()),
 		slog.Int("workers", c.Workers), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
 		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int("attempts", c.Attempts),
@@ -153,6 +163,35 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.Duration("sse_ping", c.SSEPing), slog.Duration("retention", c.Retention),
 	)
+}
+
+// validateCluster: a cluster shares its batches, queue and events through
+// Redis (the embedded store is one node's), and its addresses are
+// advertised as given.
+func (c *Config) validateCluster(check func(bool, string, ...any)) {
+	if c.ClusterListen == "" {
+		check(c.Peers == "", "-peers needs -cluster-listen")
+		return
+	}
+	check(c.Redis != "", "-cluster-listen needs -redis: a cluster shares its batches, queue and events through Redis")
+	err := cluster.ValidateAddr(c.ClusterListen)
+	check(err == nil, "-cluster-listen: %v", err)
+	check(!strings.Contains(c.NodeID, "/"), "-node-id must not contain / in a cluster, not %q", c.NodeID)
+	for _, p := range c.PeerList() {
+		err := cluster.ValidateAddr(p)
+		check(err == nil, "-peers: %v", err)
+	}
+}
+
+// PeerList is Peers split at commas, blanks dropped.
+func (c Config) PeerList() []string {
+	var out []string
+	for _, p := range strings.Split(c.Peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/actors"
+	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	bhttp "github.com/backlot/backlot/http"
 	"github.com/backlot/backlot/http/metrics"
@@ -82,6 +83,7 @@ type Main struct {
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	sys            *actors.System
+	cluster        *cluster.Node // nil without --cluster-listen
 	srv            *bhttp.Server
 	ln             net.Listener
 }
@@ -148,10 +150,19 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var members func() []cluster.Member
+	if c.ClusterListen != "" {
+		m.cluster, err = cluster.Start(cluster.Config{ID: c.NodeID, Listen: c.ClusterListen, Peers: c.PeerList(), Logger: m.Log})
+		if err != nil {
+			return err
+		}
+		members = m.cluster.Members
+		met.ClusterMembers(func() int { return len(members()) })
+	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
-		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins,
+		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
@@ -210,6 +221,11 @@ func (m *Main) Close() {
 	if m.sys != nil {
 		if err := m.sys.Stop(ctx); err != nil {
 			m.Log.Warn("actors stop", "err", err)
+		}
+	}
+	if m.cluster != nil { // after the actors: their work is done before the members see this node leave
+		if err := m.cluster.Stop(); err != nil {
+			m.Log.Warn("cluster stop", "err", err)
 		}
 	}
 	if m.store != nil {
