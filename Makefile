@@ -21,7 +21,7 @@ vet: deps
 # libjpeg-turbo's headers (cgo JPEG decoding), a real redis-server (the
 # Redis backend's tests start their own on a free port) and Chromium (the
 # browser tests of the web page).
-deps:
+deps: protoc
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

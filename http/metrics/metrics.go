@@ -97,9 +97,19 @@ func (m *Metrics) Gauges(st persistence.Store, streams func() int64) {
 	}, func() float64 { return float64(streams()) }))
 }
 
+// ClusterMembers registers backlot_cluster_members, the members this node
+// sees (itself included), read at scrape time; only a clustered node has it.
+func (m *Metrics) ClusterMembers(n func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "backlot_cluster_members", Help: "Cluster members this node sees, itself included.",
+	}, func() float64 { return float64(n()) }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	// ContinueOnError: during a store outage the queue depth cannot be
+	// read, and that is exactly when the rest must still be scraped.
+	return adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 }
 
 // Upload counts one upload request by its result code ("accepted" or an
@@ -154,8 +164,7 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	pending, inflight, err := q.qs.QueueDepth(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(q.desc, err)
-		return
+		return // unknown while the store is unreachable: no sample rather than a wrong one
 	}
 	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(pending), "pending")
 	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(inflight), "inflight")

@@ -1,0 +1,139 @@
+package clusterpb
+
+import (
+	"errors"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// FromJob converts a persistence.Job.
+func FromJob(j persistence.Job) *Job {
+	return &Job{BatchId: j.BatchID, ImageId: j.ImageID}
+}
+
+// Persistence converts back; a nil Job is the zero Job.
+func (j *Job) Persistence() persistence.Job {
+	return persistence.Job{BatchID: j.GetBatchId(), ImageID: j.GetImageId()}
+}
+
+// FromOptions converts persistence.Options.
+func FromOptions(o persistence.Options) *Options {
+	return &Options{
+		Width: int32(o.Width), Height: int32(o.Height), Fit: string(o.Fit),
+		Format: string(o.Format), Quality: int32(o.Quality),
+	}
+}
+
+// Persistence converts back.
+func (o *Options) Persistence() persistence.Options {
+	return persistence.Options{
+		Width: int(o.GetWidth()), Height: int(o.GetHeight()), Fit: persistence.Fit(o.GetFit()),
+		Format: persistence.Format(o.GetFormat()), Quality: int(o.GetQuality()),
+	}
+}
+
+// FromEvent converts a persistence.Event. A zero At stays absent.
+func FromEvent(e persistence.Event) *Event {
+	pe := &Event{
+		Seq: e.Seq, Type: string(e.Type), BatchId: e.BatchID, ImageId: e.ImageID,
+		Attempt: int32(e.Attempt), Attempts: int32(e.Attempts), Error: e.Error, Url: e.URL,
+		Width: int32(e.Width), Height: int32(e.Height), Bytes: e.Bytes,
+		Total: int32(e.Total), Completed: int32(e.Completed), Failed: int32(e.Failed),
+	}
+	for _, im := range e.Images {
+		pe.Images = append(pe.Images, &ImageRef{Id: im.ID, Name: im.Name})
+	}
+	if !e.At.IsZero() {
+		pe.At = timestamppb.New(e.At)
+	}
+	return pe
+}
+
+// Persistence converts back; At comes back in UTC, as the store keeps it.
+func (e *Event) Persistence() persistence.Event {
+	pe := persistence.Event{
+		Seq: e.GetSeq(), Type: persistence.EventType(e.GetType()), BatchID: e.GetBatchId(), ImageID: e.GetImageId(),
+		Attempt: int(e.GetAttempt()), Attempts: int(e.GetAttempts()), Error: e.GetError(), URL: e.GetUrl(),
+		Width: int(e.GetWidth()), Height: int(e.GetHeight()), Bytes: e.GetBytes(),
+		Total: int(e.GetTotal()), Completed: int(e.GetCompleted()), Failed: int(e.GetFailed()),
+	}
+	for _, im := range e.GetImages() {
+		pe.Images = append(pe.Images, persistence.ImageRef{ID: im.GetId(), Name: im.GetName()})
+	}
+	if e.GetAt() != nil {
+		pe.At = e.GetAt().AsTime()
+	}
+	return pe
+}
+
+// FromEvents converts a slice of events, keeping their order.
+func FromEvents(evs []persistence.Event) []*Event {
+	out := make([]*Event, len(evs))
+	for i := range evs {
+		out[i] = FromEvent(evs[i])
+	}
+	return out
+}
+
+// ToEvents converts events back, in order.
+func ToEvents(evs []*Event) []persistence.Event {
+	out := make([]persistence.Event, len(evs))
+	for i, e := range evs {
+		out[i] = e.Persistence()
+	}
+	return out
+}
+
+// Error codes of Delivery.error_code: the sentinels a subscriber may test
+// with errors.Is after the error crossed a node.
+const (
+	CodeNotFound    = "not_found"
+	CodeUnavailable = "unavailable"
+)
+
+// NewDelivery builds a Delivery; err, when set, is carried as its text and,
+// for the persistence sentinels, its code.
+func NewDelivery(evs []persistence.Event, final bool, err error) *Delivery {
+	d := &Delivery{Events: FromEvents(evs), Final: final}
+	if err != nil {
+		d.Error = err.Error()
+		switch {
+		case errors.Is(err, persistence.ErrNotFound):
+			d.ErrorCode = CodeNotFound
+		case errors.Is(err, persistence.ErrUnavailable):
+			d.ErrorCode = CodeUnavailable
+		}
+	}
+	return d
+}
+
+// Err is the delivery's error on this side of the wire, or nil: it wraps
+// the persistence sentinel its code names, so errors.Is still works.
+func (d *Delivery) Err() error {
+	if d.GetError() == "" {
+		return nil
+	}
+	switch d.GetErrorCode() {
+	case CodeNotFound:
+		return &remoteError{msg: d.GetError(), is: persistence.ErrNotFound}
+	case CodeUnavailable:
+		return &remoteError{msg: d.GetError(), is: persistence.ErrUnavailable}
+	}
+	return errors.New(d.GetError())
+}
+
+// remoteError is an error that crossed a node: its text as it was, and
+// the sentinel it wrapped there.
+type remoteError struct {
+	msg string
+	is  error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.is }
+
+// Duration is how long the attempt took (0 when took is absent).
+func (w *WorkDone) Duration() time.Duration { return w.GetTook().AsDuration() }

@@ -1,0 +1,109 @@
+package clusterpb_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/anthdm/hollywood/remote"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/backlot/backlot/actors/clusterpb"
+	"github.com/backlot/backlot/persistence"
+)
+
+// events has one event of every type with every field its type uses.
+func events() []persistence.Event {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	return []persistence.Event{
+		{Seq: 1, Type: persistence.EventQueued, BatchID: "b", Total: 2, At: at,
+			Images: []persistence.ImageRef{{ID: "i1", Name: "a.jpg"}, {ID: "i2", Name: "b \"quoted\".png"}}},
+		{Seq: 2, Type: persistence.EventProcessing, BatchID: "b", ImageID: "i1", Attempt: 1, At: at},
+		{Seq: 3, Type: persistence.EventRetrying, BatchID: "b", ImageID: "i1", Attempt: 1, Error: "timed out", At: at},
+		{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i1", URL: "/api/images/b/i1", Width: 4096, Height: 1, Bytes: 1 << 40, At: at},
+		{Seq: 5, Type: persistence.EventFailed, BatchID: "b", ImageID: "i2", Attempts: 3, Error: "unsupported", At: at},
+		{Seq: 6, Type: persistence.EventDone, BatchID: "b", Total: 2, Completed: 1, Failed: 1}, // zero At
+	}
+}
+
+// TestEventRoundTrip: persistence → proto → wire (Hollywood's serializer,
+// as remote uses it) → proto → persistence loses nothing.
+func TestEventRoundTrip(t *testing.T) {
+	in := events()
+	d := clusterpb.NewDelivery(in, true, nil)
+	got := wire(t, d).(*clusterpb.Delivery)
+	out := clusterpb.ToEvents(got.GetEvents())
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n in %+v\nout %+v", in, out)
+	}
+	if !got.GetFinal() || got.Err() != nil {
+		t.Fatalf("final %v err %v", got.GetFinal(), got.Err())
+	}
+}
+
+func TestJobAndOptionsRoundTrip(t *testing.T) {
+	job := persistence.Job{BatchID: "b", ImageID: "i"}
+	opts := persistence.Options{Width: 640, Height: 480, Fit: persistence.FitContain, Format: persistence.FormatPNG, Quality: 77}
+	pool := actor.NewPID("127.0.0.1:7001", "pool/node")
+	w := wire(t, &clusterpb.Work{Job: clusterpb.FromJob(job), Opts: clusterpb.FromOptions(opts), Attempt: 2, ReplyTo: pool}).(*clusterpb.Work)
+	if w.GetJob().Persistence() != job || w.GetOpts().Persistence() != opts || w.GetAttempt() != 2 || !w.GetReplyTo().Equals(pool) {
+		t.Fatalf("work %v", w)
+	}
+	c := wire(t, &clusterpb.Claimed{Job: clusterpb.FromJob(job), Pool: pool}).(*clusterpb.Claimed)
+	if c.GetJob().Persistence() != job || !c.GetPool().Equals(pool) {
+		t.Fatalf("claimed %v", c)
+	}
+	wd := wire(t, &clusterpb.WorkDone{Job: clusterpb.FromJob(job), Attempt: 3, Took: durationpb.New(1500 * time.Millisecond),
+		Failure: &clusterpb.Failure{Message: "decode: bad", Permanent: true}}).(*clusterpb.WorkDone)
+	if wd.Duration() != 1500*time.Millisecond || !wd.GetFailure().GetPermanent() || wd.GetJob().Persistence() != job {
+		t.Fatalf("work done %v", wd)
+	}
+	st := wire(t, &clusterpb.Settle{Job: clusterpb.FromJob(job), Requeue: true, After: durationpb.New(4 * time.Second), FreeSlot: true}).(*clusterpb.Settle)
+	if st.GetJob().Persistence() != job || !st.GetRequeue() || st.GetAfter().AsDuration() != 4*time.Second || !st.GetFreeSlot() {
+		t.Fatalf("settle %v", st)
+	}
+	if (*clusterpb.Job)(nil).Persistence() != (persistence.Job{}) {
+		t.Fatal("nil job")
+	}
+}
+
+// TestDeliveryError: the persistence sentinels survive the wire.
+func TestDeliveryError(t *testing.T) {
+	for _, sentinel := range []error{persistence.ErrNotFound, persistence.ErrUnavailable, errors.New("other")} {
+		err := wire(t, clusterpb.NewDelivery(nil, true, errorf(sentinel))).(*clusterpb.Delivery).Err()
+		if err == nil || err.Error() != errorf(sentinel).Error() {
+			t.Fatalf("%v: got %v", sentinel, err)
+		}
+		if sentinel == persistence.ErrNotFound || sentinel == persistence.ErrUnavailable {
+			if !errors.Is(err, sentinel) {
+				t.Fatalf("%v lost across the wire: %v", sentinel, err)
+			}
+		}
+	}
+}
+
+func errorf(err error) error { return &wrapped{err} }
+
+type wrapped struct{ err error }
+
+func (w *wrapped) Error() string { return "load batch b: " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// wire sends msg through what Hollywood's remote does with it: the type
+// name, proto bytes, and a lookup of the name on the receiving side.
+func wire(t *testing.T, msg proto.Message) any {
+	t.Helper()
+	var s remote.ProtoSerializer
+	b, err := s.Serialize(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Deserialize(b, s.TypeName(msg))
+	if err != nil {
+		t.Fatalf("deserialize %s: %v", s.TypeName(msg), err)
+	}
+	return out
+}
