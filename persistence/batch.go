@@ -217,3 +217,15 @@ func (b *Batch) WithDone(evs ...Event) ([]Event, error) {
 	}
 	return evs, nil
 }
+
+// CheckNew is the shape a backend's Create accepts: a fresh batch from
+// NewBatch and its queued event as seq 1. Create trusts NewBatch for the
+// rules, but a batch that did not come from it would start its log wrong
+// for good, so every backend checks this once.
+func CheckNew(b *Batch, queued Event) error {
+	if b.ID == "" || queued.Type != EventQueued || queued.BatchID != b.ID || queued.Seq != 1 || b.LastSeq != 1 {
+		return fmt.Errorf("want a fresh batch from persistence.NewBatch and its queued event as seq 1 (got %s seq %d for %q, LastSeq %d)",
+			queued.Type, queued.Seq, queued.BatchID, b.LastSeq)
+	}
+	return nil
+}

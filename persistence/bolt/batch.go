@@ -21,11 +21,8 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		return err
 	}
 	op := fmt.Sprintf("create batch %s", b.ID)
-	// Create trusts NewBatch for the rules, but a batch that did not come from
-	// it would start its log wrong for good, so check the shape once.
-	if b.ID == "" || queued.Type != persistence.EventQueued || queued.BatchID != b.ID || queued.Seq != 1 || b.LastSeq != 1 {
-		return fmt.Errorf("%s: want a fresh batch from persistence.NewBatch and its queued event as seq 1 (got %s seq %d for %q, LastSeq %d)",
-			op, queued.Type, queued.Seq, queued.BatchID, b.LastSeq)
+	if err := persistence.CheckNew(b, queued); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	bv, err := json.Marshal(b)
 	if err != nil {
