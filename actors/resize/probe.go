@@ -81,41 +81,34 @@ func decodeConfig(format string, r io.Reader) (cfg image.Config, err error) {
 			err = fmt.Errorf("decoder panicked: %v", v)
 		}
 	}()
-	switch format {
-	case "jpeg":
-		return jpeg.DecodeConfig(r)
-	case "png":
-		return png.DecodeConfig(r)
-	case "gif":
-		return gif.DecodeConfig(r)
-	case "webp":
-		return webp.DecodeConfig(r)
-	case "bmp":
-		return bmp.DecodeConfig(r)
-	case "tiff":
-		return tiff.DecodeConfig(r)
+	c, ok := codecs[format]
+	if !ok {
+		return image.Config{}, fmt.Errorf("no decoder for %q", format)
 	}
-	return image.Config{}, fmt.Errorf("no decoder for %q", format)
+	return c.config(r)
 }
 
 // decode is decodeConfig's twin for the pixels; gif yields its first frame.
 // Panics are left to the caller, which owns the whole attempt.
 func decode(format string, r io.Reader) (image.Image, error) {
-	switch format {
-	case "jpeg":
-		return jpeg.Decode(r)
-	case "png":
-		return png.Decode(r)
-	case "gif":
-		return gif.Decode(r)
-	case "webp":
-		return webp.Decode(r)
-	case "bmp":
-		return bmp.Decode(r)
-	case "tiff":
-		return tiff.Decode(r)
+	c, ok := codecs[format]
+	if !ok {
+		return nil, fmt.Errorf("no decoder for %q", format)
 	}
-	return nil, fmt.Errorf("no decoder for %q", format)
+	return c.decode(r)
+}
+
+// codecs are the decoders of the six formats Sniff knows, by its names.
+var codecs = map[string]struct {
+	config func(io.Reader) (image.Config, error)
+	decode func(io.Reader) (image.Image, error)
+}{
+	"jpeg": {jpeg.DecodeConfig, jpeg.Decode},
+	"png":  {png.DecodeConfig, png.Decode},
+	"gif":  {gif.DecodeConfig, gif.Decode},
+	"webp": {webp.DecodeConfig, webp.Decode},
+	"bmp":  {bmp.DecodeConfig, bmp.Decode},
+	"tiff": {tiff.DecodeConfig, tiff.Decode},
 }
 
 // source reads a file from its start and remembers the first real read
