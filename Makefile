@@ -3,37 +3,40 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build deps test vet fuzz bench microbench compare lint clean generate protoc
+.PHONY: run build build-deps deps test vet fuzz bench microbench compare lint clean generate protoc
 
 run: build
 	./$(BIN) serve
 
-# The cgo build decodes JPEGs with libjpeg-turbo (installed by deps);
-# CGO_ENABLED=0 builds a pure-Go binary that works everywhere, slower.
-build: deps
+# The cgo build decodes JPEGs with libjpeg-turbo (build-deps installs its
+# headers); CGO_ENABLED=0 builds a pure-Go binary that works everywhere, slower.
+build: build-deps
 	$(GO) build -o $(BIN) ./cmd/backlot
 
-vet: deps
+vet: build-deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./actors/resize/...
 
-# What the build and the tests need from Debian, installed when missing:
-# libjpeg-turbo's headers (cgo JPEG decoding), a real redis-server (the
-# Redis backend's tests start their own on a free port) and Chromium (the
-# browser tests of the web page).
-deps: protoc
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (Debian package)"; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+# Debian packages, each installed only when missing (apt; sudo when not root).
+APT_INSTALL = SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
+
+# What building needs: libjpeg-turbo's headers (cgo JPEG decoding).
+build-deps:
 	@echo '#include <turbojpeg.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
 	  echo "installing libturbojpeg0-dev (Debian package: the cgo build decodes JPEGs with it)"; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libturbojpeg0-dev >/dev/null; }
+	  $(APT_INSTALL) libturbojpeg0-dev >/dev/null; }
+
+# What the tests need too: a real redis-server (the Redis tests start their
+# own on a free port), Chromium (browser tests of the page) and protoc
+# (the generated-code freshness test).
+deps: build-deps protoc
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package)"; \
+	  $(APT_INSTALL) redis-server >/dev/null; }
 	@[ -x /usr/bin/chromium ] || { \
 	  echo "installing chromium (Debian package, for the browser tests)"; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $(APT_INSTALL) chromium >/dev/null; }
 
 # The whole suite: vet, every test under the race detector (the cgo build,
 # with libjpeg-turbo), then the image package again as a pure-Go build.
@@ -76,8 +79,7 @@ PROTO_BIN = $(CURDIR)/bin/proto
 protoc:
 	@command -v protoc >/dev/null 2>&1 || { \
 	  echo "installing protoc (Debian package protobuf-compiler)"; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; }
+	  $(APT_INSTALL) protobuf-compiler >/dev/null; }
 
 generate: protoc
 	GOBIN=$(PROTO_BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
