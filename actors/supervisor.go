@@ -235,7 +235,7 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 			s.fanOut(c, all)
 			s.observe(all)
 			if after := nb.State(); after != before {
-				s.log.Info("batch state", "from", before, "to", after, "batch", nb)
+				s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
 			}
 			return all, true
 		}
