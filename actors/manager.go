@@ -27,6 +27,9 @@ func newManager(sys *System) actor.Producer {
 }
 
 func (m *manager) Receive(c *actor.Context) {
+	if m.sys.clustered() && m.clusterReceive(c, c.Message()) {
+		return
+	}
 	switch msg := c.Message().(type) {
 	case claimed:
 		c.Send(m.supervisor(c, msg.job.BatchID), msg)

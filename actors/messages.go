@@ -13,7 +13,11 @@ import (
 // protobuf when the cluster comes.)
 
 // claimed: the claim loop took job from the store; routed manager → supervisor.
-type claimed struct{ job persistence.Job }
+// pool (clustered mode) is the pool that claimed it; nil: this node's.
+type claimed struct {
+	job  persistence.Job
+	pool *actor.PID
+}
 
 // wake: make sure the batch has a supervisor (recovery at start).
 type wake struct{ batchID string }
@@ -55,6 +59,7 @@ type workDone struct {
 	res     resize.Result
 	err     error
 	took    time.Duration
+	pool    *actor.PID // clustered: the pool that claimed job
 }
 
 // resizerIdle: a resizer finished its job (its slot is free again).

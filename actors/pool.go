@@ -25,6 +25,7 @@ type pool struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
+	held     map[persistence.Job]heldJob // clustered: claimed, not settled
 }
 
 func newPool(sys *System) actor.Producer {
@@ -32,6 +33,9 @@ func newPool(sys *System) actor.Producer {
 }
 
 func (p *pool) Receive(c *actor.Context) {
+	if p.sys.clustered() && p.clusterReceive(c, c.Message()) {
+		return
+	}
 	switch m := c.Message().(type) {
 	case actor.Started:
 		n := p.sys.cfg.Workers
@@ -40,24 +44,18 @@ func (p *pool) Receive(c *actor.Context) {
 			p.slots <- struct{}{}
 			p.idle = append(p.idle, c.SpawnChild(newResizer(p.sys), "resizer", actor.WithID(strconv.Itoa(i))))
 		}
+		to := p.sys.manager
+		if p.sys.clustered() {
+			// Claims pass through the pool, which holds them until settled.
+			p.held = make(map[persistence.Job]heldJob)
+			to = c.PID()
+			c.Engine().Subscribe(c.PID())
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.loopDone = cancel, make(chan struct{})
-		go p.claimLoop(ctx, c.Engine())
+		go p.claimLoop(ctx, c.Engine(), to, c.PID())
 	case work:
-		if p.draining {
-			// Not started: the job stays in flight in the store and is
-			// redone after the restart.
-			p.release()
-			return
-		}
-		if len(p.idle) == 0 {
-			p.queue = append(p.queue, m)
-			return
-		}
-		r := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		p.busy++
-		c.Send(r, m)
+		p.onWork(c, m)
 	case resizerIdle:
 		p.busy--
 		p.release()
@@ -87,6 +85,23 @@ func (p *pool) Receive(c *actor.Context) {
 	}
 }
 
+func (p *pool) onWork(c *actor.Context, m work) {
+	if p.draining {
+		// Not started: the job stays in flight in the store and is
+		// redone after the restart.
+		p.release()
+		return
+	}
+	if len(p.idle) == 0 {
+		p.queue = append(p.queue, m)
+		return
+	}
+	r := p.idle[len(p.idle)-1]
+	p.idle = p.idle[:len(p.idle)-1]
+	p.busy++
+	c.Send(r, m)
+}
+
 func (p *pool) release() {
 	select {
 	case p.slots <- struct{}{}:
@@ -109,7 +124,7 @@ func (p *pool) checkDrained() {
 
 // claimLoop runs in its own goroutine: it may block in Store.Claim, which an
 // actor must not. It only sends messages; the pool owns all state.
-func (p *pool) claimLoop(ctx context.Context, e *actor.Engine) {
+func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, to, self *actor.PID) {
 	defer close(p.loopDone)
 	log := p.sys.cfg.Logger
 	wait := 100 * time.Millisecond
@@ -140,7 +155,11 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine) {
 			continue
 		}
 		wait = 100 * time.Millisecond
-		e.Send(p.sys.manager, claimed{job: job})
+		if p.sys.clustered() {
+			e.Send(to, claimed{job: job, pool: self})
+		} else {
+			e.Send(to, claimed{job: job})
+		}
 	}
 }
 
@@ -159,7 +178,11 @@ func (r *resizer) Receive(c *actor.Context) {
 		res, err := resize.Process(w.src, w.dst, w.opts, r.sys.cfg.Limits)
 		took := time.Since(start)
 		obs.ResizeEnded()
-		c.Send(w.replyTo, workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took})
+		d := workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took}
+		if r.sys.clustered() {
+			d.pool = c.Parent()
+		}
+		c.Send(w.replyTo, d)
 		c.Send(c.Parent(), resizerIdle{pid: c.PID()})
 	}
 }

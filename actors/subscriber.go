@@ -48,6 +48,7 @@ type subscriber struct {
 	after   uint64
 	sub     *Subscription
 	closed  bool
+	last    uint64 // clustered: the highest seq passed on
 }
 
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
@@ -57,6 +58,9 @@ func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription)
 }
 
 func (s *subscriber) Receive(c *actor.Context) {
+	if s.sys.clustered() && s.clusterReceive(c, c.Message()) {
+		return
+	}
 	switch m := c.Message().(type) {
 	case actor.Started:
 		c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.after, sub: c.PID()})

@@ -9,8 +9,10 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // storeTimeout bounds one store call made from an actor.
@@ -33,13 +35,17 @@ type supervisor struct {
 	pending int // timers (backoffs, store retries) that will message us
 	over    bool
 	log     *slog.Logger
+	// pools: the pool that claimed each job (clustered mode), where its
+	// Work and Settle go.
+	pools map[persistence.Job]*actor.PID
 }
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			log: sys.cfg.Logger.With("batch_id", batchID),
+			pools: make(map[persistence.Job]*actor.PID),
+			log:   sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
 }
@@ -54,8 +60,14 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 	case actor.Started:
 		s.ready()
 	case claimed:
+		if m.pool != nil {
+			s.pools[m.job] = m.pool
+		}
 		s.onClaimed(c, m.job)
 	case workDone:
+		if m.pool != nil {
+			s.pools[m.job] = m.pool
+		}
 		s.onWorkDone(c, m)
 	case subscribe:
 		s.onSubscribe(c, m)
@@ -118,6 +130,10 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 			return
 		}
 		// The store is unreachable: hand the job back once it may be.
+		if s.sys.clustered() {
+			s.settle(job, &clusterpb.Settle{FreeSlot: true, Requeue: true, After: durationpb.New(retryStoreAfter)})
+			return
+		}
 		c.Send(s.sys.pool, slotFree{})
 		s.after(c, retryStoreAfter, requeue{job: job})
 		return
@@ -133,7 +149,7 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
 		}
 		if s.appendTerminal(c, job, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}, claimed{job: job}) {
-			c.Send(s.sys.pool, slotFree{})
+			s.freeSlot(c, job)
 		}
 		return
 	}
@@ -142,7 +158,7 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 		return // refused: settled by append; failed: retried, still holding its slot
 	}
 	f := s.sys.cfg.Files
-	c.Send(s.sys.pool, work{
+	s.dispatch(c, work{
 		job: job, opts: s.batch.Options, attempt: evs[0].Attempt, replyTo: c.PID(),
 		src: f.Source(s.id, job.ImageID), dst: f.Output(s.id, job.ImageID, s.batch.Options.Format),
 	})
@@ -192,6 +208,10 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 	s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
 	// The job stays in flight during the backoff: a crash meanwhile
 	// redelivers it, which is what we want.
+	if s.sys.clustered() { // the claiming pool keeps the timer
+		s.settle(m.job, &clusterpb.Settle{Requeue: true, After: durationpb.New(s.sys.cfg.backoff(m.attempt))})
+		return
+	}
 	s.after(c, s.sys.cfg.backoff(m.attempt), requeue{job: m.job})
 }
 
@@ -229,10 +249,17 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
 		cancel()
 		if err == nil {
+			fresh := all
+			if len(all) > 0 && all[0].Seq != uint64(len(s.events))+1 {
+				// Another writer (a second supervisor while the members'
+				// views differ) appended meanwhile: take the log from the
+				// store, so the mirror and the subscribers see no gap.
+				fresh = s.missed(all)
+			}
 			before := s.batch.State()
 			s.batch = nb
-			s.events = append(s.events, all...)
-			s.fanOut(c, all)
+			s.events = append(s.events, fresh...)
+			s.fanOut(c, fresh)
 			s.observe(all)
 			if after := nb.State(); after != before {
 				s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
@@ -257,6 +284,10 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 }
 
 func (s *supervisor) ack(job persistence.Job) {
+	if s.sys.clustered() {
+		s.settle(job, &clusterpb.Settle{})
+		return
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	if err := s.sys.cfg.Store.Ack(ctx, job); err != nil {
@@ -269,20 +300,24 @@ func (s *supervisor) ack(job persistence.Job) {
 // dropClaim ends a freshly claimed job that needs no work: acked (it is
 // settled) and its claim slot given back to the pool.
 func (s *supervisor) dropClaim(c *actor.Context, job persistence.Job) {
+	if s.sys.clustered() {
+		s.settle(job, &clusterpb.Settle{FreeSlot: true})
+		return
+	}
 	s.ack(job)
 	c.Send(s.sys.pool, slotFree{})
 }
 
 func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 	if !s.ready() {
-		c.Send(m.sub, delivery{err: s.loadErr, final: true})
+		s.deliver(c, m.sub, delivery{err: s.loadErr, final: true})
 		return
 	}
 	var evs []persistence.Event
 	if m.after < uint64(len(s.events)) {
 		evs = append(evs, s.events[m.after:]...) // a copy: the subscriber reads it on another goroutine
 	}
-	c.Send(m.sub, delivery{events: evs, final: s.batch.Done})
+	s.deliver(c, m.sub, delivery{events: evs, final: s.batch.Done})
 	if !s.batch.Done {
 		s.subs[m.sub.String()] = m.sub
 	}
@@ -291,7 +326,7 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 func (s *supervisor) fanOut(c *actor.Context, evs []persistence.Event) {
 	d := delivery{events: evs, final: s.batch.Done}
 	for _, pid := range s.subs {
-		c.Send(pid, d)
+		s.deliver(c, pid, d)
 	}
 	if s.batch.Done {
 		clear(s.subs)
@@ -332,4 +367,19 @@ func (s *supervisor) maybeFinish(c *actor.Context) {
 		s.over = true
 		c.Send(s.manager, finished{batchID: s.id, pid: c.PID()})
 	}
+}
+
+// missed is every event after the mirror's last one, read from the store
+// after ours (own) were appended behind another writer's; own alone when
+// the store cannot be read (the gap then shows as a resubscribe).
+func (s *supervisor) missed(own []persistence.Event) []persistence.Event {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	evs, err := s.sys.cfg.Store.Events(ctx, s.id, uint64(len(s.events)))
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].Seq < own[len(own)-1].Seq {
+		s.log.Warn("resync after a concurrent append failed", "err", err)
+		return own
+	}
+	s.log.Info("log written by another supervisor; resynced", "missed", len(evs)-len(own))
+	return evs[:len(evs)-int(evs[len(evs)-1].Seq-own[len(own)-1].Seq)]
 }

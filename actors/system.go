@@ -11,6 +11,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	// RetentionEvery overrides how often the janitor looks (default
 	// Retention/10, between 1 s and 1 h).
 	RetentionEvery time.Duration
+	// Cluster, when set, makes this system a member of a cluster: the
+	// actors live on the node's engine, each batch's supervisor runs on
+	// one member (see route.go), and jobs are settled by the pool that
+	// claimed them. Nil: the single-node system, no remoting.
+	Cluster *cluster.Node
 }
 
 func (c *Config) defaults() error {
@@ -88,6 +94,10 @@ type System struct {
 	janitorDone chan struct{}
 
 	subscribers atomic.Int64 // live subscriber actors
+
+	members   atomic.Pointer[[]string] // clustered: sorted member addresses
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // Start builds the engine, spawns the manager and the pool (which starts
@@ -96,13 +106,28 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	e, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		return nil, fmt.Errorf("actor engine: %w", err)
+	var e *actor.Engine
+	if cfg.Cluster != nil {
+		e = cfg.Cluster.Engine()
+	} else {
+		var err error
+		if e, err = actor.NewEngine(actor.NewEngineConfig()); err != nil {
+			return nil, fmt.Errorf("actor engine: %w", err)
+		}
 	}
 	s := &System{cfg: cfg, engine: e, drained: make(chan struct{})}
 	s.manager = e.Spawn(newManager(s), "manager", actor.WithID("node"))
 	s.pool = e.Spawn(newPool(s), "pool", actor.WithID("node"))
+	if cfg.Cluster != nil {
+		// No wake: in a cluster the shared queue drives every unfinished
+		// batch to done (CLUSTER.md, part 7), and a supervisor is spawned
+		// by its batch's first message on its owner.
+		wctx, cancel := context.WithCancel(context.Background())
+		s.stopWatch, s.watchDone = cancel, make(chan struct{})
+		go s.watchMembers(wctx, s.watchDone)
+		s.startJanitor()
+		return s, nil
+	}
 	ids, err := cfg.Store.Unfinished(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished batches: %w", err)
@@ -113,6 +138,12 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if len(ids) > 0 {
 		cfg.Logger.Info("recovering unfinished batches", "count", len(ids))
 	}
+	s.startJanitor()
+	return s, nil
+}
+
+func (s *System) startJanitor() {
+	cfg := s.cfg
 	s.janitorDone = make(chan struct{})
 	r, ok := cfg.Store.(persistence.Retainer)
 	if cfg.Retention > 0 && ok {
@@ -125,7 +156,6 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 			cfg.Logger.Warn("retention is set but the store cannot delete batches; keeping them")
 		}
 	}
-	return s, nil
 }
 
 // Subscribers is the number of live subscriber actors.
@@ -150,6 +180,10 @@ func (s *System) Stop(ctx context.Context) error {
 	if s.stopJanitor != nil {
 		s.stopJanitor()
 		<-s.janitorDone
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+		<-s.watchDone
 	}
 	for _, pid := range []*actor.PID{s.pool, s.manager} {
 		select {

@@ -205,7 +205,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	s.met.Request(c.Method(), route, status)
+	// Fiber's strings alias the request buffer, reused after the handler:
+	// a label kept by the registry must be a copy.
+	s.met.Request(strings.Clone(c.Method()), route, status)
 	if s.log.Enabled(c.UserContext(), slog.LevelInfo) {
 		s.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
 			slog.String("method", c.Method()), slog.String("path", c.Path()), slog.String("route", route),

@@ -183,3 +183,7 @@ func (n *Node) Stop() error {
 		return errors.New("cluster remote did not stop within 10s")
 	}
 }
+
+// Addr is this node's cluster address (Config.Listen): the Address of
+// every PID on its engine.
+func (n *Node) Addr() string { return n.cfg.Listen }

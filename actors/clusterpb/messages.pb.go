@@ -652,14 +652,17 @@ func (x *Failure) GetStack() string {
 // WorkDone (local: workDone): the outcome of one attempt. failure is
 // absent on success; then width, height and bytes describe the output.
 type WorkDone struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
-	Attempt       int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Width         int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
-	Height        int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	Bytes         int64                  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	Failure       *Failure               `protobuf:"bytes,6,opt,name=failure,proto3" json:"failure,omitempty"`
-	Took          *durationpb.Duration   `protobuf:"bytes,7,opt,name=took,proto3" json:"took,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Job     *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Attempt int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Width   int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height  int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Bytes   int64                  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Failure *Failure               `protobuf:"bytes,6,opt,name=failure,proto3" json:"failure,omitempty"`
+	Took    *durationpb.Duration   `protobuf:"bytes,7,opt,name=took,proto3" json:"took,omitempty"`
+	// pool claimed the job: where the supervisor settles it, even when the
+	// supervisor that sent Work is gone and a successor gets this.
+	Pool          *actor.PID `protobuf:"bytes,8,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -739,6 +742,13 @@ func (x *WorkDone) GetFailure() *Failure {
 func (x *WorkDone) GetTook() *durationpb.Duration {
 	if x != nil {
 		return x.Took
+	}
+	return nil
+}
+
+func (x *WorkDone) GetPool() *actor.PID {
+	if x != nil {
+		return x.Pool
 	}
 	return nil
 }
@@ -984,7 +994,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\aFailure\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\x14\n" +
-	"\x05stack\x18\x03 \x01(\tR\x05stack\"\xf3\x01\n" +
+	"\x05stack\x18\x03 \x01(\tR\x05stack\"\x93\x02\n" +
 	"\bWorkDone\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x14\n" +
@@ -992,7 +1002,9 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x06height\x18\x04 \x01(\x05R\x06height\x12\x14\n" +
 	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\x122\n" +
 	"\afailure\x18\x06 \x01(\v2\x18.backlot.cluster.FailureR\afailure\x12-\n" +
-	"\x04took\x18\a \x01(\v2\x19.google.protobuf.DurationR\x04took\"Z\n" +
+	"\x04took\x18\a \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1e\n" +
+	"\x04pool\x18\b \x01(\v2\n" +
+	".actor.PIDR\x04pool\"Z\n" +
 	"\tSubscribe\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1c\n" +
@@ -1052,14 +1064,15 @@ var file_actors_clusterpb_messages_proto_depIdxs = []int32{
 	0,  // 9: backlot.cluster.WorkDone.job:type_name -> backlot.cluster.Job
 	7,  // 10: backlot.cluster.WorkDone.failure:type_name -> backlot.cluster.Failure
 	14, // 11: backlot.cluster.WorkDone.took:type_name -> google.protobuf.Duration
-	13, // 12: backlot.cluster.Subscribe.sub:type_name -> actor.PID
-	13, // 13: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
-	3,  // 14: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 12: backlot.cluster.WorkDone.pool:type_name -> actor.PID
+	13, // 13: backlot.cluster.Subscribe.sub:type_name -> actor.PID
+	13, // 14: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
+	3,  // 15: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_actors_clusterpb_messages_proto_init() }

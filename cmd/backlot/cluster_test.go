@@ -142,13 +142,15 @@ type clusterNode struct {
 	addr string
 }
 
-// startClusterNode runs `backlot serve` clustered on *addr with peers; if
+// startClusterNode runs `backlot serve` clustered on *addr with peers (and
+// extra flags); if
 // the port was taken meanwhile it retries on a fresh one (updating *addr).
-func startClusterNode(t *testing.T, dir, redisURL, id string, addr *string, peers []string) *clusterNode {
+func startClusterNode(t *testing.T, dir, redisURL, id string, addr *string, peers []string, extra ...string) *clusterNode {
 	t.Helper()
 	for try := 1; ; try++ {
-		p, err := tryStartProc(t, dir, "--redis", redisURL, "--node-id", id,
-			"--cluster-listen", *addr, "--peers", strings.Join(peers, ","))
+		args := append([]string{"--redis", redisURL, "--node-id", id,
+			"--cluster-listen", *addr, "--peers", strings.Join(peers, ",")}, extra...)
+		p, err := tryStartProc(t, dir, args...)
 		if err == nil {
 			return &clusterNode{proc: p, id: id, addr: *addr}
 		}

@@ -25,6 +25,7 @@ type Config struct {
 	NodeID        string        // this node's name in the cluster/queue (host name)
 	ClusterListen string        // host:port of the cluster remote, as peers reach it; empty: no cluster
 	Peers         string        // cluster addresses of bootstrap members, comma-separated
+	LeaseTTL      time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
 	Workers       int           // resize actors (number of CPUs)
 	MaxFiles      int           // files per batch (100)
 	MaxFileSize   int64         // bytes per file (32 MiB)
@@ -67,6 +68,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port of this node's cluster remote, as peers dial it (needs -redis); empty: no cluster")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long a node may be silent before others take over its claimed jobs (needs -redis); 0: 10s, or 4s with -cluster-listen")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "resize actors")
 	fs.IntVar(&c.MaxFiles, "max-files", c.MaxFiles, "files per batch")
 	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
@@ -131,6 +133,7 @@ func (c *Config) Validate() error {
 		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://"), "-redis must be a redis://, rediss:// or unix:// URL, not %q", c.Redis)
 	}
 	c.validateCluster(check)
+	check(c.LeaseTTL == 0 || c.LeaseTTL >= 30*time.Millisecond, "-lease-ttl must be 0 or at least 30ms, not %s", c.LeaseTTL)
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
 	check(c.MaxFiles >= 1, "-max-files must be at least 1, not %d", c.MaxFiles)
 	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
@@ -154,7 +157,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
 		slog.String("store", c.storeName()), slog.String("node_id", c.NodeID),
-		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()),
+		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
 		slog.Int("workers", c.Workers), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
 		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int("attempts", c.Attempts),
@@ -259,4 +262,17 @@ func defaultNodeID() string {
 		}
 		return r
 	}, h)
+}
+
+// clusterLeaseTTL is the lease of a clustered node unless -lease-ttl says
+// otherwise: short, so that a killed member's claimed jobs are taken over
+// within ~6 s (expiry plus up to half a TTL until a survivor reaps).
+const clusterLeaseTTL = 4 * time.Second
+
+// leaseTTL is the Redis lease to use; 0 lets the store take its default.
+func (c *Config) leaseTTL() time.Duration {
+	if c.LeaseTTL == 0 && c.ClusterListen != "" {
+		return clusterLeaseTTL
+	}
+	return c.LeaseTTL
 }

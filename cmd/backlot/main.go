@@ -118,7 +118,7 @@ func (m *Main) Open(ctx context.Context) error {
 	var st persistence.Store
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})
-		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, Logger: m.Log})
+		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, LeaseTTL: c.leaseTTL(), Logger: m.Log})
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
 		}
@@ -142,14 +142,6 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	var err error
-	m.sys, err = actors.Start(ctx, actors.Config{
-		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
-		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
-		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
-	})
-	if err != nil {
-		return err
-	}
 	var members func() []cluster.Member
 	if c.ClusterListen != "" {
 		m.cluster, err = cluster.Start(cluster.Config{ID: c.NodeID, Listen: c.ClusterListen, Peers: c.PeerList(), Logger: m.Log})
@@ -158,6 +150,15 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		members = m.cluster.Members
 		met.ClusterMembers(func() int { return len(members()) })
+	}
+	m.sys, err = actors.Start(ctx, actors.Config{
+		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
+		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
+		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
+		Cluster: m.cluster,
+	})
+	if err != nil {
+		return err
 	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,

@@ -29,6 +29,7 @@ type Metrics struct {
 	images         *prometheus.CounterVec
 	batchesDone    prometheus.Counter
 	inFlight       prometheus.Gauge
+	resizes        prometheus.Counter
 	eventsSent     prometheus.Counter
 	subscribersCut prometheus.Counter
 	storeSeconds   *prometheus.HistogramVec
@@ -63,6 +64,9 @@ func New() *Metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "backlot_resizes_in_flight", Help: "Resize attempts running now on this node.",
 		}),
+		resizes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backlot_resizes_total", Help: "Resize attempts run on this node (in a cluster, whichever node's supervisor recorded them).",
+		}),
 		eventsSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "backlot_sse_events_sent_total", Help: "Events written to event streams (replays included).",
 		}),
@@ -79,7 +83,7 @@ func New() *Metrics {
 	}
 	m.Registry.MustRegister(
 		m.uploads, m.uploadedImages, m.attempts, m.resizeSeconds, m.images, m.batchesDone,
-		m.inFlight, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests,
+		m.inFlight, m.resizes, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
@@ -133,7 +137,7 @@ func (m *Metrics) EventsSent(n int) { m.eventsSent.Add(float64(n)) }
 func (m *Metrics) ResizeStarted() { m.inFlight.Inc() }
 
 // ResizeEnded implements actors.Observer.
-func (m *Metrics) ResizeEnded() { m.inFlight.Dec() }
+func (m *Metrics) ResizeEnded() { m.inFlight.Dec(); m.resizes.Inc() }
 
 // AttemptDone implements actors.Observer.
 func (m *Metrics) AttemptDone(outcome persistence.EventType, took time.Duration) {
