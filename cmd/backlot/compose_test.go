@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -55,6 +56,29 @@ func TestComposeFile(t *testing.T) {
 		!slices.Contains(b.Volumes, "backlot-data:/data") || b.DependsOn["redis"].Condition != "service_healthy" ||
 		!slices.Contains(b.Healthcheck.Test, "healthcheck") {
 		t.Fatalf("backlot service: %+v", b)
+	}
+	if len(b.Profiles) != 0 {
+		t.Fatalf("the single-node backlot service must run without a profile: %v", b.Profiles)
+	}
+	// The cluster profile: three nodes on the same Redis and volume, each
+	// naming all three as peers.
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("node%d", i)
+		n, ok := c.Services[name]
+		if !ok {
+			t.Fatalf("no %s in the cluster profile", name)
+		}
+		env := n.Environment
+		if !slices.Contains(n.Profiles, "cluster") || env["BACKLOT_REDIS"] != b.Environment["BACKLOT_REDIS"] ||
+			env["BACKLOT_NODE_ID"] != name || env["BACKLOT_CLUSTER_LISTEN"] != name+":7000" ||
+			env["BACKLOT_PEERS"] != "node1:7000,node2:7000,node3:7000" || !slices.Contains(n.Volumes, "backlot-data:/data") ||
+			n.Build.Dockerfile != b.Build.Dockerfile {
+			t.Fatalf("%s: %+v", name, n)
+		}
+		cfg := DefaultConfig()
+		if err := cfg.Parse(nil, func(k string) string { return env[k] }); err != nil {
+			t.Fatalf("%s's environment is not a valid configuration: %v", name, err)
+		}
 	}
 	for _, v := range []string{"redis-data", "backlot-data"} {
 		if _, ok := c.Volumes[v]; !ok {
