@@ -13,6 +13,7 @@ run: build
 build: build-deps
 	$(GO) build -o $(BIN) ./cmd/backlot
 
+# go vet, in both builds of the image package.
 vet: build-deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./actors/resize/...

@@ -1,7 +1,6 @@
 package bolt_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/backlot/backlot/persistence/storetest"
-	"github.com/google/uuid"
 )
 
 func TestStore(t *testing.T) {
@@ -67,57 +65,12 @@ func mustOpen(tb testing.TB, path string) *bolt.Store {
 	return s
 }
 
-// benchBatch creates a batch of n images in s.
-func benchBatch(b *testing.B, s *bolt.Store, n int) *persistence.Batch {
-	b.Helper()
-	images := make([]persistence.Image, n)
-	for i := range images {
-		images[i] = persistence.Image{ID: uuid.NewString(), Name: "x.jpg", Format: "jpeg"}
-	}
-	batch, ev, err := persistence.NewBatch(uuid.NewString(), time.Now(), persistence.DefaultOptions(), images)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Create(context.Background(), batch, ev); err != nil {
-		b.Fatal(err)
-	}
-	return batch.Clone()
-}
-
-// BenchmarkAppend: one processing event per op, each a durable commit, on a
-// batch of 100 images whose log grows as it runs.
+// BenchmarkAppend and BenchmarkClaimAck: the shared store benchmarks, each
+// write a durable commit.
 func BenchmarkAppend(b *testing.B) {
-	s := mustOpen(b, filepath.Join(b.TempDir(), "backlot.db"))
-	batch := benchBatch(b, s, 100)
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		im := batch.Images[i%len(batch.Images)]
-		i++
-		ev := persistence.Event{Type: persistence.EventProcessing, BatchID: batch.ID, ImageID: im.ID}
-		if _, _, err := s.Append(ctx, batch.ID, ev); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchAppend(b, mustOpen(b, filepath.Join(b.TempDir(), "backlot.db")))
 }
 
-// BenchmarkClaimAck: one Claim and one Ack per op (two durable commits), with
-// jobs created outside the timer.
 func BenchmarkClaimAck(b *testing.B) {
-	s := mustOpen(b, filepath.Join(b.TempDir(), "backlot.db"))
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		benchBatch(b, s, 1)
-		b.StartTimer()
-		j, err := s.Claim(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Ack(ctx, j); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchClaimAck(b, mustOpen(b, filepath.Join(b.TempDir(), "backlot.db")))
 }
