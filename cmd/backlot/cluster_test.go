@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,7 +145,7 @@ func startClusterNode(t *testing.T, dir, redisURL, id string, addr *string, peer
 	for try := 1; ; try++ {
 		args := append([]string{"--redis", redisURL, "--node-id", id,
 			"--cluster-listen", *addr, "--peers", strings.Join(peers, ",")}, extra...)
-		p, err := tryStartProc(t, dir, args...)
+		p, err := tryStartProc(t, dir, append([]string{"--workers", "1"}, args...)...)
 		if err == nil {
 			return &clusterNode{proc: p, id: id, addr: *addr}
 		}
@@ -159,54 +154,6 @@ func startClusterNode(t *testing.T, dir, redisURL, id string, addr *string, peer
 		}
 		t.Logf("%s: cluster port %s was taken meanwhile; trying another", id, *addr)
 		*addr = freeAddr(t)
-	}
-}
-
-// tryStartProc is startProc that reports a process that exits before
-// listening (with what it printed) instead of failing the test.
-func tryStartProc(t *testing.T, dir string, extra ...string) (*proc, error) {
-	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json", "--workers", "1"}, extra...)
-	cmd := exec.Command(backlotBinary(t), args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	addr := make(chan string, 1)
-	var mu sync.Mutex
-	var other strings.Builder // lines that are not our JSON log: the exit error, Hollywood's own log
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				mu.Lock()
-				other.WriteString(sc.Text() + "\n")
-				mu.Unlock()
-			} else if line.Msg == "backlot listening" {
-				addr <- line.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() { <-readDone; p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.kill(t) })
-	select {
-	case a := <-addr:
-		p.url = "http://" + a
-		return p, nil
-	case <-p.exited:
-		mu.Lock()
-		defer mu.Unlock()
-		return nil, fmt.Errorf("exited before listening: %v: %s", p.err, other.String())
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("did not start listening within 30s")
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,10 +54,23 @@ type proc struct {
 	err    error
 }
 
-// startProc runs `backlot serve` on dir and waits for its listening line.
+// startProc runs `backlot serve` on dir (2 workers unless extra says
+// otherwise) and waits for its listening line.
 func startProc(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json", "--workers", "2"}, extra...)
+	p, err := tryStartProc(t, dir, append([]string{"--workers", "2"}, extra...)...)
+	if err != nil {
+		t.Fatalf("backlot: %v", err)
+	}
+	return p
+}
+
+// tryStartProc runs `backlot serve` on dir and waits for its listening
+// line; a process that exits before listening is reported (with what it
+// printed) rather than failing the test.
+func tryStartProc(t *testing.T, dir string, extra ...string) (*proc, error) {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, extra...)
 	cmd := exec.Command(backlotBinary(t), args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -67,27 +81,37 @@ func startProc(t *testing.T, dir string, extra ...string) *proc {
 	}
 	p := &proc{cmd: cmd, exited: make(chan struct{})}
 	addr := make(chan string, 1)
+	var mu sync.Mutex
+	var other strings.Builder // lines that are not our JSON log: the exit error, Hollywood's own log
+	readDone := make(chan struct{})
 	go func() {
+		defer close(readDone)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "backlot listening" {
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				mu.Lock()
+				other.WriteString(sc.Text() + "\n")
+				mu.Unlock()
+			} else if line.Msg == "backlot listening" {
 				addr <- line.Addr
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	go func() { <-readDone; p.err = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill(t) })
 	select {
 	case a := <-addr:
 		p.url = "http://" + a
+		return p, nil
 	case <-p.exited:
-		t.Fatalf("backlot exited before listening: %v", p.err)
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, fmt.Errorf("exited before listening: %v: %s", p.err, other.String())
 	case <-time.After(30 * time.Second):
-		t.Fatal("backlot did not start listening within 30s")
+		return nil, errors.New("did not start listening within 30s")
 	}
-	return p
 }
 
 // kill sends SIGKILL to the process we started and waits for it.
