@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -228,16 +229,27 @@ func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
 // watch runs fn under a WATCH of keys until its EXEC goes through, fn fails,
 // or maxTxTries EXECs in a row found a watched key changed (then an error
 // wrapping persistence.ErrUnavailable: contention, not a broken rule).
-// There is no pause between tries: a failed EXEC means another writer just
-// finished, so the next read sees its write and most likely wins.
+// Each round one writer wins, but the same writer can keep losing to
+// others (seen in CI: 50 losses in a row with six writers on two nodes), so
+// after a lost round it waits a short random time, growing with the
+// losses, before it reads again: contention backoff, which spreads the
+// writers out so that every one gets its turn.
 func (s *Store) watch(ctx context.Context, fn func(*goredis.Tx) error, keys ...string) error {
-	for range maxTxTries {
+	for try := range maxTxTries {
 		if err := s.begin(ctx); err != nil {
 			return err
 		}
 		err := s.rdb.Watch(ctx, fn, keys...)
 		if !errors.Is(err, goredis.TxFailedErr) {
 			return err
+		}
+		backoff := time.Duration(rand.Int64N(int64(min(try+1, 20)) * int64(100*time.Microsecond)))
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
 		}
 	}
 	return fmt.Errorf("%w: %d transactions in a row lost the race for %v", persistence.ErrUnavailable, maxTxTries, keys)
