@@ -39,7 +39,7 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		}
 	}
 	id := []byte(b.ID)
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		batches := tx.Bucket(bucketBatches)
 		if batches.Get(id) != nil {
 			return persistence.ErrExists
@@ -141,7 +141,7 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 	}
 	evs = slices.Clone(evs) // ApplyAll assigns Seq in place
 	var nb *persistence.Batch
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := getBatch(tx, id)
 		if err != nil {
 			return err

@@ -46,6 +46,11 @@ type Store struct {
 
 	mu   sync.Mutex    // guards wake
 	wake chan struct{} // closed and replaced each time work is added
+
+	writes   chan *write   // to commitLoop; buffered (maxGroup)
+	commits  atomic.Int64  // transactions committed by commitLoop, for tests
+	quit     chan struct{} // closed by Close: commitLoop returns
+	loopDone chan struct{} // closed when commitLoop has returned
 }
 
 // Open opens or creates the store in the file at path. Jobs that were in
@@ -53,7 +58,10 @@ type Store struct {
 // front of the pending queue. If another process holds the file, Open fails
 // after about a second with an error saying so.
 func Open(path string) (*Store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	// NoFreelistSync: the free-page list is not written on every commit
+	// (one page less per commit) but rebuilt by scanning at Open, which
+	// takes milliseconds at this store's size.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, NoFreelistSync: true})
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: the file is locked by another process (waited %s): %w", path, lockTimeout, err)
 	}
@@ -64,7 +72,10 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{db: db, done: make(chan struct{}), wake: make(chan struct{})}, nil
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}),
+		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
 }
 
 // setup creates the buckets and redelivers in-flight jobs, keeping their keys
@@ -100,6 +111,8 @@ func (s *Store) Close() error {
 		return persistence.ErrClosed
 	}
 	close(s.done)
+	close(s.quit)
+	<-s.loopDone // the commit under way ends first
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

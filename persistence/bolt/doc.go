@@ -18,8 +18,12 @@
 //
 // # Invariants
 //
-//   - Create and Append are one bbolt write transaction each, committed with
-//     fsync (NoSync stays false): what they return as written survives a crash.
+//   - Every write (Create, Append, Claim, Ack, Requeue, Delete) returns after
+//     a bbolt commit with fsync (NoSync stays false): what it returns as
+//     written survives a crash. Writes that arrive while a commit is under
+//     way share the next one (group commit, commit.go: one goroutine, no
+//     timer), so a busy node pays one fsync for many writes; a write that
+//     fails is retried alone, so it changes nothing and fails alone.
 //   - bbolt runs one writer at a time, and Append applies the events with
 //     Batch.ApplyAll to the batch it reads inside that transaction, so racing
 //     appenders cannot produce a gap, a repeated seq or a second terminal

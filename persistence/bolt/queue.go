@@ -42,7 +42,8 @@ func (s *Store) Claim(ctx context.Context) (persistence.Job, error) {
 
 // claimOne moves the first pending job, if any, to in flight.
 func (s *Store) claimOne() (j persistence.Job, ok bool, err error) {
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
+		j, ok = persistence.Job{}, false // this may be a second run (see update)
 		pending := tx.Bucket(bucketPending)
 		k, v := pending.Cursor().First()
 		if k == nil {
@@ -71,7 +72,7 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		inflight := tx.Bucket(bucketInflight)
 		keys, err := findJob(inflight, j)
 		if err != nil {
@@ -96,7 +97,8 @@ func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 		return err
 	}
 	moved := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
+		moved = false // this may be a second run (see update)
 		inflight, pending := tx.Bucket(bucketInflight), tx.Bucket(bucketPending)
 		keys, err := findJob(inflight, j)
 		if err != nil {

@@ -50,7 +50,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := getBatch(tx, id)
 		if err != nil {
 			return err
