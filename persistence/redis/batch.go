@@ -143,6 +143,12 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 // unknown: the EXEC may have run before the connection failed. The caller's
 // evs are not modified.
 func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	return s.append(ctx, id, nil, evs)
+}
+
+// append is Append, and AppendFenced when token is not nil: then the fence
+// key is WATCHed too and compared with *token inside the same transaction.
+func (s *Store) append(ctx context.Context, id string, token *uint64, evs []persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -158,15 +164,22 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 	mu.Lock()
 	defer mu.Unlock()
 
-	bk, ek := s.k.batch(id), s.k.events(id)
+	bk, ek, fk := s.k.batch(id), s.k.events(id), s.k.fence(id)
+	watched := []string{bk}
+	if token != nil {
+		watched = append(watched, fk)
+	}
 	var out []persistence.Event
 	var nb *persistence.Batch
 	err := s.watch(ctx, func(tx *goredis.Tx) error {
-		var get *goredis.StringCmd
+		var get, fence *goredis.StringCmd
 		var n *goredis.IntCmd
 		_, err := tx.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			get = p.Get(ctx, bk)
 			n = p.LLen(ctx, ek)
+			if token != nil {
+				fence = p.Get(ctx, fk)
+			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, goredis.Nil) {
@@ -174,6 +187,11 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 		}
 		if err := get.Err(); err != nil {
 			return err // goredis.Nil: an unknown batch
+		}
+		if token != nil {
+			if err := checkFence(fence, *token); err != nil {
+				return err
+			}
 		}
 		b, err := decodeBatch([]byte(get.Val()))
 		if err != nil {
@@ -206,7 +224,7 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 			return nil
 		})
 		return err
-	}, bk)
+	}, watched...)
 	if err != nil {
 		return nil, nil, s.fail(op, err)
 	}

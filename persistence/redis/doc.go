@@ -14,6 +14,7 @@
 //
 //	P:batch:{id}         string  the Batch, rewritten by every append
 //	P:events:{id}        list    its log: the event with seq n at index n-1
+//	P:fence:{id}         string  its fence counter (persistence.Fencer): the latest writer's token
 //	P:unfinished         set     ids of batches whose done is not recorded
 //	P:done               zset    ids of done batches, scored by DoneAt in Unix µs: the retention index
 //	P:pending            list    Jobs waiting: pushed right, claimed from the left
@@ -43,6 +44,12 @@
 //     so no gap, no repeated seq, no second terminal event, also across nodes.
 //     Within one process, appends to a batch also take a mutex, so only
 //     other nodes cause retries.
+//   - AppendFenced is Append with P:fence:{id} WATCHed too and compared
+//     with the writer's token in the same round; Fence INCRs it (a script
+//     that first checks the batch exists). A Fence between the read and the
+//     EXEC fails the EXEC, and the retry refuses with persistence.ErrFenced:
+//     once a newer writer has fenced, an older one writes nothing more.
+//     Delete removes the counter with the batch.
 //   - A job is in exactly one place: pending, one node's processing list, or
 //     nowhere once acked. Claim moves it with BLMOVE, which Redis runs
 //     atomically, so a job goes to exactly one claimer on any node; Ack LREMs

@@ -61,6 +61,7 @@ var (
 	_ persistence.Store      = (*Store)(nil)
 	_ persistence.Pinger     = (*Store)(nil)
 	_ persistence.QueueStats = (*Store)(nil)
+	_ persistence.Fencer     = (*Store)(nil)
 )
 
 // Store is a persistence.Store in Redis. It is safe for concurrent use.
@@ -111,6 +112,7 @@ func newKeys(prefix, node string) keys {
 // Cluster a batch and its log share a slot.
 func (k keys) batch(id string) string  { return k.prefix + ":batch:{" + id + "}" }
 func (k keys) events(id string) string { return k.prefix + ":events:{" + id + "}" }
+func (k keys) fence(id string) string  { return k.prefix + ":fence:{" + id + "}" }
 
 func processingKey(prefix, node string) string { return prefix + ":processing:" + node }
 func leaseKey(prefix, node string) string      { return prefix + ":lease:" + node }

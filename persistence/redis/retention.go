@@ -70,7 +70,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			return fmt.Errorf("%w: batch %s is not done", persistence.ErrConflict, id)
 		}
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.Del(ctx, bk, s.k.events(id))
+			p.Del(ctx, bk, s.k.events(id), s.k.fence(id))
 			p.ZRem(ctx, s.k.done, id)
 			return nil
 		})

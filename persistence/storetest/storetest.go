@@ -51,6 +51,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"Closed", testClosed},
 		{"CloseWakesClaim", testCloseWakesClaim},
 		{"Retention", testRetention},
+		{"Fence", testFence},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newOpener(t)) })

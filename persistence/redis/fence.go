@@ -1,0 +1,62 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/backlot/backlot/persistence"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// fenceScript increments a batch's fence counter, P:fence:{id}, only if
+// the batch exists (KEYS[1] its batch key, KEYS[2] its fence key; one hash
+// tag, so one slot). Nil for an unknown batch.
+var fenceScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCR', KEYS[2])
+`)
+
+// Fence makes the caller the batch's writer: INCR of P:fence:{id}, so
+// every token is greater than the ones given before. The counter lives as
+// long as the batch (Delete removes it). persistence.ErrNotFound for an
+// unknown batch.
+func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	n, err := fenceScript.Run(ctx, s.rdb, []string{s.k.batch(id), s.k.fence(id)}).Int64()
+	if err != nil {
+		return 0, s.fail(fmt.Sprintf("fence batch %s", id), err)
+	}
+	return uint64(n), nil
+}
+
+// AppendFenced is Append with the fence key WATCHed beside the batch key
+// and read in the same round: the MULTI/EXEC runs only if the fence is
+// still token, so a Fence that lands between the read and the EXEC fails
+// the EXEC, and the retry sees the newer token and refuses with
+// persistence.ErrFenced.
+func (s *Store) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	if len(evs) == 0 { // Append writes nothing either: no fence to check
+		return s.Append(ctx, id)
+	}
+	return s.append(ctx, id, &token, evs)
+}
+
+// checkFence compares the fence read under WATCH with the writer's token.
+func checkFence(fence *goredis.StringCmd, token uint64) error {
+	cur := uint64(0) // never fenced
+	if v, err := fence.Result(); err == nil {
+		if cur, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("%w: fence %q: %w", errCorrupt, v, err)
+		}
+	} else if !errors.Is(err, goredis.Nil) {
+		return err
+	}
+	if cur != token {
+		return fmt.Errorf("token %d, latest %d: %w", token, cur, persistence.ErrFenced)
+	}
+	return nil
+}
