@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -50,6 +51,20 @@ func encodable(img *image.NRGBA, f persistence.Format, gray bool) image.Image {
 func encode(w io.Writer, img image.Image, o persistence.Options) error {
 	if o.Format == persistence.FormatPNG {
 		return pngEncoder.Encode(w, img)
+	}
+	if turbojpeg.Available {
+		// libjpeg-turbo's SIMD encoder: several times image/jpeg's speed
+		// on a thumbnail, the same baseline 4:2:0 JPEG at the same quality.
+		b := img.Bounds()
+		_, gray := img.(*image.Gray)
+		buf := getBytes(turbojpeg.EncodeBound(b.Dx(), b.Dy(), gray))
+		defer putBytes(buf)
+		out, err := turbojpeg.Encode(img, o.Quality, buf)
+		if err == nil {
+			_, err = w.Write(out)
+			return err
+		}
+		// An image type the binding does not take: image/jpeg has it.
 	}
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: o.Quality})
 }

@@ -1,13 +1,13 @@
 // Package turbojpeg is a thin binding of libjpeg-turbo's TurboJPEG API
 // (Debian: libturbojpeg0-dev), only what a thumbnailer needs: read a JPEG's
-// header, and decode it straight to its Y, Cb and Cr planes at a DCT
-// scaling factor. Scaling in the DCT domain skips most of the inverse DCT
+// header, decode it straight to its Y, Cb and Cr planes at a DCT
+// scaling factor, and encode the (small) result. Scaling in the DCT domain skips most of the inverse DCT
 // (at 1/8 only the DC coefficient of each block is used), and planar output
 // skips upsampling and colour conversion; the entropy decoding stays.
 //
 // Builds: with cgo, Available is true and the package links -lturbojpeg;
 // with CGO_ENABLED=0 (or the noturbojpeg build tag) Available is false and
-// ReadHeader and Decode return ErrUnavailable, so callers keep a pure-Go
+// ReadHeader, Decode and Encode return ErrUnavailable, so callers keep a pure-Go
 // path.
 //
 // Safety: the JPEG bytes and the output buffer are Go memory lent to C for

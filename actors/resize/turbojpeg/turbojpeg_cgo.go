@@ -73,6 +73,29 @@ static bl_result bl_decode(tjhandle h, const unsigned char *jpeg, unsigned long 
 		bl_fail(h, &r);
 	return r;
 }
+
+// bl_encode compresses w×h pixels (pf: TJPF_RGBX or TJPF_GRAY, rows pitch
+// bytes apart) at quality q with chroma subsampling ss (TJSAMP_420, or
+// TJSAMP_GRAY for gray) into out, which holds outlen bytes: at least
+// tjBufSize(w, h, ss), so that TJFLAG_NOREALLOC never runs short. The size
+// written comes back in width.
+static bl_result bl_encode(tjhandle h, const unsigned char *pix, int w, int pitch, int hgt, int pf,
+                           int ss, int q, unsigned char *out, unsigned long outlen) {
+	bl_result r = {0};
+	unsigned long need = tjBufSize(w, hgt, ss);
+	if (need == (unsigned long)-1 || need > outlen) {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "buffer of %lu bytes, need %lu", outlen, need);
+		return r;
+	}
+	unsigned long size = outlen;
+	if (tjCompress2(h, pix, w, pitch, hgt, pf, &out, &size, ss, q, TJFLAG_NOREALLOC) != 0) {
+		bl_fail(h, &r);
+		return r;
+	}
+	r.width = (int)size;
+	return r;
+}
 */
 import "C"
 
@@ -161,6 +184,59 @@ func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
 	}, nil
 }
 
+// EncodeBound is the most bytes Encode can write for a w×h image: the
+// size its buffer must have.
+func EncodeBound(w, h int, gray bool) int {
+	ss := C.int(C.TJSAMP_420)
+	if gray {
+		ss = C.TJSAMP_GRAY
+	}
+	n := C.tjBufSize(C.int(w), C.int(h), ss)
+	if n == C.ulong(^uint64(0)) {
+		return 0
+	}
+	return int(n)
+}
+
+// Encode compresses img (an *image.RGBA whose alpha is ignored, or an
+// *image.Gray) to a baseline JPEG at quality (1–100), with 4:2:0 chroma as
+// image/jpeg writes it, into buf, which must hold EncodeBound bytes; it
+// returns the part of buf written.
+func Encode(img image.Image, quality int, buf []byte) ([]byte, error) {
+	var pix []byte
+	var stride, pf, ss C.int
+	var r image.Rectangle
+	switch m := img.(type) {
+	case *image.RGBA:
+		pix, stride, pf, ss, r = m.Pix, C.int(m.Stride), C.TJPF_RGBX, C.TJSAMP_420, m.Rect
+	case *image.Gray:
+		pix, stride, pf, ss, r = m.Pix, C.int(m.Stride), C.TJPF_GRAY, C.TJSAMP_GRAY, m.Rect
+	default:
+		return nil, &Error{Msg: "encode: not an RGBA or Gray image"}
+	}
+	w, h := r.Dx(), r.Dy()
+	if w < 1 || h < 1 || len(buf) == 0 || quality < 1 || quality > 100 {
+		return nil, &Error{Msg: "encode: empty image or buffer, or quality out of 1..100"}
+	}
+	bpp := 4
+	if pf == C.TJPF_GRAY {
+		bpp = 1
+	}
+	if int(stride) < w*bpp || len(pix) < (h-1)*int(stride)+w*bpp {
+		return nil, &Error{Msg: "encode: pixels shorter than the image"}
+	}
+	e, err := getEncoder()
+	if err != nil {
+		return nil, err
+	}
+	res := C.bl_encode(e.p, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), stride, C.int(h), pf, ss,
+		C.int(quality), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
+	if err := e.doneEncoding(&res); err != nil {
+		return nil, err
+	}
+	return buf[:int(res.width)], nil
+}
+
 func supported(f Factor) bool {
 	for _, g := range Factors() {
 		if g == f {
@@ -193,7 +269,31 @@ type handle struct {
 	cleanup runtime.Cleanup
 }
 
-var handles sync.Pool
+var handles, encoders sync.Pool
+
+func getEncoder() (*handle, error) {
+	if h, ok := encoders.Get().(*handle); ok {
+		return h, nil
+	}
+	p := C.tjInitCompress()
+	if p == nil {
+		return nil, errors.New("libjpeg-turbo: cannot create a compressor")
+	}
+	h := &handle{p: p}
+	h.cleanup = runtime.AddCleanup(h, func(p C.tjhandle) { C.tjDestroy(p) }, p)
+	return h, nil
+}
+
+// doneEncoding is done for a compressor.
+func (h *handle) doneEncoding(r *C.bl_result) error {
+	if r.failed == 0 {
+		encoders.Put(h)
+		return nil
+	}
+	h.cleanup.Stop()
+	C.tjDestroy(h.p)
+	return &Error{Msg: C.GoString(&r.msg[0]), Warning: r.warning != 0}
+}
 
 func getHandle() (*handle, error) {
 	if h, ok := handles.Get().(*handle); ok {

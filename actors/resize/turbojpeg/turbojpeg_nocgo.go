@@ -15,3 +15,9 @@ func ReadHeader([]byte) (Header, error) { return Header{}, ErrUnavailable }
 
 // Decode returns ErrUnavailable in a build without libjpeg-turbo.
 func Decode([]byte, Factor, []byte) (image.Image, error) { return nil, ErrUnavailable }
+
+// EncodeBound is 0 in a build without libjpeg-turbo.
+func EncodeBound(int, int, bool) int { return 0 }
+
+// Encode returns ErrUnavailable in a build without libjpeg-turbo.
+func Encode(image.Image, int, []byte) ([]byte, error) { return nil, ErrUnavailable }
