@@ -130,10 +130,25 @@ func weigh(pos []float64, cover int, lo, hi float64, n int) taps {
 // (stride nx); tmp is scratch of ny*len(v.xs). The vertical pass goes
 // first, over whole rows: its loops run along contiguous memory, and the
 // horizontal pass, whose short per-output loops cost more per tap, then
-// runs on ny rows instead of all the input's.
+// runs on ny rows instead of all the input's. With cgo the same loops run
+// as C (lanczos_cgo.go), which the compiler vectorises.
 func (v view) resize(tx, ty taps, dst []uint8, tmp []float32) {
+	if !resizeC(v, tx, ty, dst, tmp) {
+		v.resizeGo(tx, ty, dst, tmp)
+	}
+}
+
+// columns is the run [c0, c1) of input columns any output reads.
+func (tx taps) columns() (c0, c1 int) {
+	nx := len(tx.first)
+	return tx.first[0], tx.first[nx-1] + tx.off[nx] - tx.off[nx-1]
+}
+
+// resizeGo is resize in Go: the pure-Go build's, and the reference the C
+// one is tested against.
+func (v view) resizeGo(tx, ty taps, dst []uint8, tmp []float32) {
 	nx, ny := len(tx.first), len(ty.first)
-	c0, c1 := tx.first[0], tx.first[nx-1]+tx.off[nx]-tx.off[nx-1] // the columns any output reads
+	c0, c1 := tx.columns()
 	w := c1 - c0
 	for o := range ny {
 		acc := tmp[o*w : (o+1)*w]

@@ -1,0 +1,95 @@
+//go:build cgo
+
+package resize
+
+/*
+#cgo CFLAGS: -O3
+#include <stdint.h>
+
+static inline uint8_t bl_clamp(float v) {
+	if (v <= 0) return 0;
+	if (v >= 255) return 255;
+	return (uint8_t)(v + 0.5f);
+}
+
+// bl_resize is view.resizeGo (lanczos.go) line for line: the vertical pass
+// over the w columns from c0 of each input row an output row reads, into
+// tmp (ny rows of w), then the horizontal pass into dst (ny rows of nx).
+// Indices were checked in Go against the lengths of every array.
+static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
+                      const int64_t *yfirst, const int64_t *yoff, const float *yw, int ny,
+                      const int64_t *xfirst, const int64_t *xoff, const float *xw, int nx,
+                      uint8_t *dst, float *tmp) {
+	for (int o = 0; o < ny; o++) {
+		float *acc = tmp + (long)o * w;
+		for (int i = 0; i < w; i++) acc[i] = 0;
+		const float *ws = yw + yoff[o];
+		int n = (int)(yoff[o + 1] - yoff[o]);
+		const uint8_t *base = pix + (long)yfirst[o] * stride + c0;
+		int k = 0;
+		for (; k + 4 <= n; k += 4) {
+			float w0 = ws[k], w1 = ws[k + 1], w2 = ws[k + 2], w3 = ws[k + 3];
+			const uint8_t *r0 = base + (long)k * stride, *r1 = r0 + stride, *r2 = r1 + stride, *r3 = r2 + stride;
+			for (int i = 0; i < w; i++)
+				acc[i] += w0 * r0[i] + w1 * r1[i] + w2 * r2[i] + w3 * r3[i];
+		}
+		for (; k < n; k++) {
+			float wt = ws[k];
+			const uint8_t *r = base + (long)k * stride;
+			for (int i = 0; i < w; i++)
+				acc[i] += wt * r[i];
+		}
+	}
+	for (int o = 0; o < ny; o++) {
+		const float *row = tmp + (long)o * w;
+		uint8_t *d = dst + (long)o * nx;
+		for (int j = 0; j < nx; j++) {
+			const float *ws = xw + xoff[j];
+			int n = (int)(xoff[j + 1] - xoff[j]);
+			const float *src = row + (xfirst[j] - c0);
+			float s = 0;
+			for (int k = 0; k < n; k++)
+				s += ws[k] * src[k];
+			d[j] = bl_clamp(s);
+		}
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+// resizeC runs view.resize's loops in C, after checking in Go that every
+// index they take is inside its slice (so a bug shows as a fallback to
+// resizeGo, never as a write out of bounds). It reports whether it ran.
+func resizeC(v view, tx, ty taps, dst []uint8, tmp []float32) bool {
+	nx, ny := len(tx.first), len(ty.first)
+	if unsafe.Sizeof(int(0)) != 8 || nx == 0 || ny == 0 || len(dst) < nx*ny || len(tx.off) != nx+1 || len(ty.off) != ny+1 ||
+		len(tx.w) < tx.off[nx] || len(ty.w) < ty.off[ny] || tx.off[nx] == 0 || ty.off[ny] == 0 {
+		return false
+	}
+	c0, c1 := tx.columns()
+	w := c1 - c0
+	if c0 < 0 || w <= 0 || len(tmp) < ny*w || w > v.stride && ny > 1 {
+		return false
+	}
+	for j := range nx {
+		if tx.first[j] < c0 || tx.first[j]+tx.off[j+1]-tx.off[j] > c1 || tx.off[j+1] < tx.off[j] {
+			return false
+		}
+	}
+	for o := range ny {
+		n := ty.off[o+1] - ty.off[o]
+		last := (ty.first[o]+n-1)*v.stride + c1 // one past the last byte read
+		if n < 1 || ty.first[o] < 0 || last > len(v.pix) {
+			return false
+		}
+	}
+	C.bl_resize((*C.uint8_t)(unsafe.Pointer(&v.pix[0])), C.int(v.stride), C.int(c0), C.int(w),
+		(*C.int64_t)(unsafe.Pointer(&ty.first[0])), (*C.int64_t)(unsafe.Pointer(&ty.off[0])),
+		(*C.float)(unsafe.Pointer(&ty.w[0])), C.int(ny),
+		(*C.int64_t)(unsafe.Pointer(&tx.first[0])), (*C.int64_t)(unsafe.Pointer(&tx.off[0])),
+		(*C.float)(unsafe.Pointer(&tx.w[0])), C.int(nx),
+		(*C.uint8_t)(unsafe.Pointer(&dst[0])), (*C.float)(unsafe.Pointer(&tmp[0])))
+	return true
+}
