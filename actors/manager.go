@@ -44,8 +44,10 @@ func (m *manager) Receive(c *actor.Context) {
 	case finished:
 		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
 			delete(m.sups, msg.batchID)
-			c.Engine().Poison(msg.pid)
 		}
+		// Also a supervisor already replaced (one that handed its batch
+		// over): each sends finished once, so each is poisoned once.
+		c.Engine().Poison(msg.pid)
 	case actor.Stopped:
 		// Each supervisor handles what is already in its inbox, then stops.
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)

@@ -15,7 +15,10 @@ import (
 // pool owns the resizers and the claim loop. A slot is a claim the pool can
 // still take: the loop claims only with a free slot, and a slot comes back
 // when a resizer finishes a job or a claimed job turns out to need no work.
-// So the jobs out of the queue at any time are at most Workers.
+// So the jobs out of the queue at any time are at most claimSlots(Workers):
+// one at each resizer and one claimed ahead for each, recorded as
+// processing and waiting in queue, so that a resizer that finishes starts
+// its next image at once instead of waiting for a claim and an append.
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
@@ -26,7 +29,15 @@ type pool struct {
 	loopDone chan struct{}
 	draining bool
 	held     map[persistence.Job]heldJob // clustered: claimed, not settled
+	gen      uint64                      // clustered: numbers the changes of held jobs
 }
+
+// claimSlots is how many jobs a pool of workers resizers takes out of the
+// queue at once: twice as many, so that each resizer has its next job
+// claimed and recorded while it works on the current one (measured: without
+// it, a resizer idled about 3 ms per 640×480 image, 40 % of its time, on a
+// claim and an append; see README, Performance).
+func claimSlots(workers int) int { return 2 * workers }
 
 func newPool(sys *System) actor.Producer {
 	return func() actor.Receiver { return &pool{sys: sys} }
@@ -39,9 +50,11 @@ func (p *pool) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		n := p.sys.cfg.Workers
-		p.slots = make(chan struct{}, n)
-		for i := 0; i < n; i++ {
+		p.slots = make(chan struct{}, claimSlots(n))
+		for range cap(p.slots) {
 			p.slots <- struct{}{}
+		}
+		for i := 0; i < n; i++ {
 			p.idle = append(p.idle, c.SpawnChild(newResizer(p.sys), "resizer", actor.WithID(strconv.Itoa(i))))
 		}
 		to := p.sys.manager

@@ -164,6 +164,9 @@ func (m *manager) route(c *actor.Context, batchID string, local any, remote func
 // clusterReceive handles the clustered manager's messages; it reports
 // whether msg was one.
 func (m *manager) clusterReceive(c *actor.Context, msg any) bool {
+	if m.handoverReceive(c, msg) {
+		return true
+	}
 	switch msg := msg.(type) {
 	// From this node: route to the owner.
 	case claimed:
@@ -226,6 +229,12 @@ func (s *supervisor) freeSlot(c *actor.Context, job persistence.Job) {
 // dispatch hands an attempt to the pool that claimed its job: the plain
 // work on this node, clusterpb.Work to another.
 func (s *supervisor) dispatch(c *actor.Context, w work) {
+	// The outcome comes back through the claiming pool and its manager, as
+	// from another node, so it reaches the batch's owner as of then even if
+	// this supervisor has handed the batch over meanwhile.
+	if s.sys.clustered() {
+		w.replyTo = s.sys.pool
+	}
 	pool, ok := s.pools[w.job]
 	if !ok || pool.Address == c.PID().Address {
 		c.Send(s.sys.pool, w)
@@ -248,25 +257,66 @@ func (s *supervisor) deliver(c *actor.Context, sub *actor.PID, d delivery) {
 }
 
 // heldJob is a job this node's pool claimed and has not been told to
-// settle yet (clustered mode).
-type heldJob struct{ atResizer bool }
+// settle yet (clustered mode). gen numbers its last change; a job not at a
+// resizer has a timer that checks, after HeldTimeout, whether it changed
+// since (heldCheck).
+type heldJob struct {
+	atResizer bool
+	gen       uint64
+	timer     *time.Timer
+}
+
+// heldCheck: HeldTimeout passed since held job's change gen.
+type heldCheck struct {
+	job persistence.Job
+	gen uint64
+}
+
+// hold records a change of a held job: at a resizer (its outcome comes
+// back through the pool), or waiting for word from its supervisor, for at
+// most HeldTimeout before it is sent again.
+func (p *pool) hold(c *actor.Context, j persistence.Job, atResizer bool) {
+	p.unhold(j)
+	p.gen++
+	h := heldJob{atResizer: atResizer, gen: p.gen}
+	if !atResizer {
+		e, self, msg := c.Engine(), c.PID(), heldCheck{job: j, gen: p.gen}
+		h.timer = time.AfterFunc(p.sys.cfg.HeldTimeout, func() { e.Send(self, msg) })
+	}
+	p.held[j] = h
+}
+
+func (p *pool) unhold(j persistence.Job) {
+	if h, ok := p.held[j]; ok {
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		delete(p.held, j)
+	}
+}
+
+// resend sends a held job's claim again, to the batch's owner as of now.
+func (p *pool) resend(c *actor.Context, j persistence.Job) {
+	p.hold(c, j, false)
+	c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
+}
 
 // clusterReceive handles the clustered pool's messages; it reports whether
 // msg was one.
 func (p *pool) clusterReceive(c *actor.Context, msg any) bool {
 	switch m := msg.(type) {
 	case claimed:
-		p.held[m.job] = heldJob{}
+		p.hold(c, m.job, false)
 		c.Send(p.sys.manager, m)
 	case work:
 		if _, ok := p.held[m.job]; ok {
-			p.held[m.job] = heldJob{atResizer: true}
+			p.hold(c, m.job, true)
 		}
 		p.onWork(c, m)
 	case *clusterpb.Work:
 		j, o := m.GetJob().Persistence(), m.GetOpts().Persistence()
 		if _, ok := p.held[j]; ok {
-			p.held[j] = heldJob{atResizer: true}
+			p.hold(c, j, true)
 		}
 		f := p.sys.cfg.Files
 		// The outcome comes back through the pool (marking the job as
@@ -281,24 +331,37 @@ func (p *pool) clusterReceive(c *actor.Context, msg any) bool {
 		// job counts as not at a resizer again: if the outcome is lost with
 		// a node that leaves, the job is re-sent.
 		if _, ok := p.held[m.job]; ok {
-			p.held[m.job] = heldJob{}
+			p.hold(c, m.job, false)
 		}
 		c.Send(p.sys.manager, m)
 	case *clusterpb.Settle:
 		p.onSettle(m)
+	case heldCheck:
+		if h, ok := p.held[m.job]; ok && h.gen == m.gen && !h.atResizer {
+			p.sys.cfg.Logger.Info("no word on a claimed job; sending it again",
+				"batch_id", m.job.BatchID, "image_id", m.job.ImageID, "after", p.sys.cfg.HeldTimeout)
+			p.resend(c, m.job)
+		}
 	case membersChanged:
 		// A supervisor lost with its node: every held job not at a
 		// resizer (a claim, Work, outcome or Settle in flight, a backoff)
 		// goes again to the batch's new owner, which drops it if its image
 		// is terminal. Jobs at a resizer report through the pool and the
 		// manager, which route to the new owner already.
+		var lost []persistence.Job // resend changes held: not while ranging over it
 		for j, h := range p.held {
 			if o := Owner(j.BatchID, m.old); !h.atResizer && !slices.Contains(m.now, o) {
-				c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
+				lost = append(lost, j)
 			}
+		}
+		for _, j := range lost {
+			p.resend(c, j)
 		}
 	case actor.Stopped:
 		c.Engine().Unsubscribe(c.PID())
+		for j := range p.held {
+			p.unhold(j)
+		}
 		return false
 	default:
 		return false
@@ -309,7 +372,7 @@ func (p *pool) clusterReceive(c *actor.Context, msg any) bool {
 // onSettle acks or requeues a job this pool claimed, as its supervisor says.
 func (p *pool) onSettle(m *clusterpb.Settle) {
 	j := m.GetJob().Persistence()
-	delete(p.held, j)
+	p.unhold(j)
 	st, log := p.sys.cfg.Store, p.sys.cfg.Logger
 	if m.GetRequeue() {
 		time.AfterFunc(m.GetAfter().AsDuration(), func() {
@@ -329,54 +392,5 @@ func (p *pool) onSettle(m *clusterpb.Settle) {
 	}
 	if m.GetFreeSlot() {
 		p.release()
-	}
-}
-
-// clusterReceive handles the clustered subscriber's messages; it reports
-// whether msg was one. The subscriber keeps the last seq it passed on, so
-// a supervisor that moved (its node left) is resubscribed from there:
-// nothing repeated, no gap.
-func (s *subscriber) clusterReceive(c *actor.Context, msg any) bool {
-	switch m := msg.(type) {
-	case actor.Started:
-		s.last = s.after
-		c.Engine().Subscribe(c.PID())
-		return false
-	case actor.Stopped:
-		c.Engine().Unsubscribe(c.PID())
-		return false
-	case *clusterpb.Delivery:
-		s.clusterDeliver(c, delivery{events: clusterpb.ToEvents(m.GetEvents()), final: m.GetFinal(), err: m.Err()})
-	case delivery:
-		s.clusterDeliver(c, m)
-	case membersChanged:
-		if Owner(s.batchID, m.old) != Owner(s.batchID, m.now) {
-			s.resubscribe(c)
-		}
-	default:
-		return false
-	}
-	return true
-}
-
-func (s *subscriber) clusterDeliver(c *actor.Context, m delivery) {
-	evs := m.events
-	for len(evs) > 0 && evs[0].Seq <= s.last {
-		evs = evs[1:]
-	}
-	if len(evs) > 0 && evs[0].Seq != s.last+1 {
-		s.resubscribe(c) // a gap: events from a supervisor we had not caught up with
-		return
-	}
-	if len(evs) > 0 {
-		s.last = evs[len(evs)-1].Seq
-	}
-	m.events = evs
-	s.deliver(m)
-}
-
-func (s *subscriber) resubscribe(c *actor.Context) {
-	if !s.closed {
-		c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.last, sub: c.PID()})
 	}
 }

@@ -38,20 +38,36 @@ type supervisor struct {
 	// pools: the pool that claimed each job (clustered mode), where its
 	// Work and Settle go.
 	pools map[persistence.Job]*actor.PID
+	// fencer (clustered mode, a store that fences): token is this
+	// supervisor's, taken before its first load; every append is fenced
+	// with it. moved: it was fenced off or its batch has another owner; it
+	// writes nothing more and hands every message back (handover.go).
+	fencer persistence.Fencer
+	token  uint64
+	moved  bool
+	check  *time.Timer // the next fenceCheck
 }
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
+	var fencer persistence.Fencer
+	if f, ok := sys.cfg.Store.(persistence.Fencer); ok && sys.clustered() {
+		fencer = f
+	}
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			pools: make(map[persistence.Job]*actor.PID),
-			log:   sys.cfg.Logger.With("batch_id", batchID),
+			pools: make(map[persistence.Job]*actor.PID), fencer: fencer,
+			log: sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
 }
 
 func (s *supervisor) Receive(c *actor.Context) {
-	s.handle(c, c.Message())
+	if s.sys.clustered() {
+		s.clusterReceive(c, c.Message())
+	} else {
+		s.handle(c, c.Message())
+	}
 	s.maybeFinish(c)
 }
 
@@ -90,10 +106,21 @@ func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 }
 
 // load reads the batch and its log from the store. On failure it keeps
-// what it had and records the error; a later message tries again.
+// what it had and records the error; a later message tries again. A
+// fencing supervisor fences first (once), so it reads everything the
+// batch's previous writer wrote before that one was cut off.
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
 	defer cancel()
+	if s.fencer != nil && s.token == 0 {
+		tok, err := s.fencer.Fence(ctx, s.id)
+		if err != nil {
+			s.loadErr = fmt.Errorf("fence batch %s: %w", s.id, err)
+			s.log.Warn("supervisor cannot fence its batch", "err", err)
+			return
+		}
+		s.token = tok
+	}
 	b, err := s.sys.cfg.Store.Batch(ctx, s.id)
 	var evs []persistence.Event
 	if err == nil {
@@ -246,7 +273,11 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	if err == nil {
 		ctx, cancel := s.ctx()
 		var nb *persistence.Batch
-		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
+		if s.token != 0 {
+			all, nb, err = s.fencer.AppendFenced(ctx, s.id, s.token, all...)
+		} else {
+			all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
+		}
 		cancel()
 		if err == nil {
 			fresh := all
@@ -266,6 +297,11 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 			}
 			return all, true
 		}
+	}
+	if errors.Is(err, persistence.ErrFenced) {
+		// A newer supervisor of this batch took it: it writes from now on.
+		s.yield(c, "fenced off by a newer supervisor", orig)
+		return nil, false
 	}
 	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
 		s.log.Info("append refused; resyncing from the store", "err", err)
@@ -363,7 +399,7 @@ func (s *supervisor) maybeFinish(c *actor.Context) {
 	if s.over || s.pending > 0 {
 		return
 	}
-	if (s.batch == nil && s.loadErr != nil) || (s.batch != nil && s.batch.Done) {
+	if s.moved || (s.batch == nil && s.loadErr != nil) || (s.batch != nil && s.batch.Done) {
 		s.over = true
 		c.Send(s.manager, finished{batchID: s.id, pid: c.PID()})
 	}

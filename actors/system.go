@@ -47,6 +47,17 @@ type Config struct {
 	// one member (see route.go), and jobs are settled by the pool that
 	// claimed them. Nil: the single-node system, no remoting.
 	Cluster *cluster.Node
+	// HeldTimeout (clustered): a job this node's pool claimed that is not
+	// at one of its resizers and has had no word from its supervisor (Work
+	// or Settle) for this long is sent again to the batch's owner: the
+	// claim or the outcome was lost (a dead letter, a supervisor gone).
+	// Default 10 s; message hops take milliseconds, and a duplicate only
+	// costs an extra attempt.
+	HeldTimeout time.Duration
+	// SubscribeTimeout (clustered): a subscriber that got no Delivery this
+	// long after it subscribed subscribes again (its Subscribe or the
+	// answer was lost). Default 2 s; a repeat is harmless (by seq).
+	SubscribeTimeout time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -70,6 +81,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	if c.HeldTimeout <= 0 {
+		c.HeldTimeout = 10 * time.Second
+	}
+	if c.SubscribeTimeout <= 0 {
+		c.SubscribeTimeout = 2 * time.Second
 	}
 	return nil
 }

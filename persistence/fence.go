@@ -26,5 +26,8 @@ type Fencer interface {
 	// AppendFenced is Append, run only while token is the batch's latest:
 	// otherwise it returns an error wrapping ErrFenced (and so
 	// ErrConflict) and writes nothing. The check and the write are atomic.
+	// With no events it only checks: the batch as stored while token is
+	// the latest, ErrFenced otherwise (a writer that has not written for a
+	// while learns this way that it was cut off).
 	AppendFenced(ctx context.Context, id string, token uint64, evs ...Event) ([]Event, *Batch, error)
 }

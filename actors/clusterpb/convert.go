@@ -92,7 +92,13 @@ func ToEvents(evs []*Event) []persistence.Event {
 const (
 	CodeNotFound    = "not_found"
 	CodeUnavailable = "unavailable"
+	CodeMoved       = "moved"
 )
+
+// ErrMoved is the error of a Delivery that tells a subscriber its batch's
+// supervisor stopped serving it (fenced off by another writer, or the
+// batch's owner changed): subscribe again from the last event passed on.
+var ErrMoved = errors.New("the batch's supervisor moved")
 
 // NewDelivery builds a Delivery; err, when set, is carried as its text and,
 // for the persistence sentinels, its code.
@@ -105,6 +111,8 @@ func NewDelivery(evs []persistence.Event, final bool, err error) *Delivery {
 			d.ErrorCode = CodeNotFound
 		case errors.Is(err, persistence.ErrUnavailable):
 			d.ErrorCode = CodeUnavailable
+		case errors.Is(err, ErrMoved):
+			d.ErrorCode = CodeMoved
 		}
 	}
 	return d
@@ -121,6 +129,8 @@ func (d *Delivery) Err() error {
 		return &remoteError{msg: d.GetError(), is: persistence.ErrNotFound}
 	case CodeUnavailable:
 		return &remoteError{msg: d.GetError(), is: persistence.ErrUnavailable}
+	case CodeMoved:
+		return &remoteError{msg: d.GetError(), is: ErrMoved}
 	}
 	return errors.New(d.GetError())
 }

@@ -70,14 +70,14 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDeliveryError: the persistence sentinels survive the wire.
+// TestDeliveryError: the persistence sentinels and ErrMoved survive the wire.
 func TestDeliveryError(t *testing.T) {
-	for _, sentinel := range []error{persistence.ErrNotFound, persistence.ErrUnavailable, errors.New("other")} {
+	for _, sentinel := range []error{persistence.ErrNotFound, persistence.ErrUnavailable, clusterpb.ErrMoved, errors.New("other")} {
 		err := wire(t, clusterpb.NewDelivery(nil, true, errorf(sentinel))).(*clusterpb.Delivery).Err()
 		if err == nil || err.Error() != errorf(sentinel).Error() {
 			t.Fatalf("%v: got %v", sentinel, err)
 		}
-		if sentinel == persistence.ErrNotFound || sentinel == persistence.ErrUnavailable {
+		if sentinel == persistence.ErrNotFound || sentinel == persistence.ErrUnavailable || sentinel == clusterpb.ErrMoved {
 			if !errors.Is(err, sentinel) {
 				t.Fatalf("%v lost across the wire: %v", sentinel, err)
 			}

@@ -38,11 +38,38 @@ func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
 // still token, so a Fence that lands between the read and the EXEC fails
 // the EXEC, and the retry sees the newer token and refuses with
 // persistence.ErrFenced.
+//
+// With no events it writes nothing and only checks: the batch, or
+// ErrFenced. (One pipelined read of the batch and its fence; no WATCH, as
+// nothing is written.)
 func (s *Store) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
-	if len(evs) == 0 { // Append writes nothing either: no fence to check
-		return s.Append(ctx, id)
+	if len(evs) > 0 {
+		return s.append(ctx, id, &token, evs)
 	}
-	return s.append(ctx, id, &token, evs)
+	if err := s.begin(ctx); err != nil {
+		return nil, nil, err
+	}
+	op := fmt.Sprintf("check the fence of batch %s", id)
+	var get, fence *goredis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, s.k.batch(id))
+		fence = p.Get(ctx, s.k.fence(id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, nil, s.fail(op, err)
+	}
+	if err := get.Err(); err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	if err := checkFence(fence, token); err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	b, err := decodeBatch([]byte(get.Val()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return []persistence.Event{}, b, nil
 }
 
 // checkFence compares the fence read under WATCH with the writer's token.

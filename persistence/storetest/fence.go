@@ -44,6 +44,12 @@ func testFence(t *testing.T, op Opener) {
 	}
 	sameBatch(t, mustBatch(t, s, b.ID), before)
 	sameEvents(t, mustEvents(t, s, b.ID, 0), beforeEvs)
+	if _, _, err := f.AppendFenced(ctx, b.ID, old); !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("AppendFenced(older token, no events) = %v, want ErrFenced", err)
+	}
+	if evs, nb, err := f.AppendFenced(ctx, b.ID, cur); err != nil || len(evs) != 0 || nb.LastSeq != before.LastSeq {
+		t.Fatalf("AppendFenced(latest, no events) = %v, %v, %v; want the batch as stored", evs, nb, err)
+	}
 	if _, _, err := f.AppendFenced(ctx, b.ID, cur, completed(b, 0)); err != nil {
 		t.Fatalf("AppendFenced(latest) after a refusal: %v", err)
 	}

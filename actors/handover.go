@@ -1,0 +1,171 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/clusterpb"
+	"github.com/backlot/backlot/persistence"
+)
+
+// Handing a batch over (clustered mode). A supervisor stops serving its
+// batch when
+//   - an append comes back persistence.ErrFenced: a newer supervisor of the
+//     batch (on another node, while the members' views differ) fenced it;
+//   - the member list changes and names another owner (a node joined);
+//   - it handled a message on a node that is not the batch's owner in this
+//     node's view (a straggler routed by a node whose view was stale).
+//
+// It then writes nothing more: it tells the manager (which forgets it, so
+// the next message for the batch finds the owner anew), tells each
+// subscriber clusterpb.ErrMoved (they subscribe again from the last event
+// they passed on), and hands every message it still gets, the refused one
+// first, back to the manager, which routes it to the owner. It stops once
+// no timer of its own is pending. Only this node's supervisor stops:
+// nothing is broadcast, so the newer one is untouched.
+
+// handbackAfter is how long the manager holds a handed-back message when
+// its own view still names this node the owner. The supervisor was fenced
+// by a node that sees another owner; both views converge within a member
+// poll or two, and routing at once would spawn a supervisor that fences
+// the other again (a ping-pong as long as the views differ).
+const handbackAfter = 2 * membersEvery
+
+// handover: supervisor pid stops serving batchID (the manager forgets it).
+type handover struct {
+	batchID string
+	pid     *actor.PID
+}
+
+// handback: a message a handing-over supervisor got; the manager routes it
+// to the batch's owner.
+type handback struct {
+	batchID string
+	msg     any
+}
+
+// reroute: a handback held for handbackAfter; route it now.
+type reroute handback
+
+// fenceCheckEvery is how often a fencing supervisor of an unfinished batch
+// that has subscribers checks that it is still the batch's writer. A
+// supervisor learns it was fenced from its next append; one that has none
+// to make (the other supervisor does all the work while the views differ)
+// would otherwise keep its subscribers waiting on a mirror nobody updates.
+const fenceCheckEvery = time.Second
+
+// fenceCheck: time to check the fence (see fenceCheckEvery).
+type fenceCheck struct{}
+
+// clusterReceive is the clustered supervisor's Receive.
+func (s *supervisor) clusterReceive(c *actor.Context, msg any) {
+	switch m := msg.(type) {
+	case actor.Started:
+		c.Engine().Subscribe(c.PID())
+		s.armFenceCheck(c)
+	case actor.Stopped:
+		c.Engine().Unsubscribe(c.PID())
+		if s.check != nil {
+			s.check.Stop()
+		}
+		return
+	case fenceCheck:
+		if !s.moved {
+			s.checkFence(c)
+		}
+		return
+	case membersChanged:
+		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
+			s.yield(c, "the batch has another owner", nil)
+		}
+		return
+	}
+	if s.moved {
+		s.forward(c, msg)
+		return
+	}
+	s.handle(c, msg)
+	switch msg.(type) {
+	case claimed, workDone, subscribe:
+		if !s.moved && s.sys.ownerOf(s.id) != s.sys.self() {
+			s.yield(c, "this node is not the batch's owner", nil)
+		}
+	}
+}
+
+// yield stops this supervisor serving its batch (see above); orig, when
+// not nil, is the message whose append was refused.
+func (s *supervisor) yield(c *actor.Context, why string, orig any) {
+	s.moved = true
+	s.log.Info("supervisor hands its batch over", "why", why, "owner", s.sys.ownerOf(s.id), "subscribers", len(s.subs))
+	c.Send(s.manager, handover{batchID: s.id, pid: c.PID()})
+	for _, sub := range s.subs {
+		s.deliver(c, sub, delivery{err: clusterpb.ErrMoved})
+	}
+	clear(s.subs)
+	if orig != nil {
+		s.forward(c, orig)
+	}
+}
+
+// forward hands a message of a supervisor that yielded back to the manager.
+func (s *supervisor) forward(c *actor.Context, msg any) {
+	switch m := msg.(type) {
+	case retry:
+		s.pending--
+		s.forward(c, m.msg)
+	case claimed, workDone, subscribe:
+		c.Send(s.manager, handback{batchID: s.id, msg: m})
+	}
+}
+
+// handoverReceive handles the manager's side; it reports whether msg was
+// one of these.
+func (m *manager) handoverReceive(c *actor.Context, msg any) bool {
+	switch msg := msg.(type) {
+	case handover:
+		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
+			delete(m.sups, msg.batchID)
+		}
+	case handback:
+		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
+			m.clusterReceive(c, msg.msg)
+			return true
+		}
+		e, self := c.Engine(), c.PID()
+		time.AfterFunc(handbackAfter, func() { e.Send(self, reroute(msg)) })
+	case reroute:
+		m.clusterReceive(c, msg.msg)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *supervisor) armFenceCheck(c *actor.Context) {
+	if s.fencer == nil {
+		return
+	}
+	e, self := c.Engine(), c.PID()
+	s.check = time.AfterFunc(fenceCheckEvery, func() { e.Send(self, fenceCheck{}) })
+}
+
+// checkFence yields when a newer supervisor fenced this one (see
+// fenceCheckEvery), and arms the next check while the batch is unfinished.
+func (s *supervisor) checkFence(c *actor.Context) {
+	if s.batch != nil && s.batch.Done {
+		return
+	}
+	if s.token != 0 && len(s.subs) > 0 {
+		ctx, cancel := s.ctx()
+		_, _, err := s.fencer.AppendFenced(ctx, s.id, s.token)
+		cancel()
+		if errors.Is(err, persistence.ErrFenced) {
+			s.yield(c, "fenced off by a newer supervisor", nil)
+			return
+		}
+	}
+	s.armFenceCheck(c)
+}
