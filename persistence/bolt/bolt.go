@@ -47,6 +47,9 @@ type Store struct {
 	mu   sync.Mutex    // guards wake
 	wake chan struct{} // closed and replaced each time work is added
 
+	qmu     sync.Mutex                 // guards claimed; held across claimOne's read
+	claimed map[string]persistence.Job // pending key → job, claimed and not settled (queue.go)
+
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests
 	quit     chan struct{} // closed by Close: commitLoop returns
@@ -72,14 +75,16 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}),
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{},
 		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }
 
-// setup creates the buckets and redelivers in-flight jobs, keeping their keys
-// so that they are claimed before anything queued after them.
+// setup creates the buckets and redelivers jobs a store file of an earlier
+// version had recorded as in flight (claims are no longer written; see
+// queue.go), keeping their keys so that they are claimed before anything
+// queued after them.
 func setup(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{bucketBatches, bucketEvents, bucketPending, bucketInflight, bucketUnfinished, bucketDone} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -127,19 +132,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.fail("ping", s.db.View(func(*bbolt.Tx) error { return nil }))
 }
 
-// QueueDepth counts the pending and in-flight jobs. It walks both buckets'
-// pages, so it costs time in proportion to the queue: fine for a metrics
-// scrape, not for a hot path.
+// QueueDepth counts the pending (not claimed) and in-flight (claimed, not
+// settled) jobs. It walks the queue's pages, so it costs time in
+// proportion to the queue: fine for a metrics scrape, not for a hot path.
 func (s *Store) QueueDepth(ctx context.Context) (pending, inflight int, err error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, 0, err
 	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		pending = tx.Bucket(bucketPending).Stats().KeyN
-		inflight = tx.Bucket(bucketInflight).Stats().KeyN
 		return nil
 	})
-	return pending, inflight, s.fail("count queue", err)
+	inflight = len(s.claimed)
+	return pending - inflight, inflight, s.fail("count queue", err)
 }
 
 // begin is the guard at the top of every method: a closed store or an

@@ -12,13 +12,13 @@
 //
 //	batches     batch id      → Batch
 //	events      batch id      → sub-bucket: seq → Event (1, 2, 3 …)
-//	pending     queue key     → Job, FIFO by key (keys from pending's NextSequence)
-//	inflight    queue key     → Job, claimed and not yet acked (same key it had in pending)
+//	pending     queue key     → Job, FIFO by key (keys from pending's NextSequence), until acked
+//	inflight    queue key     → Job: only in files of earlier versions, moved to pending at Open
 //	unfinished  batch id      → empty; an index of batches whose done is not recorded
 //
 // # Invariants
 //
-//   - Every write (Create, Append, Claim, Ack, Requeue, Delete) returns after
+//   - Every write (Create, Append, Ack, Requeue, Delete) returns after
 //     a bbolt commit with fsync (NoSync stays false): what it returns as
 //     written survives a crash. Writes that arrive while a commit is under
 //     way share the next one (group commit, commit.go: one goroutine, no
@@ -28,14 +28,16 @@
 //     Batch.ApplyAll to the batch it reads inside that transaction, so racing
 //     appenders cannot produce a gap, a repeated seq or a second terminal
 //     event. The rules themselves live in package persistence, not here.
-//   - A job is in exactly one of pending and inflight. Claim moves it from the
-//     front of pending to inflight under the same key; Ack deletes it;
-//     Requeue moves it to the back of pending under a new key.
-//   - Open moves every inflight job back to pending under its original key,
-//     which is smaller than any key issued later: a job claimed when the
-//     process died is redelivered first. Workers must therefore tolerate a
-//     job they already finished (the event log refuses a second terminal
-//     event with persistence.ErrConflict).
+//   - A job stays in pending from Create until Ack deletes it. Claim writes
+//     nothing: it marks the first unmarked key in memory (Store.claimed), so
+//     each job goes to one claimer; Requeue moves it to the back of pending
+//     under a new key and drops the mark. A claim needs no durable write
+//     because a crash must undo it anyway: after a restart every job not
+//     acked is pending again, still under its original key, which is smaller
+//     than any key issued later, so a job claimed when the process died is
+//     redelivered first. Workers must therefore tolerate a job they already
+//     finished (the event log refuses a second terminal event with
+//     persistence.ErrConflict).
 //   - Waiting claimers are woken by a channel that is closed and replaced
 //     whenever work is added (Create, Requeue) and by Close; nothing polls.
 package bolt

@@ -10,11 +10,17 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// Claim moves the oldest pending job to in flight and returns it. With
-// nothing pending it waits until Create or Requeue adds work, ctx ends
+// Claims are not written to the file. A claimed job stays in pending, its
+// key marked in s.claimed, until Ack deletes it or Requeue moves it to the
+// back; a crash forgets the marks, so every job not acked is pending again
+// at the next Open, which is what writing the claim (and moving it back at
+// Open) would give, minus a durable commit per job.
+
+// Claim marks the oldest pending job not claimed yet and returns it. With
+// nothing to claim it waits until Create or Requeue adds work, ctx ends
 // (ctx.Err()) or the store is closed (persistence.ErrClosed). Any number of
 // goroutines may wait; each job goes to exactly one of them, because the
-// move happens in a write transaction and bbolt runs one at a time.
+// search and the mark happen under one lock.
 func (s *Store) Claim(ctx context.Context) (persistence.Job, error) {
 	for {
 		if err := s.begin(ctx); err != nil {
@@ -40,25 +46,24 @@ func (s *Store) Claim(ctx context.Context) (persistence.Job, error) {
 	}
 }
 
-// claimOne moves the first pending job, if any, to in flight.
+// claimOne marks the first pending job not claimed, if any.
 func (s *Store) claimOne() (j persistence.Job, ok bool, err error) {
-	err = s.update(func(tx *bbolt.Tx) error {
-		j, ok = persistence.Job{}, false // this may be a second run (see update)
-		pending := tx.Bucket(bucketPending)
-		k, v := pending.Cursor().First()
-		if k == nil {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketPending).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if _, taken := s.claimed[string(k)]; taken {
+				continue // at most one per claim slot: a short skip
+			}
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("decode job %x: %w", k, err)
+			}
+			s.claimed[string(k)] = j
+			ok = true
 			return nil
 		}
-		if err := json.Unmarshal(v, &j); err != nil {
-			return fmt.Errorf("decode job %x: %w", k, err)
-		}
-		// k and v belong to the page being changed; copy before Delete.
-		k, v = bytes.Clone(k), bytes.Clone(v)
-		if err := pending.Delete(k); err != nil {
-			return err
-		}
-		ok = true
-		return tx.Bucket(bucketInflight).Put(k, v)
+		return nil
 	})
 	if err != nil {
 		return persistence.Job{}, false, s.fail("claim job", err)
@@ -66,47 +71,76 @@ func (s *Store) claimOne() (j persistence.Job, ok bool, err error) {
 	return j, ok, nil
 }
 
-// Ack removes j from in flight for good. A job that is not in flight (acked
-// already, or never claimed) is left alone and is not an error.
+// keysOf returns the keys j is claimed under (one, unless a bug elsewhere
+// enqueued it twice).
+func (s *Store) keysOf(j persistence.Job) [][]byte {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	var keys [][]byte
+	for k, got := range s.claimed {
+		if got == j {
+			keys = append(keys, []byte(k))
+		}
+	}
+	return keys
+}
+
+// unclaim drops the marks of keys, after the write that settled them.
+func (s *Store) unclaim(keys [][]byte) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for _, k := range keys {
+		delete(s.claimed, string(k))
+	}
+}
+
+// Ack removes the claimed job j for good. A job that is not claimed (acked
+// already, or never claimed) is left alone and is not an error. The mark
+// stays until the delete is committed, so nobody claims j meanwhile.
 func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
+	keys := s.keysOf(j)
+	if len(keys) == 0 {
+		return nil
+	}
 	err := s.update(func(tx *bbolt.Tx) error {
-		inflight := tx.Bucket(bucketInflight)
-		keys, err := findJob(inflight, j)
-		if err != nil {
-			return err
-		}
+		pending := tx.Bucket(bucketPending)
 		for _, k := range keys {
-			if err := inflight.Delete(k); err != nil {
+			if err := pending.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return s.fail(fmt.Sprintf("ack job %s", j), err)
+	if err != nil {
+		return s.fail(fmt.Sprintf("ack job %s", j), err)
+	}
+	s.unclaim(keys)
+	return nil
 }
 
-// Requeue moves j from in flight to the end of the pending queue and wakes a
-// claimer. A job that is not in flight is left alone and is not an error:
+// Requeue moves the claimed job j to the end of the pending queue and wakes
+// a claimer. A job that is not claimed is left alone and is not an error:
 // enqueueing it anyway could hand out a job that is still pending, or one
 // acked already, a second time.
 func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	moved := false
+	keys := s.keysOf(j)
+	if len(keys) == 0 {
+		return nil
+	}
 	err := s.update(func(tx *bbolt.Tx) error {
-		moved = false // this may be a second run (see update)
-		inflight, pending := tx.Bucket(bucketInflight), tx.Bucket(bucketPending)
-		keys, err := findJob(inflight, j)
-		if err != nil {
-			return err
-		}
+		pending := tx.Bucket(bucketPending)
 		for _, k := range keys {
-			v := bytes.Clone(inflight.Get(k))
-			if err := inflight.Delete(k); err != nil {
+			v := bytes.Clone(pending.Get(k))
+			if v == nil {
+				continue
+			}
+			if err := pending.Delete(k); err != nil {
 				return err
 			}
 			n, err := pending.NextSequence()
@@ -116,35 +150,15 @@ func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 			if err := pending.Put(seqKey(n), v); err != nil {
 				return err
 			}
-			moved = true
 		}
 		return nil
 	})
 	if err != nil {
 		return s.fail(fmt.Sprintf("requeue job %s", j), err)
 	}
-	if moved {
-		s.notify()
-	}
+	s.unclaim(keys) // the new keys were never marked
+	s.notify()
 	return nil
-}
-
-// findJob returns the keys of the in-flight entries holding j. It scans the
-// bucket: in flight holds at most one job per busy worker, so it stays small,
-// and a secondary index would cost a write on every claim.
-func findJob(inflight *bbolt.Bucket, j persistence.Job) ([][]byte, error) {
-	var keys [][]byte
-	err := inflight.ForEach(func(k, v []byte) error {
-		var got persistence.Job
-		if err := json.Unmarshal(v, &got); err != nil {
-			return fmt.Errorf("decode job %x: %w", k, err)
-		}
-		if got == j {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return nil
-	})
-	return keys, err
 }
 
 // notify wakes every waiting claimer; each then tries a claim of its own, and
