@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -49,9 +49,15 @@ func newClusterWorld(t *testing.T) *clusterWorld {
 // store the System gets (the node's Redis store stays its own).
 func (w *clusterWorld) start(t *testing.T, name string, wrap func(*redis.Store) persistence.Store, mutate func(*Config), peers ...string) *cnode {
 	t.Helper()
+	return w.startAt(t, name, freeAddr(t), wrap, mutate, peers...)
+}
+
+// startAt is start with the node's cluster address chosen by the caller.
+func (w *clusterWorld) startAt(t *testing.T, name, addr string, wrap func(*redis.Store) persistence.Store, mutate func(*Config), peers ...string) *cnode {
+	t.Helper()
 	n := &cnode{t: t, name: name, files: w.files, logs: &logBuffer{}}
 	var err error
-	n.node, err = cluster.Start(cluster.Config{ID: name, Listen: freeAddr(t), Peers: peers})
+	n.node, err = cluster.Start(cluster.Config{ID: name, Listen: addr, Peers: peers})
 	if err != nil {
 		t.Fatal(err)
 	}
