@@ -49,6 +49,7 @@ type Store struct {
 
 	qmu     sync.Mutex                 // guards claimed; held across claimOne's read
 	claimed map[string]persistence.Job // pending key → job, claimed and not settled (queue.go)
+	acked   map[string]struct{}        // pending keys acked, their delete not yet committed
 
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests
@@ -75,7 +76,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{},
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{},
 		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
@@ -146,7 +147,7 @@ func (s *Store) QueueDepth(ctx context.Context) (pending, inflight int, err erro
 		return nil
 	})
 	inflight = len(s.claimed)
-	return pending - inflight, inflight, s.fail("count queue", err)
+	return max(0, pending-inflight-len(s.acked)), inflight, s.fail("count queue", err)
 }
 
 // begin is the guard at the top of every method: a closed store or an

@@ -14,7 +14,16 @@ const maxGroup = 128
 // write is one caller's part of a group commit.
 type write struct {
 	fn   func(*bbolt.Tx) error
-	done chan error // buffered (1): the committer never blocks on a caller
+	done chan error  // buffered (1): the committer never blocks on a caller
+	then func(error) // instead of done, for a write nobody waits for (updateAsync)
+}
+
+func (w *write) answer(err error) {
+	if w.then != nil {
+		w.then(err)
+		return
+	}
+	w.done <- err
 }
 
 // errGroupFailed ends a shared transaction when one of its writes failed.
@@ -53,6 +62,19 @@ func (s *Store) update(fn func(*bbolt.Tx) error) error {
 	}
 }
 
+// updateAsync queues fn for the next commit like update, without waiting
+// for it: then gets the outcome, on the committer's goroutine (it must be
+// quick). If the store is closing, fn does not run and then gets the error.
+// Writes queued before Close are committed by Close.
+func (s *Store) updateAsync(fn func(*bbolt.Tx) error, then func(error)) {
+	w := &write{fn: fn, then: then}
+	select {
+	case s.writes <- w:
+	case <-s.quit:
+		then(bbolt.ErrDatabaseNotOpen)
+	}
+}
+
 // commitLoop is the one goroutine that commits writes, started by Open and
 // ended by Close (after which update fails). It takes the first write
 // waiting, then every other one already waiting (never waiting for more),
@@ -65,6 +87,7 @@ func (s *Store) commitLoop() {
 		case w := <-s.writes:
 			group = append(group[:0], w)
 		case <-s.quit:
+			s.drain(group)
 			return
 		}
 	more:
@@ -87,7 +110,7 @@ func (s *Store) commitLoop() {
 // nothing, as with db.Update. A failed commit (the disk) fails them all.
 func (s *Store) commit(group []*write) {
 	if len(group) == 1 {
-		group[0].done <- s.solo(group[0].fn)
+		group[0].answer(s.solo(group[0].fn))
 		return
 	}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -100,7 +123,7 @@ func (s *Store) commit(group []*write) {
 	})
 	if errors.Is(err, errGroupFailed) {
 		for _, w := range group {
-			w.done <- s.solo(w.fn)
+			w.answer(s.solo(w.fn))
 		}
 		return
 	}
@@ -108,7 +131,28 @@ func (s *Store) commit(group []*write) {
 		s.commits.Add(1)
 	}
 	for _, w := range group {
-		w.done <- err
+		w.answer(err)
+	}
+}
+
+// drain commits the writes already queued when Close began (an
+// asynchronous Ack, say), so a clean shutdown loses none of them.
+func (s *Store) drain(group []*write) {
+	for {
+		group = group[:0]
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		if len(group) == 0 {
+			return
+		}
+		s.commit(group)
 	}
 }
 

@@ -18,12 +18,14 @@
 //
 // # Invariants
 //
-//   - Every write (Create, Append, Ack, Requeue, Delete) returns after
+//   - Every write (Create, Append, Requeue, Delete) returns after
 //     a bbolt commit with fsync (NoSync stays false): what it returns as
 //     written survives a crash. Writes that arrive while a commit is under
 //     way share the next one (group commit, commit.go: one goroutine, no
 //     timer), so a busy node pays one fsync for many writes; a write that
-//     fails is retried alone, so it changes nothing and fails alone.
+//     fails is retried alone, so it changes nothing and fails alone. Ack
+//     is the exception: it returns at once and its delete goes with the
+//     next commit (a lost ack only redelivers a finished job; see below).
 //   - bbolt runs one writer at a time, and Append applies the events with
 //     Batch.ApplyAll to the batch it reads inside that transaction, so racing
 //     appenders cannot produce a gap, a repeated seq or a second terminal

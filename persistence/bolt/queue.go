@@ -56,6 +56,9 @@ func (s *Store) claimOne() (j persistence.Job, ok bool, err error) {
 			if _, taken := s.claimed[string(k)]; taken {
 				continue // at most one per claim slot: a short skip
 			}
+			if _, gone := s.acked[string(k)]; gone {
+				continue
+			}
 			if err := json.Unmarshal(v, &j); err != nil {
 				return fmt.Errorf("decode job %x: %w", k, err)
 			}
@@ -95,8 +98,13 @@ func (s *Store) unclaim(keys [][]byte) {
 }
 
 // Ack removes the claimed job j for good. A job that is not claimed (acked
-// already, or never claimed) is left alone and is not an error. The mark
-// stays until the delete is committed, so nobody claims j meanwhile.
+// already, or never claimed) is left alone and is not an error.
+//
+// Ack does not wait for its commit: j's key moves from s.claimed to
+// s.acked (so nobody claims it again) and its delete goes with the next
+// group commit, after which the mark is dropped. A crash before that commit redelivers j after the
+// restart, which a claimer must tolerate anyway (see doc.go); a Close
+// commits it. So an ack costs its caller no fsync.
 func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -105,7 +113,13 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	err := s.update(func(tx *bbolt.Tx) error {
+	s.qmu.Lock()
+	for _, k := range keys { // from claimed to acked: no longer in flight, still not claimable
+		delete(s.claimed, string(k))
+		s.acked[string(k)] = struct{}{}
+	}
+	s.qmu.Unlock()
+	s.updateAsync(func(tx *bbolt.Tx) error {
 		pending := tx.Bucket(bucketPending)
 		for _, k := range keys {
 			if err := pending.Delete(k); err != nil {
@@ -113,11 +127,17 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 			}
 		}
 		return nil
+	}, func(err error) {
+		if err == nil {
+			s.qmu.Lock()
+			for _, k := range keys {
+				delete(s.acked, string(k))
+			}
+			s.qmu.Unlock()
+		}
+		// On failure the mark stays: j is not handed out again by this
+		// process, and the next Open redelivers it.
 	})
-	if err != nil {
-		return s.fail(fmt.Sprintf("ack job %s", j), err)
-	}
-	s.unclaim(keys)
 	return nil
 }
 
