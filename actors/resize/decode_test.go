@@ -62,24 +62,26 @@ func TestDCTScale(t *testing.T) {
 		opts   persistence.Options
 		want   turbojpeg.Factor
 	}{
-		{"4000x3000 cover 100", 4000, 3000, 1, cover(100, 100), frac(1, 8)}, // crop 3000: 375 >= 200
-		{"1920x1080 cover 100", 1920, 1080, 1, cover(100, 100), frac(1, 4)}, // 1080/8 = 135 < 200
-		{"640x480 cover 100", 640, 480, 1, cover(100, 100), frac(1, 2)},     // 480*3/8 = 180 < 200
-		{"800x600 cover 100", 800, 600, 1, cover(100, 100), frac(3, 8)},
-		{"400x300 cover 100", 400, 300, 1, cover(100, 100), frac(3, 4)},
-		{"300x200 cover 100", 300, 200, 1, cover(100, 100), frac(1, 1)},
-		{"exactly twice", 1600, 1600, 1, cover(200, 200), frac(1, 4)},
-		{"one pixel short of twice", 1599, 1599, 1, cover(200, 200), frac(3, 8)},
-		// Cover: the crop, not the whole width, must stay twice the target.
-		{"panorama cover", 8000, 1000, 1, cover(100, 100), frac(1, 4)},
-		{"panorama contain", 8000, 1000, 1, options(100, 100, persistence.FitContain, persistence.FormatJPEG), frac(1, 8)},
+		{"4000x3000 cover 100", 4000, 3000, 1, cover(100, 100), frac(1, 8)}, // crop 3000: 375 >= 100
+		{"1920x1080 cover 100", 1920, 1080, 1, cover(100, 100), frac(1, 8)}, // 1080/8 = 135 >= 100
+		{"640x480 cover 100", 640, 480, 1, cover(100, 100), frac(1, 4)},     // 480/8 = 60 < 100
+		{"800x600 cover 100", 800, 600, 1, cover(100, 100), frac(1, 4)},
+		{"400x300 cover 100", 400, 300, 1, cover(100, 100), frac(3, 8)}, // 300*3/8 = 112
+		{"300x200 cover 100", 300, 200, 1, cover(100, 100), frac(1, 2)},
+		{"250x150 cover 100", 250, 150, 1, cover(100, 100), frac(3, 4)},
+		{"exactly the target", 1600, 1600, 1, cover(200, 200), frac(1, 8)},
+		{"one pixel short of the target", 1599, 1599, 1, cover(200, 200), frac(1, 4)},
+		// Cover: the crop, not the whole width, must stay the target's size.
+		{"panorama cover", 8000, 1000, 1, cover(200, 200), frac(1, 4)},
+		{"panorama contain", 8000, 1000, 1, options(200, 200, persistence.FitContain, persistence.FormatJPEG), frac(1, 8)},
 		{"contain", 1920, 1080, 1, options(100, 100, persistence.FitContain, persistence.FormatJPEG), frac(1, 8)},
-		// Fill 120x50 needs 240 source columns and 100 rows; shown turned
-		// a quarter (6, 8), the target is 50x120 in stored pixels.
-		{"fill", 800, 600, 1, options(120, 50, persistence.FitFill, persistence.FormatJPEG), frac(3, 8)},
-		{"fill turned", 800, 600, 6, options(120, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 2)},
-		{"fill turned back", 800, 600, 8, options(120, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 2)},
-		{"fill flipped", 800, 600, 3, options(120, 50, persistence.FitFill, persistence.FormatJPEG), frac(3, 8)},
+		// Fill 90x50 needs 90 source columns and 50 rows (800/8 = 100,
+		// 600/8 = 75); shown turned a quarter (6, 8), the target is 50x90
+		// in stored pixels, and 75 rows are too few.
+		{"fill", 800, 600, 1, options(90, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 8)},
+		{"fill turned", 800, 600, 6, options(90, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 4)},
+		{"fill turned back", 800, 600, 8, options(90, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 4)},
+		{"fill flipped", 800, 600, 3, options(90, 50, persistence.FitFill, persistence.FormatJPEG), frac(1, 8)},
 		{"enlarging", 50, 40, 1, options(400, 400, persistence.FitContain, persistence.FormatJPEG), frac(1, 1)},
 		{"empty box", 4000, 3000, 1, cover(0, 100), frac(1, 1)},
 	}
@@ -91,7 +93,9 @@ func TestDCTScale(t *testing.T) {
 		})
 	}
 	// Chroma: 4:1:1's is four times coarser across, and must not end up
-	// coarser than the output; 4:4:4's and gray's do not bind.
+	// coarser than the output (3000/8/4 < 100); 4:4:4's and gray's do not
+	// bind, nor does 4:2:0's (half the output's chroma is what a 4:2:0
+	// output keeps).
 	for _, c := range []struct {
 		cx, cy int
 		want   turbojpeg.Factor
@@ -117,7 +121,7 @@ func TestDecodeSourceScales(t *testing.T) {
 		opts persistence.Options
 		want turbojpeg.Factor
 	}{
-		{"ycbcr 1/4", Synthetic(1600, 1200, 2), options(100, 100, persistence.FitCover, persistence.FormatJPEG), frac(1, 4)},
+		{"ycbcr 1/4", Synthetic(1600, 1200, 2), options(200, 200, persistence.FitCover, persistence.FormatJPEG), frac(1, 4)},
 		{"gray 1/8", grayOf(Synthetic(1600, 1200, 2)), options(50, 50, persistence.FitCover, persistence.FormatJPEG), frac(1, 8)},
 	} {
 		t.Run(c.name, func(t *testing.T) {

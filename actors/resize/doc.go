@@ -19,10 +19,13 @@
 // through libjpeg-turbo (package turbojpeg) straight to Y, Cb, Cr planes,
 // scaled in the DCT domain: dctScale picks the smallest of the library's
 // factors (n/8, down to 1/8) that leaves the cover crop, or the whole
-// image, at least twice the target on each side (and chroma at least the
-// target's size), the bound the box pre-shrink keeps for the same reason.
-// A 4000x3000 photo for a 100x100 cover decodes at 1/8, a 1920x1080 one
-// at 1/4, a 640x480 one at 1/2. The crop then falls between decoded
+// image, at least the target's size on each side (and chroma at least half
+// of it; for 4:1:1 all of it): sharp's default shrink-on-load, so both
+// stacks decode the same pixels (see dctScale for the quality it costs).
+// A 4000x3000 or 1920x1080 photo for a 100x100 cover decodes at 1/8, a
+// 640x480 one at 1/4. The Lanczos after it runs in C with cgo
+// (lanczos_cgo.go, vectorised by the compiler) and in Go without; the
+// JPEG output is encoded by libjpeg-turbo with cgo, image/jpeg without. The crop then falls between decoded
 // pixels; the Lanczos reads it at its exact fractional position, so the
 // result stays within the quality tests' 35 dB of a full decode. Files
 // libjpeg-turbo does not decode to planes (CMYK, YCCK, RGB) or fails on

@@ -114,23 +114,24 @@ func TestQualityScaled(t *testing.T) {
 		scale turbojpeg.Factor // libjpeg-turbo's; the zero Factor when it declines the file
 	}{
 		{"1600x1200 cover 50 at 1/8", big, cover(50), eighth},
-		{"1600x1200 cover 100 at 1/4", big, cover(100), quarter},
-		{"1600x1200 cover 200 at 3/8", big, cover(200), frac(3, 8)},
-		{"1600x1200 cover 300 at 1/2", big, cover(300), half},
-		{"1600x1200 contain 160 at 1/4", big, options(160, 160, persistence.FitContain, persistence.FormatPNG), quarter},
-		{"1600x1200 fill 64x200 at 3/8", big, options(64, 200, persistence.FitFill, persistence.FormatPNG), frac(3, 8)},
-		{"1001x777 cover 60 at 1/4", odd, cover(60), quarter},
+		{"1600x1200 cover 100 at 1/8", big, cover(100), eighth}, // sharp decodes at 1/8 here too
+		{"1600x1200 cover 200 at 1/4", big, cover(200), quarter},
+		{"1600x1200 cover 400 at 3/8", big, cover(400), frac(3, 8)},
+		{"1600x1200 cover 500 at 1/2", big, cover(500), half},
+		{"1600x1200 contain 300 at 1/4", big, options(300, 300, persistence.FitContain, persistence.FormatPNG), quarter},
+		{"1600x1200 fill 64x400 at 3/8", big, options(64, 400, persistence.FitFill, persistence.FormatPNG), frac(3, 8)},
+		{"1001x777 cover 150 at 1/4", odd, cover(150), quarter},
 		{"1001x777 cover 40 at 1/8", odd, cover(40), eighth},
 		{"gray cover 50 at 1/8", gray, cover(50), eighth},
-		{"gray cover 150 at 1/4", gray, cover(150), quarter},
+		{"gray cover 250 at 1/4", gray, cover(250), quarter},
 		{"4:2:2 cover 20 at 1/8", file("422.jpg"), cover(20), eighth},
-		{"4:2:2 cover 40 at 1/4", file("422.jpg"), cover(40), quarter},
+		{"4:2:2 cover 80 at 1/4", file("422.jpg"), cover(80), quarter},
 		{"4:4:4 cover 20 at 1/8", file("444.jpg"), cover(20), eighth},
-		{"4:4:4 cover 80 at 1/2", file("444.jpg"), cover(80), half},
-		{"4:4:0 cover 40 at 1/4", file("440.jpg"), cover(40), quarter},
+		{"4:4:4 cover 160 at 1/2", file("444.jpg"), cover(160), half},
+		{"4:4:0 cover 80 at 1/4", file("440.jpg"), cover(80), quarter},
 		{"4:1:1 cover 20 at 1/4", file("411.jpg"), cover(20), quarter}, // chroma 4x coarser: not 1/8
 		{"4:1:1 cover 10 at 1/8", file("411.jpg"), cover(10), eighth},
-		{"progressive 4:2:0 cover 40 at 1/4", file("420-progressive.jpg"), cover(40), quarter},
+		{"progressive 4:2:0 cover 80 at 1/4", file("420-progressive.jpg"), cover(80), quarter},
 		{"ycck cover 40", file("ycck.jpg"), cover(40), turbojpeg.Factor{}},
 	}
 	for _, c := range cases {
