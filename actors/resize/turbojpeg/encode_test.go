@@ -95,14 +95,20 @@ func TestEncodeRejects(t *testing.T) {
 	rgba := image.NewRGBA(image.Rect(0, 0, 16, 16))
 	bound := turbojpeg.EncodeBound(16, 16, false)
 	cases := map[string]func() ([]byte, error){
-		"nrgba":         func() ([]byte, error) { return turbojpeg.Encode(image.NewNRGBA(rgba.Rect), 85, make([]byte, bound)) },
-		"short buffer":  func() ([]byte, error) { return turbojpeg.Encode(rgba, 85, make([]byte, 100)) },
-		"no buffer":     func() ([]byte, error) { return turbojpeg.Encode(rgba, 85, nil) },
-		"quality 0":     func() ([]byte, error) { return turbojpeg.Encode(rgba, 0, make([]byte, bound)) },
-		"quality 101":   func() ([]byte, error) { return turbojpeg.Encode(rgba, 101, make([]byte, bound)) },
-		"empty":         func() ([]byte, error) { return turbojpeg.Encode(image.NewRGBA(image.Rect(0, 0, 0, 5)), 85, make([]byte, bound)) },
-		"short pixels":  func() ([]byte, error) { return turbojpeg.Encode(&image.RGBA{Pix: rgba.Pix[:10], Stride: 64, Rect: rgba.Rect}, 85, make([]byte, bound)) },
-		"narrow stride": func() ([]byte, error) { return turbojpeg.Encode(&image.RGBA{Pix: rgba.Pix, Stride: 8, Rect: rgba.Rect}, 85, make([]byte, bound)) },
+		"nrgba":        func() ([]byte, error) { return turbojpeg.Encode(image.NewNRGBA(rgba.Rect), 85, make([]byte, bound)) },
+		"short buffer": func() ([]byte, error) { return turbojpeg.Encode(rgba, 85, make([]byte, 100)) },
+		"no buffer":    func() ([]byte, error) { return turbojpeg.Encode(rgba, 85, nil) },
+		"quality 0":    func() ([]byte, error) { return turbojpeg.Encode(rgba, 0, make([]byte, bound)) },
+		"quality 101":  func() ([]byte, error) { return turbojpeg.Encode(rgba, 101, make([]byte, bound)) },
+		"empty": func() ([]byte, error) {
+			return turbojpeg.Encode(image.NewRGBA(image.Rect(0, 0, 0, 5)), 85, make([]byte, bound))
+		},
+		"short pixels": func() ([]byte, error) {
+			return turbojpeg.Encode(&image.RGBA{Pix: rgba.Pix[:10], Stride: 64, Rect: rgba.Rect}, 85, make([]byte, bound))
+		},
+		"narrow stride": func() ([]byte, error) {
+			return turbojpeg.Encode(&image.RGBA{Pix: rgba.Pix, Stride: 8, Rect: rgba.Rect}, 85, make([]byte, bound))
+		},
 	}
 	for name, f := range cases {
 		if out, err := f(); err == nil {
