@@ -73,3 +73,33 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProcessParallel is the pipeline's own throughput with as many
+// goroutines as GOMAXPROCS (2 on the reference machine: the resizers a
+// 2-core node runs), each on its own output: the ceiling that end-to-end
+// images/s (`backlot bench`) is measured against.
+func BenchmarkProcessParallel(b *testing.B) {
+	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
+	for _, s := range benchSizes {
+		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
+			dir := b.TempDir()
+			src := writeFile(b, dir, "src.jpg", benchJPEGs()[[2]int{s.w, s.h}])
+			var n sync.Mutex
+			next := 0
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				n.Lock()
+				dst := filepath.Join(dir, fmt.Sprintf("dst-%d.jpg", next))
+				next++
+				n.Unlock()
+				for pb.Next() {
+					if _, err := Process(src, dst, opts, Limits{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
