@@ -20,10 +20,20 @@ import (
 //   - when no Delivery came within SubscribeTimeout of a Subscribe (the
 //     Subscribe or its answer was lost: a dead letter on a node restarting
 //     under the same address, a supervisor that stopped meanwhile). Every
-//     Subscribe is answered by one Delivery, possibly empty.
+//     Subscribe is answered by one Delivery, possibly empty;
+//   - when no Delivery came for streamIdle while the batch is unfinished:
+//     a fan-out can be lost too (a supervisor does not send to a node its
+//     view does not list yet), and when the lost one carried the done,
+//     nothing later would show the gap.
 
-// subscribeCheck: SubscribeTimeout passed since Subscribe number gen.
-type subscribeCheck struct{ gen uint64 }
+// streamIdle is how long a subscriber waits without a Delivery before it
+// subscribes again (a batch may be idle that long legitimately: the cost
+// is one Subscribe and an empty answer).
+const streamIdle = 5 * time.Second
+
+// subscribeCheck: SubscribeTimeout passed since Subscribe number gen, or
+// streamIdle since delivery number got.
+type subscribeCheck struct{ gen, got uint64 }
 
 // resubscribeNow: the wait after a move is over.
 type resubscribeNow struct{}
@@ -51,8 +61,8 @@ func (s *subscriber) clusterReceive(c *actor.Context, msg any) bool {
 			s.resubscribe(c)
 		}
 	case subscribeCheck:
-		if m.gen == s.gen && !s.answered {
-			s.sys.cfg.Logger.Debug("no answer to a subscribe; subscribing again", "batch_id", s.batchID, "after", s.last)
+		if m.gen == s.gen && m.got == s.got {
+			s.sys.cfg.Logger.Debug("no delivery in time; subscribing again", "batch_id", s.batchID, "after", s.last)
 			s.resubscribe(c)
 		}
 	case resubscribeNow:
@@ -64,7 +74,8 @@ func (s *subscriber) clusterReceive(c *actor.Context, msg any) bool {
 }
 
 func (s *subscriber) clusterDeliver(c *actor.Context, m delivery) {
-	s.answered = true
+	s.got++
+	s.later(c, streamIdle, subscribeCheck{gen: s.gen, got: s.got})
 	if errors.Is(m.err, clusterpb.ErrMoved) {
 		s.later(c, handbackAfter, resubscribeNow{})
 		return
@@ -91,9 +102,8 @@ func (s *subscriber) resubscribe(c *actor.Context) {
 		return
 	}
 	s.gen++
-	s.answered = false
 	c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.last, sub: c.PID()})
-	s.later(c, s.sys.cfg.SubscribeTimeout, subscribeCheck{gen: s.gen})
+	s.later(c, s.sys.cfg.SubscribeTimeout, subscribeCheck{gen: s.gen, got: s.got})
 }
 
 // later sends msg to this subscriber after d, replacing the pending timer

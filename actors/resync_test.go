@@ -60,3 +60,36 @@ func TestSupervisorResyncsAfterAnotherWriter(t *testing.T) {
 		t.Fatalf("events %+v: want the other writer's, then ours", got)
 	}
 }
+
+// TestSupervisorClosesABatchAnotherWriterFinished: another writer records
+// the last terminal event but one behind the supervisor's back; the
+// supervisor's own last terminal event then leaves every image terminal in
+// the store though its mirror did not expect it, and it records done all
+// the same (each writer judging by its own mirror would leave the batch
+// without done forever).
+func TestSupervisorClosesABatchAnotherWriterFinished(t *testing.T) {
+	var st persistence.Store
+	e := newEnv(t, func(c *Config) { st = c.Store; c.Store = noClaims{c.Store} })
+	src := jpegOf(t, 64, 48)
+	b := e.create(t, src, src)
+	sub := e.sys.Subscribe(b.ID, 0)
+	first := <-sub.C() // the supervisor has loaded the batch
+	im0 := b.Images[0].ID
+	other := []persistence.Event{
+		{Type: persistence.EventProcessing, BatchID: b.ID, ImageID: im0, At: time.Now().UTC()},
+		{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: im0, URL: persistence.ResultURL(b.ID, im0), Width: 1, Height: 1, Bytes: 1, At: time.Now().UTC()},
+	}
+	if _, _, err := st.Append(t.Context(), b.ID, other...); err != nil {
+		t.Fatal(err)
+	}
+	e.sys.engine.Send(e.sys.manager, claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[1].ID}})
+	evs := append(first.Events, follow(t, sub)...)
+	if got := types(evs); len(got) != 6 || got[5] != persistence.EventDone {
+		t.Fatalf("stream %v: want the whole log ending in done", got)
+	}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("seqs of %v: a gap or repeat", types(evs))
+		}
+	}
+}

@@ -50,12 +50,12 @@ type subscriber struct {
 	sub     *Subscription
 	closed  bool
 	last    uint64 // clustered: the highest seq passed on
-	// clustered: gen numbers this subscriber's Subscribes; answered says
-	// whether a Delivery came since the last one; timer checks that after
-	// SubscribeTimeout, or resubscribes after a move.
-	gen      uint64
-	answered bool
-	timer    *time.Timer
+	// clustered: gen numbers this subscriber's Subscribes, got its
+	// Deliveries; timer checks that one came (resubscribe.go), or
+	// resubscribes after a move.
+	gen   uint64
+	got   uint64
+	timer *time.Timer
 }
 
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {

@@ -74,7 +74,9 @@ func (s *supervisor) Receive(c *actor.Context) {
 func (s *supervisor) handle(c *actor.Context, msg any) {
 	switch m := msg.(type) {
 	case actor.Started:
-		s.ready()
+		if s.ready() {
+			s.closeBatch(c) // a predecessor may have stopped just short of it
+		}
 	case claimed:
 		if m.pool != nil {
 			s.pools[m.job] = m.pool
@@ -95,11 +97,30 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 	case retry:
 		s.pending--
 		s.handle(c, m.msg)
+	case closeDone:
+		if s.ready() {
+			s.closeBatch(c)
+		}
 	}
 }
 
 // retry wraps a message to handle again after a store failure.
 type retry struct{ msg any }
+
+// closeDone: record the done of a batch whose images are all terminal.
+type closeDone struct{}
+
+// closeBatch records done when the batch as stored has every image
+// terminal but no done. WithDone adds done to the write of the last
+// terminal event, but it judges by this supervisor's mirror: two writers
+// of one batch (around a change of members, or when the store cannot
+// fence) may each write a last terminal event that the other's mirror
+// lacks, and neither adds done.
+func (s *supervisor) closeBatch(c *actor.Context) {
+	if s.batch != nil && s.batch.Finished() && !s.batch.Done && !s.moved {
+		s.append(c, closeDone{}, persistence.Event{Type: persistence.EventDone, BatchID: s.id})
+	}
+}
 
 func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
@@ -295,6 +316,7 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 			if after := nb.State(); after != before {
 				s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
 			}
+			s.closeBatch(c)
 			return all, true
 		}
 	}
@@ -305,7 +327,14 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	}
 	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
 		s.log.Info("append refused; resyncing from the store", "err", err)
+		had := len(s.events)
 		s.load()
+		if s.batch != nil && len(s.events) > had {
+			// Another writer's events (say the done that ended the batch):
+			// the subscribers get them from here too, or wait forever.
+			s.fanOut(c, s.events[had:])
+		}
+		s.closeBatch(c)
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
 			s.dropClaim(c, m.job)

@@ -86,12 +86,12 @@ func TestLostMessagesAreSentAgain(t *testing.T) {
 	sub := a.sys.Subscribe(bt.ID, 0)
 	waitFor(t, 20*time.Second, "claims and a subscribe sent again", func() bool {
 		return len(a.logs.lines("no word on a claimed job; sending it again")) >= 2 &&
-			len(a.logs.lines("no answer to a subscribe; subscribing again")) >= 1
+			len(a.logs.lines("no delivery in time; subscribing again")) >= 1
 	})
 	b.startSystem(t)
 	evs := collect(t, sub, 30*time.Second)
 	checkStream(t, bt, evs)
 	checkLog(t, a.store, bt)
 	t.Logf("claims sent again %d times, subscribes %d times before the owner came back",
-		len(a.logs.lines("no word on a claimed job; sending it again")), len(a.logs.lines("no answer to a subscribe; subscribing again")))
+		len(a.logs.lines("no word on a claimed job; sending it again")), len(a.logs.lines("no delivery in time; subscribing again")))
 }
