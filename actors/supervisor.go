@@ -378,6 +378,9 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 		s.deliver(c, m.sub, delivery{err: s.loadErr, final: true})
 		return
 	}
+	if s.sys.clustered() {
+		s.catchUp(c)
+	}
 	var evs []persistence.Event
 	if m.after < uint64(len(s.events)) {
 		evs = append(evs, s.events[m.after:]...) // a copy: the subscriber reads it on another goroutine
