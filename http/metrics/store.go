@@ -10,9 +10,37 @@ import (
 
 // Store wraps st so that each call's latency is observed by operation and
 // result. Claim is not timed (it blocks until work arrives); the optional
-// Pinger and QueueStats pass through.
+// Pinger, QueueStats and Retainer pass through, and the wrapper is a
+// persistence.Fencer exactly when st is one (the supervisors of a cluster
+// look for it).
 func (m *Metrics) Store(st persistence.Store) persistence.Store {
-	return &timedStore{Store: st, m: m}
+	t := &timedStore{Store: st, m: m}
+	if f, ok := st.(persistence.Fencer); ok {
+		return &fencedStore{timedStore: t, f: f}
+	}
+	return t
+}
+
+// fencedStore is timedStore for a store that fences.
+type fencedStore struct {
+	*timedStore
+	f persistence.Fencer
+}
+
+var _ persistence.Fencer = (*fencedStore)(nil)
+
+func (s *fencedStore) Fence(ctx context.Context, id string) (uint64, error) {
+	start := time.Now()
+	t, err := s.f.Fence(ctx, id)
+	s.observe("fence", start, ignoreNotFound(err))
+	return t, err
+}
+
+func (s *fencedStore) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	start := time.Now()
+	out, b, err := s.f.AppendFenced(ctx, id, token, evs...)
+	s.observe("append", start, err)
+	return out, b, err
 }
 
 type timedStore struct {
