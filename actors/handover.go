@@ -169,33 +169,3 @@ func (s *supervisor) checkFence(c *actor.Context) {
 	}
 	s.armFenceCheck(c)
 }
-
-// catchUp reads what another writer appended behind this supervisor's back
-// (a supervisor on a node whose view was stale, or the other side of a
-// split) and passes it on, so a subscriber that subscribes again (after a
-// gap, a move, a timeout) always gets the log as stored, even from a
-// supervisor that will never append again. Store errors are left to the
-// next try.
-func (s *supervisor) catchUp(c *actor.Context) {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	b, err := s.sys.cfg.Store.Batch(ctx, s.id)
-	if err != nil || b.LastSeq <= uint64(len(s.events)) {
-		return
-	}
-	evs, err := s.sys.cfg.Store.Events(ctx, s.id, uint64(len(s.events)))
-	if err != nil {
-		return
-	}
-	for len(evs) > 0 && evs[len(evs)-1].Seq > b.LastSeq {
-		evs = evs[:len(evs)-1] // appended after b was read: the next append resyncs them
-	}
-	if len(evs) == 0 || evs[0].Seq != uint64(len(s.events))+1 {
-		return
-	}
-	s.log.Info("log written by another supervisor; caught up", "missed", len(evs))
-	s.batch = b
-	s.events = append(s.events, evs...)
-	s.fanOut(c, evs)
-	s.closeBatch(c)
-}

@@ -107,21 +107,6 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 // retry wraps a message to handle again after a store failure.
 type retry struct{ msg any }
 
-// closeDone: record the done of a batch whose images are all terminal.
-type closeDone struct{}
-
-// closeBatch records done when the batch as stored has every image
-// terminal but no done. WithDone adds done to the write of the last
-// terminal event, but it judges by this supervisor's mirror: two writers
-// of one batch (around a change of members, or when the store cannot
-// fence) may each write a last terminal event that the other's mirror
-// lacks, and neither adds done.
-func (s *supervisor) closeBatch(c *actor.Context) {
-	if s.batch != nil && s.batch.Finished() && !s.batch.Done && !s.moved {
-		s.append(c, closeDone{}, persistence.Event{Type: persistence.EventDone, BatchID: s.id})
-	}
-}
-
 func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }
@@ -435,19 +420,4 @@ func (s *supervisor) maybeFinish(c *actor.Context) {
 		s.over = true
 		c.Send(s.manager, finished{batchID: s.id, pid: c.PID()})
 	}
-}
-
-// missed is every event after the mirror's last one, read from the store
-// after ours (own) were appended behind another writer's; own alone when
-// the store cannot be read (the gap then shows as a resubscribe).
-func (s *supervisor) missed(own []persistence.Event) []persistence.Event {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	evs, err := s.sys.cfg.Store.Events(ctx, s.id, uint64(len(s.events)))
-	if err != nil || len(evs) == 0 || evs[len(evs)-1].Seq < own[len(own)-1].Seq {
-		s.log.Warn("resync after a concurrent append failed", "err", err)
-		return own
-	}
-	s.log.Info("log written by another supervisor; resynced", "missed", len(evs)-len(own))
-	return evs[:len(evs)-int(evs[len(evs)-1].Seq-own[len(own)-1].Seq)]
 }
