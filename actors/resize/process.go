@@ -66,30 +66,24 @@ type Result struct {
 // recovered *PanicError are permanent (see Permanent); I/O errors and
 // ErrTimeout are worth a retry. After ErrTimeout the abandoned work runs on
 // in the background (decoders cannot be interrupted) but never creates dst
-// and removes its temp file. The work runs on a low-priority thread
-// (worker.go) while the caller waits.
+// and removes its temp file.
 func Process(src, dst string, opts persistence.Options, lim Limits) (Result, error) {
+	if lim.Timeout <= 0 {
+		return run(src, dst, opts, lim, nil)
+	}
 	type outcome struct {
 		res Result
 		err error
 	}
-	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
-	if lim.Timeout <= 0 {
-		onWorker(func() {
-			res, err := run(src, dst, opts, lim, nil)
-			done <- outcome{res, err}
-		})
-		o := <-done
-		return o.res, o.err
-	}
 	a := new(attempt)
-	onWorker(func() {
+	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
+	go func() {
 		if lim.hooks != nil && lim.hooks.exited != nil {
 			defer close(lim.hooks.exited)
 		}
 		res, err := run(src, dst, opts, lim, a)
 		done <- outcome{res, err}
-	})
+	}()
 	var expire <-chan time.Time
 	if lim.hooks == nil || lim.hooks.expire == nil {
 		t := time.NewTimer(lim.Timeout)

@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -320,28 +319,4 @@ func TestProcessTimeoutGuardsRename(t *testing.T) {
 func TestProcessTimeoutNotHit(t *testing.T) {
 	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(200, 150, 9)))
 	processOK(t, src, persistence.DefaultOptions(), Limits{Timeout: time.Hour})
-}
-
-// TestWorkersLowPriority: Process runs the work on a thread whose nice
-// value is resizeNice (Linux), and the caller's thread keeps its own.
-func TestWorkersLowPriority(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("thread priorities are Linux's")
-	}
-	got := make(chan int, 1)
-	onWorker(func() {
-		n, err := threadNice()
-		if err != nil {
-			t.Error(err)
-		}
-		got <- n
-	})
-	if n := <-got; n != resizeNice {
-		t.Errorf("worker thread nice %d, want %d", n, resizeNice)
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if n, err := threadNice(); err != nil || n == resizeNice {
-		t.Errorf("caller's thread nice %d (%v): the worker's priority leaked", n, err)
-	}
 }

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package resize
-
-func threadNice() (int, error) { return 0, nil }
