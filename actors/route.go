@@ -67,10 +67,30 @@ func (s *System) memberList() []string {
 // ownerOf is the address of batchID's supervisor as this node sees it.
 func (s *System) ownerOf(batchID string) string { return Owner(batchID, s.memberList()) }
 
-// reachable reports whether a message to pid may be sent: a local PID, or
-// one on a current member.
+// reachable reports whether a message to pid may be sent: a local PID, one
+// on a current member, or one on a node a message came from within
+// heardFor (a node that just joined: it claims and subscribes at once,
+// while the members here may not list it for a second or so yet, and an
+// answer dropped then would wait for HeldTimeout).
 func (s *System) reachable(pid *actor.PID) bool {
-	return pid.Address == s.engine.Address() || slices.Contains(s.memberList(), pid.Address)
+	return pid.Address == s.engine.Address() || slices.Contains(s.memberList(), pid.Address) || s.heardLately(pid.Address)
+}
+
+// heardFor is how long a message from a node makes it reachable without
+// being a member. A member that leaves is forgotten at once (watchMembers),
+// so a dead node is never dialled for longer than before.
+const heardFor = 2 * time.Second
+
+// heard records that a message came from the node of pid.
+func (s *System) heard(pid *actor.PID) {
+	if pid != nil && pid.Address != s.engine.Address() {
+		s.heardAt.Store(pid.Address, time.Now())
+	}
+}
+
+func (s *System) heardLately(addr string) bool {
+	v, ok := s.heardAt.Load(addr)
+	return ok && time.Since(v.(time.Time)) < heardFor
 }
 
 // send sends msg to pid unless pid's node is not a member (see above).
@@ -100,6 +120,11 @@ func (s *System) watchMembers(ctx context.Context, done chan<- struct{}) {
 			}
 			slices.Sort(now)
 			if old := s.memberList(); !slices.Equal(old, now) {
+				for _, a := range old {
+					if !slices.Contains(now, a) {
+						s.heardAt.Delete(a) // left: never dialled again
+					}
+				}
 				s.members.Store(&now)
 				s.cfg.Logger.Info("cluster members changed", "members", now)
 				s.engine.BroadcastEvent(membersChanged{old: old, now: now})
@@ -189,12 +214,15 @@ func (m *manager) clusterReceive(c *actor.Context, msg any) bool {
 	// From another node's manager: this node owns the batch (as that node
 	// saw it); handled here, never forwarded again.
 	case *clusterpb.Claimed:
+		m.sys.heard(msg.GetPool())
 		j := msg.GetJob().Persistence()
 		c.Send(m.supervisor(c, j.BatchID), claimed{job: j, pool: msg.GetPool()})
 	case *clusterpb.WorkDone:
+		m.sys.heard(msg.GetPool())
 		d := toWorkDone(msg)
 		c.Send(m.supervisor(c, d.job.BatchID), d)
 	case *clusterpb.Subscribe:
+		m.sys.heard(msg.GetSub())
 		c.Send(m.supervisor(c, msg.GetBatchId()), subscribe{batchID: msg.GetBatchId(), after: msg.GetAfter(), sub: msg.GetSub()})
 	case *clusterpb.Unsubscribe:
 		if pid, ok := m.sups[msg.GetBatchId()]; ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,7 @@ type System struct {
 	subscribers atomic.Int64 // live subscriber actors
 
 	members   atomic.Pointer[[]string] // clustered: sorted member addresses
+	heardAt   sync.Map                 // clustered: address → when a message last came from it (reachable)
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
