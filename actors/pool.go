@@ -15,10 +15,9 @@ import (
 // pool owns the resizers and the claim loop. A slot is a claim the pool can
 // still take: the loop claims only with a free slot, and a slot comes back
 // when a resizer finishes a job or a claimed job turns out to need no work.
-// So the jobs out of the queue at any time are at most claimSlots(Workers):
-// one at each resizer and one claimed ahead for each, recorded as
-// processing and waiting in queue, so that a resizer that finishes starts
-// its next image at once instead of waiting for a claim and an append.
+// So the jobs out of the queue at any time are at most claimSlots: one at
+// each resizer and Config.ClaimAhead more, recorded as processing and
+// waiting in queue.
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
@@ -32,14 +31,13 @@ type pool struct {
 	gen      uint64                      // clustered: numbers the changes of held jobs
 }
 
-// claimSlots is how many jobs a pool of workers resizers takes out of the
-// queue at once: twice as many, so that each resizer has its next job
-// claimed and its processing event recorded (a durable commit) while it
-// works on the current one, instead of idling through them. (Measured
-// with the first bolt store, whose claims were commits too: resizers idled
-// about 3 ms per 640x480 image without it. With claims in memory the gain
-// is within this machine's run-to-run noise.)
-func claimSlots(workers int) int { return 2 * workers }
+// claimSlots is how many jobs a pool takes out of the queue at once: one
+// per resizer and Config.ClaimAhead more, each of those with its
+// processing event recorded (a durable commit) while the resizers work,
+// so a resizer that finishes starts its next image at once. Measured on 2
+// cores, 640x480, four runs each way: 469-522 images/s with 2 ahead,
+// 392-446 with none; the upload's p50 rises by about 1.5 ms with the load.
+func claimSlots(c Config) int { return c.Workers + c.ClaimAhead }
 
 func newPool(sys *System) actor.Producer {
 	return func() actor.Receiver { return &pool{sys: sys} }
@@ -52,7 +50,7 @@ func (p *pool) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		n := p.sys.cfg.Workers
-		p.slots = make(chan struct{}, claimSlots(n))
+		p.slots = make(chan struct{}, claimSlots(p.sys.cfg))
 		for range cap(p.slots) {
 			p.slots <- struct{}{}
 		}

@@ -140,9 +140,9 @@ func discardRest(c *fiber.Ctx, body io.Reader) {
 	c.Set(fiber.HeaderConnection, "close")
 }
 
-// record parses the options, waits for the images' files and the batch
-// directories to be fsynced and stores the batch with its first event and
-// its jobs.
+// record parses the options and, once the images' files and the batch
+// directories are fsynced and the store holds the batch with its first
+// event and its jobs, returns nil.
 func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, syncs *syncer, form map[string]string) error {
 	if len(images) == 0 {
 		return apiError(fiber.StatusBadRequest, "no_images", `the request has no "images" file part`)
@@ -159,9 +159,6 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 	}
 	syncs.add(s.files.BatchDir(batchID))
 	syncs.add(s.files.BatchDir(""))
-	if err := syncs.wait(); err != nil {
-		return err
-	}
 	if err := s.roomFor(ctx, len(images)); err != nil {
 		return err
 	}
@@ -169,11 +166,24 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 	if err != nil {
 		return err
 	}
-	if err := s.store.Create(ctx, b, first); err != nil {
+	// The store's commit and the files' fsyncs run at once: the 202 waits
+	// for both, so what it acknowledges is durable, but for the longer of
+	// the two rather than their sum. A crash between them can leave a
+	// batch whose files were not yet durable; its client got no 202 (and
+	// no id), and its images fail as unreadable, never as lost work.
+	created := make(chan error, 1)
+	go func() { created <- s.store.Create(ctx, b, first) }()
+	syncErr := syncs.wait()
+	if err := <-created; err != nil {
 		if errors.Is(err, persistence.ErrUnavailable) {
 			return unavailable("store_unavailable", "the store is unreachable; retry later")
 		}
 		return fmt.Errorf("create batch: %w", err)
+	}
+	if syncErr != nil {
+		// Recorded, but its files may not be durable: the client hears
+		// of a failure and uploads again; this batch runs on unnoticed.
+		return syncErr
 	}
 	return nil
 }

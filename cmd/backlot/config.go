@@ -27,6 +27,7 @@ type Config struct {
 	Peers         string        // cluster addresses of bootstrap members, comma-separated
 	LeaseTTL      time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
 	Workers       int           // resize actors (number of CPUs)
+	ClaimAhead    int           // jobs claimed beyond one per resize actor, waiting for one (number of CPUs)
 	MaxFiles      int           // files per batch (100)
 	MaxFileSize   int64         // bytes per file (32 MiB)
 	MaxBody       int64         // bytes per request body (1 GiB)
@@ -48,7 +49,7 @@ type Config struct {
 // DefaultConfig is the configuration with nothing set.
 func DefaultConfig() Config {
 	return Config{
-		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(),
+		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
 		Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
@@ -70,6 +71,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long a node may be silent before others take over its claimed jobs (needs -redis); 0: 10s, or 4s with -cluster-listen")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "resize actors")
+	fs.IntVar(&c.ClaimAhead, "claim-ahead", c.ClaimAhead, "jobs claimed beyond one per resize actor (shown as processing, waiting for a free one); 0: none")
 	fs.IntVar(&c.MaxFiles, "max-files", c.MaxFiles, "files per batch")
 	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
 	fs.Var((*byteSize)(&c.MaxBody), "max-body", "bytes per request body (e.g. 1GiB)")
@@ -135,6 +137,7 @@ func (c *Config) Validate() error {
 	c.validateCluster(check)
 	check(c.LeaseTTL == 0 || c.LeaseTTL >= 30*time.Millisecond, "-lease-ttl must be 0 or at least 30ms, not %s", c.LeaseTTL)
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
+	check(c.ClaimAhead >= 0 && c.ClaimAhead <= 1024, "-claim-ahead must be 0..1024, not %d", c.ClaimAhead)
 	check(c.MaxFiles >= 1, "-max-files must be at least 1, not %d", c.MaxFiles)
 	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
 	check(c.MaxBody >= 1, "-max-body must be positive")
@@ -158,7 +161,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
 		slog.String("store", c.storeName()), slog.String("node_id", c.NodeID),
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
-		slog.Int("workers", c.Workers), slog.Int("max_files", c.MaxFiles),
+		slog.Int("workers", c.Workers), slog.Int("claim_ahead", c.ClaimAhead), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
 		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int("attempts", c.Attempts),
 		slog.String("cors_origins", c.CORSOrigins),

@@ -41,7 +41,7 @@ func normalize(s string) string {
 // interleaves two images by timing). The golden file is the wire format of
 // API.md, ids normalised: go test -run Golden -update rewrites it.
 func TestGoldenTranscript(t *testing.T) {
-	n := startNode(t, t.TempDir(), func(c *Config) { c.Workers = 1 })
+	n := startNode(t, t.TempDir(), func(c *Config) { c.Workers = 1; c.ClaimAhead = 0 }) // one image at a time: a fixed order
 	cut := jpegBytes(t, 160, 120, 2)
 	r := upload(t, n.url, filePart("cat.jpg", jpegBytes(t, 160, 120, 1)), filePart("cut.jpg", cut[:len(cut)/2]))
 	openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second)

@@ -152,7 +152,7 @@ func (m *Main) Open(ctx context.Context) error {
 		met.ClusterMembers(func() int { return len(members()) })
 	}
 	m.sys, err = actors.Start(ctx, actors.Config{
-		Store: m.store, Files: files, Observer: met, Workers: c.Workers, MaxAttempts: c.Attempts,
+		Store: m.store, Files: files, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
 		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout},
 		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
 		Cluster: m.cluster,
@@ -270,4 +270,12 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Warn("redis client: " + fmt.Sprintf(format, v...))
+}
+
+// claimAhead maps --claim-ahead (0: none) onto actors.Config's (0: default).
+func claimAhead(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
