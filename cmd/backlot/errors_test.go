@@ -47,6 +47,7 @@ func TestUploadErrors(t *testing.T) {
 		status int
 		code   string
 		file   string
+		cut    int // bytes cut off the end of the multipart body: a truncated upload
 	}{
 		{name: "not multipart", ctype: "application/json", body: []byte(`{}`), status: 400, code: "not_multipart"},
 		{name: "multipart without boundary", ctype: "multipart/form-data", body: []byte("x"), status: 400, code: "not_multipart"},
@@ -65,6 +66,7 @@ func TestUploadErrors(t *testing.T) {
 		{name: "pixel bomb", parts: []part{filePart("a.jpg", jpg), filePart("bomb.png", pngBomb(100000, 100000))}, status: 413, code: "too_many_pixels", file: "bomb.png"},
 		{name: "text file", parts: []part{filePart("a.jpg", jpg), filePart("notes.jpg", []byte("hello, this is text"))}, status: 415, code: "unsupported_image", file: "notes.jpg"},
 		{name: "empty file", parts: []part{filePart("empty.png", nil)}, status: 415, code: "unsupported_image", file: "empty.png"},
+		{name: "truncated in a file", parts: []part{filePart("a.jpg", jpg), filePart("b.jpg", jpg)}, cut: len(jpg) / 2, status: 400, code: "bad_multipart"},
 		{name: "magic but no header", parts: []part{filePart("fake.png", []byte("\x89PNG\r\n\x1a\nthis is not an IHDR"))}, status: 415, code: "unsupported_image", file: "fake.png"},
 	}
 	for _, tt := range tests {
@@ -73,6 +75,7 @@ func TestUploadErrors(t *testing.T) {
 			if ct == "" {
 				ct, body = multipartBody(t, tt.parts...)
 			}
+			body = body[:len(body)-tt.cut]
 			resp := post(t, n.url+"/api/images", ct, body, tt.hdr...)
 			var e apiErr
 			decodeJSON(t, resp, &e)
