@@ -90,18 +90,24 @@ func (s *Store) commitLoop() {
 			s.drain(group)
 			return
 		}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case w := <-s.writes:
-				group = append(group, w)
-			default:
-				break more
-			}
-		}
+		group = s.queued(group)
 		s.commit(group)
 		clear(group) // drop the closures until the next group
 	}
+}
+
+// queued appends to group the writes waiting now, up to maxGroup in all,
+// without waiting for more.
+func (s *Store) queued(group []*write) []*write {
+	for len(group) < maxGroup {
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // commit runs group in one transaction and answers each write. When one
@@ -139,16 +145,7 @@ func (s *Store) commit(group []*write) {
 // asynchronous Ack, say), so a clean shutdown loses none of them.
 func (s *Store) drain(group []*write) {
 	for {
-		group = group[:0]
-	more:
-		for len(group) < maxGroup {
-			select {
-			case w := <-s.writes:
-				group = append(group, w)
-			default:
-				break more
-			}
-		}
+		group = s.queued(group[:0])
 		if len(group) == 0 {
 			return
 		}

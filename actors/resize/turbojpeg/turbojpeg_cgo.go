@@ -231,7 +231,7 @@ func Encode(img image.Image, quality int, buf []byte) ([]byte, error) {
 	}
 	res := C.bl_encode(e.p, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), stride, C.int(h), pf, ss,
 		C.int(quality), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
-	if err := e.doneEncoding(&res); err != nil {
+	if err := e.done(&res); err != nil {
 		return nil, err
 	}
 	return buf[:int(res.width)], nil
@@ -262,59 +262,46 @@ func ratio(s C.int) (image.YCbCrSubsampleRatio, bool) {
 	return 0, false
 }
 
-// handle is one decompressor. A goroutine takes one from the pool for a
-// call; a handle that failed is destroyed rather than trusted again.
+// handle is one decompressor or compressor. A goroutine takes one from its
+// pool for a call; a handle that failed is destroyed rather than trusted
+// again.
 type handle struct {
 	p       C.tjhandle
+	pool    *sync.Pool // where it goes back
 	cleanup runtime.Cleanup
 }
 
-var handles, encoders sync.Pool
-
-func getEncoder() (*handle, error) {
-	if h, ok := encoders.Get().(*handle); ok {
-		return h, nil
-	}
-	p := C.tjInitCompress()
-	if p == nil {
-		return nil, errors.New("libjpeg-turbo: cannot create a compressor")
-	}
-	h := &handle{p: p}
-	h.cleanup = runtime.AddCleanup(h, func(p C.tjhandle) { C.tjDestroy(p) }, p)
-	return h, nil
-}
-
-// doneEncoding is done for a compressor.
-func (h *handle) doneEncoding(r *C.bl_result) error {
-	if r.failed == 0 {
-		encoders.Put(h)
-		return nil
-	}
-	h.cleanup.Stop()
-	C.tjDestroy(h.p)
-	return &Error{Msg: C.GoString(&r.msg[0]), Warning: r.warning != 0}
-}
+var decompressors, compressors sync.Pool
 
 func getHandle() (*handle, error) {
-	if h, ok := handles.Get().(*handle); ok {
+	return take(&decompressors, func() C.tjhandle { return C.tjInitDecompress() }, "decompressor")
+}
+
+func getEncoder() (*handle, error) {
+	return take(&compressors, func() C.tjhandle { return C.tjInitCompress() }, "compressor")
+}
+
+// take returns a pooled handle, or one made by create.
+func take(pool *sync.Pool, create func() C.tjhandle, what string) (*handle, error) {
+	if h, ok := pool.Get().(*handle); ok {
 		return h, nil
 	}
-	p := C.tjInitDecompress()
+	p := create()
 	if p == nil {
-		return nil, errors.New("libjpeg-turbo: cannot create a decompressor")
+		return nil, errors.New("libjpeg-turbo: cannot create a " + what)
 	}
-	h := &handle{p: p}
+	h := &handle{p: p, pool: pool}
 	// The pool drops handles at GC without telling anyone; the cleanup
 	// frees their C memory then.
 	h.cleanup = runtime.AddCleanup(h, func(p C.tjhandle) { C.tjDestroy(p) }, p)
 	return h, nil
 }
 
-// done returns h to the pool after a success, or destroys it and returns
+// done returns h to its pool after a success, or destroys it and returns
 // the failure.
 func (h *handle) done(r *C.bl_result) error {
 	if r.failed == 0 {
-		handles.Put(h)
+		h.pool.Put(h)
 		return nil
 	}
 	h.cleanup.Stop()
