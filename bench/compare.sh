@@ -18,6 +18,8 @@
 #   PER_BATCH     2      images per upload
 #   IN_FLIGHT     8      batches in flight
 #   WARMUP        16     images before each measured run, not counted
+#   ROUNDS        3      measured runs per workload and stack, alternating the
+#                        stacks; the table shows each stack's median run (by img/s)
 #   WIDTH HEIGHT  100    output box (cover, JPEG q85: both servers' defaults)
 #   NODE_SEED     <repo>/../shared/peers/node-seed
 #   OUT           <repo>/bench/results/<UTC time>   JSON reports, text reports, logs, table
@@ -25,7 +27,7 @@
 #                 the environment has it; CGO_ENABLED=0 builds the pure-Go one)
 #   BACKLOT_ARGS  extra `backlot serve` flags (e.g. "--workers 2")
 # Each measured run lasts seconds to a minute: long enough that startup
-# effects fade, short enough that the defaults end within about five minutes
+# effects fade, short enough that the defaults (3 rounds) end within about ten minutes
 # on 2 cores (npm ci included) even with a pure-Go JPEG decoder. img/s moves
 # with whatever else the machine runs; CPU ms per image (server CPU time over
 # completed images) moves far less, so read both.
@@ -36,6 +38,7 @@ workloads=${WORKLOADS:-"640x480:3000 1920x1080:1500 4000x3000:300"}
 per_batch=${PER_BATCH:-2}
 in_flight=${IN_FLIGHT:-8}
 warmup=${WARMUP:-16}
+rounds=${ROUNDS:-3}
 width=${WIDTH:-100}
 height=${HEIGHT:-100}
 peer=${NODE_SEED:-$root/../shared/peers/node-seed}
@@ -144,22 +147,22 @@ backlot_url=http://$(jq -r 'select(.msg == "backlot listening") | .addr' "$out/b
 
 # ---------------------------------------------------------------- runs
 status=0
-bench() { # name url size total pid...
-	local name=$1 url=$2 size=$3 total=$4
-	shift 4
-	local pidargs=()
+bench() { # name url size total round pid...
+	local name=$1 url=$2 size=$3 total=$4 round=$5
+	shift 5
+	local pidargs=() report=$out/$size-$name-$round
 	for p in "$@"; do pidargs+=(--pid "$p"); done
-	say "$size x $total against $name (load average $(cut -d' ' -f1 /proc/loadavg))"
+	say "$size x $total against $name, round $round of $rounds (load average $(cut -d' ' -f1 /proc/loadavg))"
 	if ! "$bin" bench --url "$url" --size "$size" --total "$total" --per-batch "$per_batch" \
 		--in-flight "$in_flight" --warmup "$warmup" --width "$width" --height "$height" \
-		--label "$name" --json "$out/$size-$name.json" --progress lines "${pidargs[@]}" \
-		>"$out/$size-$name.txt"; then
+		--label "$name" --json "$report.json" --progress lines "${pidargs[@]}" \
+		>"$report.txt"; then
 		status=1
 	fi
-	cat "$out/$size-$name.txt" >&2
+	cat "$report.txt" >&2
 	# A Ctrl-C reaches the bench, which reports and exits 1; bash then lets
 	# the script go on (the child did not die of the signal), so look.
-	if jq -e '.interrupted == true' "$out/$size-$name.json" >/dev/null 2>&1; then
+	if jq -e '.interrupted == true' "$report.json" >/dev/null 2>&1; then
 		die "interrupted"
 	fi
 	for p in "$redis_pid" "$node_pid" "$backlot_pid"; do
@@ -170,14 +173,16 @@ bench() { # name url size total pid...
 i=0
 for w in $workloads; do
 	size=${w%%:*} total=${w##*:}
-	if ((i % 2 == 0)); then
-		bench backlot "$backlot_url" "$size" "$total" "$backlot_pid"
-		bench node "$node_url" "$size" "$total" "$node_pid" "$redis_pid"
-	else
-		bench node "$node_url" "$size" "$total" "$node_pid" "$redis_pid"
-		bench backlot "$backlot_url" "$size" "$total" "$backlot_pid"
-	fi
-	i=$((i + 1))
+	for ((r = 1; r <= rounds; r++)); do
+		if ((i % 2 == 0)); then
+			bench backlot "$backlot_url" "$size" "$total" "$r" "$backlot_pid"
+			bench node "$node_url" "$size" "$total" "$r" "$node_pid" "$redis_pid"
+		else
+			bench node "$node_url" "$size" "$total" "$r" "$node_pid" "$redis_pid"
+			bench backlot "$backlot_url" "$size" "$total" "$r" "$backlot_pid"
+		fi
+		i=$((i + 1))
+	done
 done
 
 # ---------------------------------------------------------------- table
@@ -185,16 +190,17 @@ table() {
 	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp95 done ms B\tp95 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\n'
 	for w in $workloads; do
 		size=${w%%:*}
-		b=$out/$size-backlot.json n=$out/$size-node.json
-		if [ ! -s "$b" ] || [ ! -s "$n" ]; then
+		b=("$out/$size"-backlot-*.json) n=("$out/$size"-node-*.json)
+		if [ ! -s "${b[0]}" ] || [ ! -s "${n[0]}" ]; then
 			printf '%s\t-\t(no report)\n' "$size"
 			continue
 		fi
-		jq -r -n --slurpfile b "$b" --slurpfile n "$n" '
+		jq -r -n --slurpfile b <(cat "${b[@]}") --slurpfile n <(cat "${n[@]}") '
 			def mib: (map(.peak_rss_bytes) | add // 0) / 1048576 | . * 10 | round / 10;
 			def r1: . * 10 | round / 10;
 			def cpu($r): if $r.images.completed > 0 then ($r.processes | map(.cpu_seconds) | add // 0) * 1000 / $r.images.completed | r1 else "-" end;
-			$b[0] as $b | $n[0] as $n |
+			def median: sort_by(.images_per_sec) | .[(length / 2 | floor)];
+			$b as $ball | $n as $nall | ($b | median) as $b | ($n | median) as $n |
 			[ $b.workload.size, ($b.images.completed | tostring) + "/" + ($n.images.completed | tostring),
 			  ($b.images_per_sec | r1), ($n.images_per_sec | r1),
 			  (if $n.images_per_sec > 0 then ($b.images_per_sec / $n.images_per_sec * 100 | round / 100 | tostring) + "x" else "-" end),
@@ -202,16 +208,17 @@ table() {
 			  ($b.upload_latency.p50_ms | r1), ($n.upload_latency.p50_ms | r1),
 			  cpu($b), cpu($n),
 			  ($b.processes | mib), (($n.processes | mib | tostring) + " (" + ([$n.processes[] | .peak_rss_bytes / 1048576 | round | tostring] | join("+")) + ")"),
-			  ($b.error_total | tostring) + "/" + ($n.error_total | tostring)
+			  ($ball | map(.error_total) | add | tostring) + "/" + ($nall | map(.error_total) | add | tostring)
 			] | @tsv'
 	done
 }
 {
 	table | column -t -s $'\t'
 	echo
-	echo "img/s: completed images / (first upload to last done) of the measured run; p95 done: per batch, upload start to its"
+	echo "Each row: each stack's median of $rounds measured runs by img/s (runs alternate between the stacks; every run's report is"
+	echo "in $out). img/s: completed images / (first upload to last done); p95 done: per batch, upload start to its"
 	echo "done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads; Node: node + redis-server)"
-	echo "per completed image; peak RSS: VmHWM during the measured run. B = Backlot, N = node-seed. Same machine, one at a time."
+	echo "per completed image; peak RSS: VmHWM during the run; errors: all runs'. B = Backlot, N = node-seed. One machine, one at a time."
 } | tee "$out/table.txt"
 say "reports: $out/*.json; table: $out/table.txt"
 exit "$status"
