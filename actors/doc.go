@@ -10,8 +10,9 @@
 //     completed / retrying / failed, and appends done with the last terminal
 //     event in one write.
 //   - pool: owns the resizer actors (one per worker) and the claim loop, a
-//     goroutine that claims a job from the store only while a resizer slot is
-//     free — so memory is bounded by the pool, not by the queue.
+//     goroutine that claims a job from the store only while a slot is free
+//     (one per resizer plus Config.ClaimAhead; a job waiting for a resizer
+//     holds no pixels) — so memory is bounded by the pool, not by the queue.
 //   - resizer: runs resize.Process on one job at a time.
 //   - subscriber: one per SSE connection; receives the supervisor's events
 //     and hands them to the connection's writer through a bounded channel it
