@@ -40,11 +40,13 @@ func holdCommitter(t *testing.T, s *Store) (release func()) {
 func waitQueued(t *testing.T, s *Store, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(s.writes) < n {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for len(s.writes) < n { // a channel's length has no event to wait on
 		if time.Now().After(deadline) {
 			t.Fatalf("%d writes queued, want %d", len(s.writes), n)
 		}
-		time.Sleep(time.Millisecond) // bounded poll of a channel's length
+		<-tick.C
 	}
 }
 
