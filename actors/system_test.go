@@ -87,23 +87,7 @@ func jpegOf(t *testing.T, w, h int) []byte {
 // follow reads a subscription to its end and returns its events.
 func follow(t *testing.T, sub *Subscription) []persistence.Event {
 	t.Helper()
-	defer sub.Close()
-	var out []persistence.Event
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ch, ok := <-sub.C():
-			if !ok {
-				return out
-			}
-			if ch.Err != nil {
-				t.Fatal(ch.Err)
-			}
-			out = append(out, ch.Events...)
-		case <-timeout:
-			t.Fatalf("subscription not finished; %d events", len(out))
-		}
-	}
+	return collect(t, sub, 30*time.Second)
 }
 
 func types(evs []persistence.Event) []persistence.EventType {

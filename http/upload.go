@@ -70,7 +70,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 
 	batchID := uuid.NewString()
 	dir := s.files.BatchDir(batchID)
-	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}}
+	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}, buf: br.buf}
 	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
 	if err == nil {
 		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form)
@@ -203,6 +203,7 @@ type incoming struct {
 	form    map[string]string
 	images  []persistence.Image
 	syncs   syncer // the images' files being fsynced
+	buf     []byte // the chunk files are written in (the upload's ioBuf)
 	parts   int
 }
 
@@ -288,7 +289,7 @@ func (in *incoming) file(p *multipart.Part) error {
 	if err != nil {
 		return fmt.Errorf("create upload file: %w", err)
 	}
-	written, err := copyFile(f, head, p, s.cfg.MaxFileSize)
+	written, err := copyFile(f, head, p, s.cfg.MaxFileSize, in.buf)
 	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, errFileTooLarge) {
@@ -296,9 +297,7 @@ func (in *incoming) file(p *multipart.Part) error {
 		}
 		return err
 	}
-	if err := f.Close(); err != nil { // fsynced with the others in record
-		return fmt.Errorf("close upload file: %w", err)
-	}
+	in.syncs.addFile(f) // fsynced and closed in the background, while the next part arrives
 	info, err := resize.Probe(path, s.cfg.MaxPixels)
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
@@ -309,7 +308,6 @@ func (in *incoming) file(p *multipart.Part) error {
 		return fmt.Errorf("probe upload (%d bytes): %w", written, err)
 	}
 	in.images = append(in.images, persistence.Image{ID: id, Name: name, Format: info.Format})
-	in.syncs.add(path) // in the background, while the next part arrives
 	return nil
 }
 
@@ -317,12 +315,12 @@ var errFileTooLarge = errors.New("file too large")
 
 // copyFile writes head and then the rest of r to f, failing once more than
 // max bytes arrive; it allocates one 32 KiB buffer whatever the size.
-func copyFile(f *os.File, head []byte, r io.Reader, max int64) (int64, error) {
+func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte) (int64, error) {
 	if _, err := f.Write(head); err != nil {
 		return 0, fmt.Errorf("write upload file: %w", err)
 	}
 	rest := max - int64(len(head))
-	n, err := copyLarge(f, io.LimitReader(r, rest+1))
+	n, err := copyLarge(f, io.LimitReader(r, rest+1), buf)
 	total := int64(len(head)) + n
 	if err != nil {
 		var le *limitError
@@ -341,7 +339,8 @@ func copyFile(f *os.File, head []byte, r io.Reader, max int64) (int64, error) {
 // chunks its files are written in.
 const ioBufSize = 256 << 10
 
-// ioBuf is one upload's pair of buffers, pooled.
+// ioBuf is one upload's pair of buffers, pooled: the socket's reader and
+// copyLarge's chunk.
 type ioBuf struct {
 	r   *bufio.Reader
 	buf []byte
@@ -358,24 +357,22 @@ func putIOBuf(b *ioBuf) {
 	ioBufs.Put(b)
 }
 
-// copyLarge copies r to w in writes of up to ioBufSize bytes, filling the
-// buffer before each write, where io.Copy would write whatever each small
-// read returned. It ends at r's io.EOF; any other error of r (a truncated
+// copyLarge copies r to w in writes of up to len(buf) bytes, filling buf
+// before each write, where io.Copy would write whatever each small read
+// returned. It ends at r's io.EOF; any other error of r (a truncated
 // multipart body's io.ErrUnexpectedEOF among them) or of w is returned.
-func copyLarge(w io.Writer, r io.Reader) (int64, error) {
-	b := getIOBuf()
-	defer putIOBuf(b)
+func copyLarge(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var total int64
 	for {
 		n := 0
 		var rerr error
-		for n < len(b.buf) && rerr == nil {
+		for n < len(buf) && rerr == nil {
 			var m int
-			m, rerr = r.Read(b.buf[n:])
+			m, rerr = r.Read(buf[n:])
 			n += m
 		}
 		if n > 0 {
-			m, werr := w.Write(b.buf[:n])
+			m, werr := w.Write(buf[:n])
 			total += int64(m)
 			if werr != nil {
 				return total, werr
@@ -459,8 +456,23 @@ type syncer struct {
 	errs []error
 }
 
-// add starts fsyncing path, first waiting while syncParallel are running.
+// add starts fsyncing the file or directory at path.
 func (s *syncer) add(path string) {
+	s.start(func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
+		return syncClose(f)
+	})
+}
+
+// addFile starts fsyncing f, which it then closes.
+func (s *syncer) addFile(f *os.File) { s.start(func() error { return syncClose(f) }) }
+
+// start runs do in the background, first waiting while syncParallel are
+// running.
+func (s *syncer) start(do func() error) {
 	if s.sem == nil {
 		s.sem = make(chan struct{}, syncParallel)
 	}
@@ -468,7 +480,7 @@ func (s *syncer) add(path string) {
 	s.wg.Add(1)
 	go func() {
 		defer func() { <-s.sem; s.wg.Done() }()
-		if err := syncPath(path); err != nil {
+		if err := do(); err != nil {
 			s.mu.Lock()
 			s.errs = append(s.errs, err)
 			s.mu.Unlock()
@@ -484,14 +496,14 @@ func (s *syncer) wait() error {
 	return errors.Join(s.errs...)
 }
 
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
+// syncClose fsyncs and closes f.
+func syncClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
 	}
 	return nil
 }

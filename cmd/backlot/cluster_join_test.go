@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -154,38 +150,5 @@ func startLoggedNode(t *testing.T, dir string, args ...string) (*proc, error) {
 		return nil, err
 	}
 	t.Cleanup(func() { f.Close() })
-	cmd := exec.Command(backlotBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	addr := make(chan string, 1)
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			f.Write(append(sc.Bytes(), '\n'))
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "backlot listening" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	go func() { <-readDone; p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.kill(t) })
-	select {
-	case a := <-addr:
-		p.url = "http://" + a
-		return p, nil
-	case <-p.exited:
-		return nil, fmt.Errorf("exited before listening: %v", p.err)
-	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("did not start listening within 30s")
-	}
+	return startProcLogged(t, dir, f, args...)
 }

@@ -70,6 +70,13 @@ func startProc(t *testing.T, dir string, extra ...string) *proc {
 // printed) rather than failing the test.
 func tryStartProc(t *testing.T, dir string, extra ...string) (*proc, error) {
 	t.Helper()
+	return startProcLogged(t, dir, nil, extra...)
+}
+
+// startProcLogged is tryStartProc that also copies every line the process
+// prints to logTo, when not nil.
+func startProcLogged(t *testing.T, dir string, logTo io.Writer, extra ...string) (*proc, error) {
+	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, extra...)
 	cmd := exec.Command(backlotBinary(t), args...)
 	stderr, err := cmd.StderrPipe()
@@ -87,7 +94,11 @@ func tryStartProc(t *testing.T, dir string, extra ...string) (*proc, error) {
 	go func() {
 		defer close(readDone)
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20) // debug lines can be long
 		for sc.Scan() {
+			if logTo != nil {
+				_, _ = logTo.Write(append(sc.Bytes(), '\n'))
+			}
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) != nil {
 				mu.Lock()

@@ -79,6 +79,11 @@ func (s *Store) claimOne() (j persistence.Job, ok bool, err error) {
 func (s *Store) keysOf(j persistence.Job) [][]byte {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
+	return s.keysLocked(j)
+}
+
+// keysLocked is keysOf for a caller holding s.qmu.
+func (s *Store) keysLocked(j persistence.Job) [][]byte {
 	var keys [][]byte
 	for k, got := range s.claimed {
 		if got == j {
@@ -109,16 +114,16 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	keys := s.keysOf(j)
-	if len(keys) == 0 {
-		return nil
-	}
 	s.qmu.Lock()
+	keys := s.keysLocked(j)
 	for _, k := range keys { // from claimed to acked: no longer in flight, still not claimable
 		delete(s.claimed, string(k))
 		s.acked[string(k)] = struct{}{}
 	}
 	s.qmu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
 	s.updateAsync(func(tx *bbolt.Tx) error {
 		pending := tx.Bucket(bucketPending)
 		for _, k := range keys {
