@@ -148,6 +148,7 @@ func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res
 		return Result{}, err
 	}
 	defer dec.release()
+	dropCache(f) // the source is read: its pages are cold from here on
 	lim.hooks.onDecoded()
 	if !a.alive() {
 		return Result{}, errAbandoned
