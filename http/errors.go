@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -37,6 +38,17 @@ var (
 
 func unavailable(code, msg string) *Error {
 	return &Error{Status: fiber.StatusServiceUnavailable, Code: code, Message: msg, RetryAfter: 5}
+}
+
+// noSpace turns a full disk (ENOSPC, or a quota's EDQUOT) met anywhere
+// under an upload (a file, a directory, the store's commit) into 503
+// insufficient_storage: like a full queue, the node cannot take work now,
+// and a retry later or on another node may succeed. Other errors pass.
+func noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return unavailable("insufficient_storage", "the server's disk is full: the upload was not stored; retry later or on another node")
+	}
+	return err
 }
 
 // errorHandler is Fiber's Config.ErrorHandler: the one place errors become

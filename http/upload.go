@@ -83,6 +83,10 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		if lr.over {
 			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
 		}
+		if full := noSpace(err); full != err {
+			s.log.Error("disk full: upload rejected", "batch_id", batchID, "err", err)
+			err = full
+		}
 		discardRest(c, lr.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
 		return 0, err
@@ -324,8 +328,13 @@ func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte) (int6
 	total := int64(len(head)) + n
 	if err != nil {
 		var le *limitError
-		if errors.As(err, &le) {
+		var we *writeError
+		switch {
+		case errors.As(err, &le):
 			return total, err
+		case errors.As(err, &we):
+			// The server's fault (a full disk among others), not the body's.
+			return total, fmt.Errorf("write upload file: %w", we.err)
 		}
 		return total, badMultipart(err)
 	}
@@ -357,10 +366,18 @@ func putIOBuf(b *ioBuf) {
 	ioBufs.Put(b)
 }
 
+// writeError is copyLarge's writer failing, told apart from its reader
+// failing: the one is the server's disk, the other the client's body.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
 // copyLarge copies r to w in writes of up to len(buf) bytes, filling buf
 // before each write, where io.Copy would write whatever each small read
 // returned. It ends at r's io.EOF; any other error of r (a truncated
-// multipart body's io.ErrUnexpectedEOF among them) or of w is returned.
+// multipart body's io.ErrUnexpectedEOF among them) is returned as it is,
+// an error of w as a *writeError.
 func copyLarge(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var total int64
 	for {
@@ -375,7 +392,7 @@ func copyLarge(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
 			if werr != nil {
-				return total, werr
+				return total, &writeError{werr}
 			}
 		}
 		if rerr == io.EOF {

@@ -77,8 +77,16 @@ func tryStartProc(t *testing.T, dir string, extra ...string) (*proc, error) {
 // prints to logTo, when not nil.
 func startProcLogged(t *testing.T, dir string, logTo io.Writer, extra ...string) (*proc, error) {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, extra...)
-	cmd := exec.Command(backlotBinary(t), args...)
+	return startProcWrapped(t, nil, dir, logTo, extra...)
+}
+
+// startProcWrapped is startProcLogged with the binary run by a wrapper
+// command (wrap, then the binary and its arguments), e.g. unshare.
+func startProcWrapped(t *testing.T, wrap []string, dir string, logTo io.Writer, extra ...string) (*proc, error) {
+	t.Helper()
+	args := append([]string{backlotBinary(t), "serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, extra...)
+	args = append(append([]string(nil), wrap...), args...)
+	cmd := exec.Command(args[0], args[1:]...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
