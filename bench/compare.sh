@@ -26,6 +26,7 @@
 #   BACKLOT_BIN   a prebuilt backlot binary (default: go build ./cmd/backlot, cgo as
 #                 the environment has it; CGO_ENABLED=0 builds the pure-Go one)
 #   BACKLOT_ARGS  extra `backlot serve` flags (e.g. "--workers 2")
+#   PIPE_TIME     3s     -benchtime of the pipeline benchmark (one per size, servers idle)
 # Each measured run lasts seconds to a minute: long enough that startup
 # effects fade, short enough that the defaults (3 rounds) end within about ten minutes
 # on 2 cores (npm ci included) even with a pure-Go JPEG decoder. img/s moves
@@ -43,6 +44,7 @@ width=${WIDTH:-100}
 height=${HEIGHT:-100}
 peer=${NODE_SEED:-$root/../shared/peers/node-seed}
 out=${OUT:-$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+pipe_time=${PIPE_TIME:-3s}
 
 say() { printf 'compare: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -136,10 +138,10 @@ pids+=("$backlot_pid")
 wait_for "$out/backlot.log" '"msg":"backlot listening"' "$backlot_pid" backlot
 backlot_url=http://$(jq -r 'select(.msg == "backlot listening") | .addr' "$out/backlot.log" | head -n1)
 
+jpeg=go
+if ldd "$bin" 2>/dev/null | grep -q turbojpeg; then jpeg=libjpeg-turbo; fi
 {
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	jpeg=go
-	if ldd "$bin" 2>/dev/null | grep -q turbojpeg; then jpeg=libjpeg-turbo; fi
 	echo "backlot: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version 2>/dev/null | cut -d' ' -f3), JPEG decoder $jpeg, pid $backlot_pid, $backlot_url"
 	echo "node-seed: node $(node --version), sharp $(jq -r .version "$tmp/node-seed/node_modules/sharp/package.json"), redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2), pid $node_pid (+ redis pid $redis_pid), $node_url"
 	echo "workload: generated photo-like JPEG q90 -> ${width}x${height} cover, $per_batch per batch, $in_flight batches in flight, warmup $warmup"
@@ -185,9 +187,33 @@ for w in $workloads; do
 	done
 done
 
+# ---------------------------------------------------------------- pipeline
+# Backlot's own pipeline on as many goroutines as CPUs (open, decode,
+# resize, encode, fsync'd write; no HTTP, store or SSE), each workload's
+# size, with the servers idle: the ceiling its end-to-end img/s is read
+# against (issue 5: >= 85 %). The same decoder as the binary.
+say "pipeline: go test -bench ProcessParallel, $pipe_time per size, the servers idle"
+pipe_sizes=$(for w in $workloads; do printf '%s ' "${w%%:*}"; done)
+cgo=1
+if [ "$jpeg" = go ]; then cgo=0; fi
+if (cd "$root" && CGO_ENABLED=$cgo BACKLOT_BENCH_SIZES="$pipe_sizes" \
+	go test -run '^$' -bench '^BenchmarkProcessParallel$' -benchtime "$pipe_time" ./actors/resize/) >"$out/pipeline.txt" 2>&1; then
+	# BenchmarkProcessParallel/640x480-2  2790  1075466 ns/op  930.0 images/s ...
+	pipeline=$(awk '$1 ~ /^BenchmarkProcessParallel\// {
+		split($1, a, "/"); sub(/-[0-9]+$/, "", a[2])
+		for (i = 2; i < NF; i++) if ($(i + 1) == "images/s") printf "%s%s:%s", (n++ ? "," : ""), "\"" a[2] "\"", $i
+	} END { print "" }' "$out/pipeline.txt")
+	pipeline="{$pipeline}"
+else
+	say "the pipeline benchmark failed (see $out/pipeline.txt); its columns stay empty"
+	status=1
+	pipeline='{}'
+fi
+grep '^Benchmark' "$out/pipeline.txt" >&2 || true
+
 # ---------------------------------------------------------------- table
 table() {
-	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp95 done ms B\tp95 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\n'
+	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp95 done ms B\tp95 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\tpipeline img/s\tB/pipeline\n'
 	for w in $workloads; do
 		size=${w%%:*}
 		b=("$out/$size"-backlot-*.json) n=("$out/$size"-node-*.json)
@@ -195,7 +221,7 @@ table() {
 			printf '%s\t-\t(no report)\n' "$size"
 			continue
 		fi
-		jq -r -n --slurpfile b <(cat "${b[@]}") --slurpfile n <(cat "${n[@]}") '
+		jq -r -n --slurpfile b <(cat "${b[@]}") --slurpfile n <(cat "${n[@]}") --argjson pipe "$pipeline" '
 			def mib: (map(.peak_rss_bytes) | add // 0) / 1048576 | . * 10 | round / 10;
 			def r1: . * 10 | round / 10;
 			def cpu($r): if $r.images.completed > 0 then ($r.processes | map(.cpu_seconds) | add // 0) * 1000 / $r.images.completed | r1 else "-" end;
@@ -208,7 +234,9 @@ table() {
 			  ($b.upload_latency.p50_ms | r1), ($n.upload_latency.p50_ms | r1),
 			  cpu($b), cpu($n),
 			  ($b.processes | mib), (($n.processes | mib | tostring) + " (" + ([$n.processes[] | .peak_rss_bytes / 1048576 | round | tostring] | join("+")) + ")"),
-			  ($ball | map(.error_total) | add | tostring) + "/" + ($nall | map(.error_total) | add | tostring)
+			  ($ball | map(.error_total) | add | tostring) + "/" + ($nall | map(.error_total) | add | tostring),
+			  ($pipe[$b.workload.size] // "-"),
+			  (if ($pipe[$b.workload.size] // 0) > 0 then ($b.images_per_sec / $pipe[$b.workload.size] * 100 | round | tostring) + " %" else "-" end)
 			] | @tsv'
 	done
 }
@@ -219,6 +247,8 @@ table() {
 	echo "in $out). img/s: completed images / (first upload to last done); p95 done: per batch, upload start to its"
 	echo "done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads; Node: node + redis-server)"
 	echo "per completed image; peak RSS: VmHWM during the run; errors: all runs'. B = Backlot, N = node-seed. One machine, one at a time."
+	echo "pipeline img/s: Backlot's resize pipeline alone on $(nproc) goroutines (go test -bench ProcessParallel, $out/pipeline.txt);"
+	echo "B/pipeline: Backlot's end-to-end img/s over it. The bench client runs on the same CPUs (its CPU is in each report)."
 } | tee "$out/table.txt"
 say "reports: $out/*.json; table: $out/table.txt"
 exit "$status"

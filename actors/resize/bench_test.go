@@ -6,13 +6,31 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/backlot/backlot/persistence"
 )
 
-var benchSizes = []struct{ w, h int }{{640, 480}, {1920, 1080}, {4000, 3000}}
+// benchSizes are the sources the benchmarks resize: 640x480, 1920x1080
+// and 4000x3000, or the WxH list in BACKLOT_BENCH_SIZES (space or comma
+// separated; bench/compare.sh passes its workloads' sizes).
+var benchSizes = func() []struct{ w, h int } {
+	env := strings.FieldsFunc(os.Getenv("BACKLOT_BENCH_SIZES"), func(r rune) bool { return r == ' ' || r == ',' })
+	if len(env) == 0 {
+		return []struct{ w, h int }{{640, 480}, {1920, 1080}, {4000, 3000}}
+	}
+	var sizes []struct{ w, h int }
+	for _, f := range env {
+		var w, h int
+		if _, err := fmt.Sscanf(f, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+			panic(fmt.Sprintf("BACKLOT_BENCH_SIZES: %q is not WxH", f))
+		}
+		sizes = append(sizes, struct{ w, h int }{w, h})
+	}
+	return sizes
+}()
 
 // benchJPEGs holds each size's photo-like JPEG (quality 90), made once:
 // a 4000x3000 one takes longer to make than to resize.
