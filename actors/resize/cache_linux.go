@@ -12,7 +12,7 @@ import (
 // That matters most on VMs whose memory the host backs on first touch
 // (Firecracker, the reference machine): writing into page cache pages that
 // were never used runs at about 400 MB/s there, against about 5 GB/s into
-// pages freed and reused (`make` README, Performance). A clean page is freed
+// pages freed and reused (README, Performance). A clean page is freed
 // at once; the file is fsynced before its batch was acknowledged, so every
 // page is clean by now. Advice only: an error changes nothing.
 func dropCache(f *os.File) {
