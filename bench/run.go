@@ -107,7 +107,8 @@ func runPhase(ctx context.Context, cl *client, c Config, files []File, ph phase,
 				}
 				bctx, cancel := context.WithTimeoutCause(pctx, c.Timeout, timeoutCause)
 				inFlight.Add(1)
-				o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], batch)
+				set := fmt.Sprintf("%d+%d", first%len(files), n) // the same files, in the same order
+				o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], set, batch)
 				inFlight.Add(-1)
 				cancel()
 				results <- o
