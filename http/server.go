@@ -36,6 +36,12 @@ type Config struct {
 	// in the store's queue); an upload that would pass it gets 503 with
 	// Retry-After and stores nothing. 0: no bound.
 	MaxQueued int
+	// MinFreeDisk is the free space the data directory's file system
+	// keeps, for the store's commits and the results of work already
+	// accepted: an upload whose body would eat into it gets 503
+	// insufficient_storage before a byte is written, and /readyz fails
+	// while the free space is below it. 0: no reserve.
+	MinFreeDisk int64
 	// Pprof serves net/http/pprof under /debug/pprof/ (for profiling a
 	// node under load; off by default).
 	Pprof bool
@@ -168,6 +174,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			s.log.Warn("readiness: store unreachable", "err", err)
 			return unavailable("store_unavailable", "the store is unreachable")
 		}
+	}
+	if err := s.diskRoom(0); err != nil {
+		return err
 	}
 	if s.cfg.Members != nil {
 		return c.JSON(fiber.Map{"status": "ready", "members": s.cfg.Members()})

@@ -60,6 +60,10 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		discardRest(c, body)
 		return 0, apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
 	}
+	if err := s.diskRoom(int64(max(c.Request().Header.ContentLength(), 0))); err != nil {
+		discardRest(c, body)
+		return 0, err
+	}
 	// Read the socket in large pieces: multipart's own buffer is 4 KiB, so
 	// without this every read and every file write would be 4 KiB or less
 	// (500 syscalls per MB).
@@ -141,6 +145,24 @@ func (s *Server) roomFor(ctx context.Context, n int) error {
 		return e
 	}
 	return nil
+}
+
+// diskRoom answers 503 insufficient_storage when writing n more bytes
+// would leave the data directory's file system with less than MinFreeDisk
+// free (n is the body's Content-Length; 0 when unknown, as for /readyz).
+// A file system that cannot tell its free space is given the benefit of the
+// doubt: a real ENOSPC still ends as the same 503 (noSpace).
+func (s *Server) diskRoom(n int64) error {
+	if s.cfg.MinFreeDisk <= 0 {
+		return nil
+	}
+	free, ok := freeBytes(s.files.Root)
+	if !ok || free-n >= s.cfg.MinFreeDisk {
+		return nil
+	}
+	return unavailable("insufficient_storage", fmt.Sprintf(
+		"the server's disk is nearly full (%d bytes free, %d kept in reserve, this upload %d bytes); retry later or on another node",
+		free, s.cfg.MinFreeDisk, n))
 }
 
 // discardRest reads a bounded rest of a rejected body, so a client that is

@@ -33,6 +33,7 @@ type Config struct {
 	MaxBody       int64         // bytes per request body (1 GiB)
 	MaxPixels     int64         // pixels per image, from its header (50 M)
 	MaxQueued     int           // images waiting or running before uploads get 503 (10000; 0: no bound)
+	MinFreeDisk   int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 503 (256 MiB; 0: none)
 	CORSOrigins   string        // origins allowed from browsers, comma-separated or *; empty: off
 	Attempts      int           // attempts per image (3)
 	Token         string        // API token; empty: no auth
@@ -52,7 +53,7 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
-		Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
+		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text",
 	}
@@ -77,6 +78,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.Var((*byteSize)(&c.MaxBody), "max-body", "bytes per request body (e.g. 1GiB)")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", c.MaxPixels, "pixels per image, read from its header before decoding")
 	fs.IntVar(&c.MaxQueued, "max-queued", c.MaxQueued, "images waiting or running before uploads get 503 queue_full (0: no bound)")
+	fs.Var((*byteSize)(&c.MinFreeDisk), "min-free-disk", "free space the data directory's file system keeps: uploads that would use it get 503 insufficient_storage, and /readyz fails below it (e.g. 256MiB; 0: none)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from browsers (comma-separated, or *); empty: CORS off")
 	fs.IntVar(&c.Attempts, "attempts", c.Attempts, "attempts per image")
 	fs.StringVar(&c.Token, "token", c.Token, "API token (Authorization: Bearer, or ?token=); empty: none")
@@ -143,6 +145,7 @@ func (c *Config) Validate() error {
 	check(c.MaxBody >= 1, "-max-body must be positive")
 	check(c.MaxPixels >= 1, "-max-pixels must be positive")
 	check(c.MaxQueued >= 0, "-max-queued must not be negative")
+	check(c.MinFreeDisk >= 0, "-min-free-disk must not be negative")
 	check(c.Attempts >= 1 && c.Attempts <= 100, "-attempts must be 1..100, not %d", c.Attempts)
 	check(c.ResizeTimeout > 0, "-resize-timeout must be positive")
 	check(c.RetryBackoff > 0, "-retry-backoff must be positive")
@@ -163,7 +166,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
 		slog.Int("workers", c.Workers), slog.Int("claim_ahead", c.ClaimAhead), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
-		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int("attempts", c.Attempts),
+		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int64("min_free_disk", c.MinFreeDisk), slog.Int("attempts", c.Attempts),
 		slog.String("cors_origins", c.CORSOrigins),
 		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout),
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),

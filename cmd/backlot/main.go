@@ -163,7 +163,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
-		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
+		MaxQueued: c.MaxQueued, MinFreeDisk: c.MinFreeDisk, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
