@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
@@ -339,8 +340,8 @@ func (in *incoming) file(p *multipart.Part) error {
 
 var errFileTooLarge = errors.New("file too large")
 
-// copyFile writes head and then the rest of r to f, failing once more than
-// max bytes arrive; it allocates one 32 KiB buffer whatever the size.
+// copyFile writes head and then the rest of r to f in chunks of buf's
+// size, failing once more than max bytes arrive.
 func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte) (int64, error) {
 	if _, err := f.Write(head); err != nil {
 		return 0, fmt.Errorf("write upload file: %w", err)
@@ -487,12 +488,10 @@ const syncParallel = 8
 // body arrives. So the upload waits, once its body is in, about as long as
 // for its last file's fsync rather than for the sum of them (measured on
 // 2 x 75 KB uploads under load: upload p50 1 ms lower than one after
-// another). The zero value is ready to use; wait before reusing it.
+// another). The zero value is ready to use.
 type syncer struct {
-	sem  chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	errs []error
+	g     errgroup.Group
+	limit sync.Once
 }
 
 // add starts fsyncing the file or directory at path.
@@ -512,28 +511,12 @@ func (s *syncer) addFile(f *os.File) { s.start(func() error { return syncClose(f
 // start runs do in the background, first waiting while syncParallel are
 // running.
 func (s *syncer) start(do func() error) {
-	if s.sem == nil {
-		s.sem = make(chan struct{}, syncParallel)
-	}
-	s.sem <- struct{}{}
-	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
-		if err := do(); err != nil {
-			s.mu.Lock()
-			s.errs = append(s.errs, err)
-			s.mu.Unlock()
-		}
-	}()
+	s.limit.Do(func() { s.g.SetLimit(syncParallel) })
+	s.g.Go(do)
 }
 
-// wait returns once every fsync added has ended, with their errors.
-func (s *syncer) wait() error {
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return errors.Join(s.errs...)
-}
+// wait returns once every fsync added has ended, with the first error.
+func (s *syncer) wait() error { return s.g.Wait() }
 
 // syncClose fsyncs and closes f.
 func syncClose(f *os.File) error {
