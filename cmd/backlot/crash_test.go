@@ -21,9 +21,20 @@ import (
 
 var (
 	buildOnce sync.Once
+	binDir    string // MkdirTemp'd by backlotBinary; removed by TestMain
 	binPath   string
 	buildErr  error
 )
+
+// TestMain removes the binary backlotBinary built (38 MB a run), which
+// t.TempDir cannot own because it outlives any one test.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // backlotBinary builds cmd/backlot once per test run.
 func backlotBinary(t *testing.T) string {
@@ -34,6 +45,7 @@ func backlotBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "backlot")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
