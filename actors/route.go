@@ -156,7 +156,7 @@ func (e *remoteFailure) Unwrap() error {
 
 func toWorkDone(m *clusterpb.WorkDone) workDone {
 	d := workDone{job: m.GetJob().Persistence(), attempt: int(m.GetAttempt()), took: m.Duration(), pool: m.GetPool()}
-	d.res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes()}
+	d.res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
 	if f := m.GetFailure(); f != nil {
 		d.err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
 	}
@@ -166,7 +166,7 @@ func toWorkDone(m *clusterpb.WorkDone) workDone {
 func fromWorkDone(d workDone) *clusterpb.WorkDone {
 	m := &clusterpb.WorkDone{
 		Job: clusterpb.FromJob(d.job), Attempt: int32(d.attempt), Width: int32(d.res.Width),
-		Height: int32(d.res.Height), Bytes: d.res.Bytes, Took: durationpb.New(d.took), Pool: d.pool,
+		Height: int32(d.res.Height), Bytes: d.res.Bytes, Sum: d.res.Sum, Took: durationpb.New(d.took), Pool: d.pool,
 	}
 	if d.err != nil {
 		f := &clusterpb.Failure{Message: resize.Message(d.err), Permanent: resize.Permanent(d.err)}

@@ -212,7 +212,7 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 	case m.err == nil:
 		ev.Type = persistence.EventCompleted
 		ev.URL = persistence.ResultURL(s.id, m.job.ImageID)
-		ev.Width, ev.Height, ev.Bytes = m.res.Width, m.res.Height, m.res.Bytes
+		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.res.Width, m.res.Height, m.res.Bytes, m.res.Sum
 	case resize.Permanent(m.err):
 		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)
 	case m.attempt < s.sys.cfg.MaxAttempts:

@@ -77,7 +77,8 @@ func (s *Server) status(c *fiber.Ctx) error {
 }
 
 // result handles GET /api/images/:batch/:image: the resized image once
-// completed, 409 with its state before.
+// completed (checked against its record and rebuilt if a power cut took
+// it: results.go), 409 with its state before.
 func (s *Server) result(c *fiber.Ctx) error {
 	b, err := s.loadBatch(c)
 	if err != nil {
@@ -95,7 +96,11 @@ func (s *Server) result(c *fiber.Ctx) error {
 		}
 		return e
 	}
-	f, err := os.Open(s.files.Output(b.ID, im.ID, b.Options.Format))
+	path := s.files.Output(b.ID, im.ID, b.Options.Format)
+	if err := s.checkResult(c.UserContext(), b, im, path); err != nil {
+		return err
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}

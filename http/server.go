@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux, served only with Config.Pprof
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,9 @@ type Config struct {
 	// Members lists the cluster members this node sees, for /readyz; nil
 	// when the node runs alone.
 	Members func() []cluster.Member
+	// ResizeTimeout bounds the rebuild of a result a power cut took, as it
+	// bounds a resize attempt (0: none).
+	ResizeTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -84,6 +88,8 @@ type Server struct {
 	log   *slog.Logger
 	met   *metrics.Metrics
 
+	rebuilds *rebuilder // results lost to a power cut, rebuilt on read (results.go)
+
 	accepting atomic.Bool   // false: uploads get 503, readyz 503
 	closing   chan struct{} // closed on Shutdown: streams end
 	closeOnce sync.Once
@@ -96,7 +102,8 @@ func New(cfg Config, store persistence.Store, sys *actors.System, files persiste
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, met: cfg.Metrics, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, met: cfg.Metrics, closing: make(chan struct{}),
+		rebuilds: newRebuilder(runtime.GOMAXPROCS(0))}
 	s.accepting.Store(true)
 	s.app = fiber.New(fiber.Config{
 		// Uploads are read part by part from the stream and written to

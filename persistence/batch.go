@@ -44,6 +44,9 @@ type Image struct {
 	Width  int   `json:"width,omitempty"`
 	Height int   `json:"height,omitempty"`
 	Bytes  int64 `json:"bytes,omitempty"`
+	// Sum is the result file's CRC-32C, to tell a result a power cut took
+	// (results are not fsynced); 0 for results recorded without one.
+	Sum uint32 `json:"sum,omitempty"`
 }
 
 // Batch is one upload: its options, its images and the head of its event log.
@@ -171,7 +174,7 @@ func (b *Batch) Apply(ev *Event) error {
 			im.Error = ev.Error
 		case EventCompleted:
 			im.State, im.Error = ImageCompleted, ""
-			im.Width, im.Height, im.Bytes = ev.Width, ev.Height, ev.Bytes
+			im.Width, im.Height, im.Bytes, im.Sum = ev.Width, ev.Height, ev.Bytes, ev.Sum
 			b.Completed++
 		case EventFailed:
 			im.State, im.Error = ImageFailed, ev.Error

@@ -34,7 +34,7 @@ var (
 	}
 	comp = func(im string) persistence.Event {
 		e := event(persistence.EventCompleted, im)
-		e.URL, e.Width, e.Height, e.Bytes = "/api/images/b/"+im, 10, 20, 300
+		e.URL, e.Width, e.Height, e.Bytes, e.Sum = "/api/images/b/"+im, 10, 20, 300, 0xc0ffee
 		return e
 	}
 	fail = func(im string) persistence.Event {
@@ -98,7 +98,7 @@ func TestApply(t *testing.T) {
 		{name: "completed records the output", before: []persistence.Event{proc("i0"), retr("i0"), proc("i0")}, ev: comp("i0"),
 			check: func(t *testing.T, b *persistence.Batch, ev persistence.Event) {
 				im := b.Image("i0")
-				want(t, im.State == persistence.ImageCompleted && im.Error == "" && im.Width == 10 && im.Height == 20 && im.Bytes == 300, "image %+v", im)
+				want(t, im.State == persistence.ImageCompleted && im.Error == "" && im.Width == 10 && im.Height == 20 && im.Bytes == 300 && im.Sum == 0xc0ffee, "image %+v", im)
 				want(t, b.Completed == 1 && b.Failed == 0 && !b.Finished(), "counts %d/%d", b.Completed, b.Failed)
 			}},
 		{name: "failed carries attempts", before: []persistence.Event{proc("i1"), retr("i1"), proc("i1")}, ev: fail("i1"),

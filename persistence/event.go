@@ -32,17 +32,20 @@ type ImageRef struct {
 // Data renders exactly the fields API.md lists for it. Seq is assigned by
 // Batch.Apply when the event is appended.
 type Event struct {
-	Seq       uint64     `json:"seq"`
-	Type      EventType  `json:"type"`
-	BatchID   string     `json:"batchId"`
-	ImageID   string     `json:"imageId,omitempty"`
-	Attempt   int        `json:"attempt,omitempty"`
-	Attempts  int        `json:"attempts,omitempty"`
-	Error     string     `json:"error,omitempty"`
-	URL       string     `json:"url,omitempty"`
-	Width     int        `json:"width,omitempty"`
-	Height    int        `json:"height,omitempty"`
-	Bytes     int64      `json:"bytes,omitempty"`
+	Seq      uint64    `json:"seq"`
+	Type     EventType `json:"type"`
+	BatchID  string    `json:"batchId"`
+	ImageID  string    `json:"imageId,omitempty"`
+	Attempt  int       `json:"attempt,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	URL      string    `json:"url,omitempty"`
+	Width    int       `json:"width,omitempty"`
+	Height   int       `json:"height,omitempty"`
+	Bytes    int64     `json:"bytes,omitempty"`
+	// Sum is the result's CRC-32C (completed); not part of the client's
+	// data: readers check the file against it.
+	Sum       uint32     `json:"sum,omitempty"`
 	Total     int        `json:"total,omitempty"`
 	Completed int        `json:"completed,omitempty"`
 	Failed    int        `json:"failed,omitempty"`

@@ -29,7 +29,7 @@ func TestEventData(t *testing.T) {
 			`{"batchId":"b","imageId":"i0","attempt":2,"error":"timeout"}`},
 		{"retrying without a message", persistence.Event{Type: persistence.EventRetrying, BatchID: "b", ImageID: "i0"},
 			`{"batchId":"b","imageId":"i0","attempt":0,"error":""}`},
-		{"completed", persistence.Event{Type: persistence.EventCompleted, BatchID: "b", ImageID: "i0", URL: "/api/images/b/i0", Width: 100, Height: 80, Bytes: 4096},
+		{"completed", persistence.Event{Type: persistence.EventCompleted, BatchID: "b", ImageID: "i0", URL: "/api/images/b/i0", Width: 100, Height: 80, Bytes: 4096, Sum: 0x1234},
 			`{"batchId":"b","imageId":"i0","url":"/api/images/b/i0","width":100,"height":80,"bytes":4096}`},
 		{"failed", persistence.Event{Type: persistence.EventFailed, BatchID: "b", ImageID: "i0", Error: "corrupt", Attempts: 3},
 			`{"batchId":"b","imageId":"i0","error":"corrupt","attempts":3}`},

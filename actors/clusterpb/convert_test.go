@@ -23,7 +23,7 @@ func events() []persistence.Event {
 			Images: []persistence.ImageRef{{ID: "i1", Name: "a.jpg"}, {ID: "i2", Name: "b \"quoted\".png"}}},
 		{Seq: 2, Type: persistence.EventProcessing, BatchID: "b", ImageID: "i1", Attempt: 1, At: at},
 		{Seq: 3, Type: persistence.EventRetrying, BatchID: "b", ImageID: "i1", Attempt: 1, Error: "timed out", At: at},
-		{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i1", URL: "/api/images/b/i1", Width: 4096, Height: 1, Bytes: 1 << 40, At: at},
+		{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i1", URL: "/api/images/b/i1", Width: 4096, Height: 1, Bytes: 1 << 40, Sum: 0xdeadbeef, At: at},
 		{Seq: 5, Type: persistence.EventFailed, BatchID: "b", ImageID: "i2", Attempts: 3, Error: "unsupported", At: at},
 		{Seq: 6, Type: persistence.EventDone, BatchID: "b", Total: 2, Completed: 1, Failed: 1}, // zero At
 	}
@@ -60,6 +60,10 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 		Failure: &clusterpb.Failure{Message: "decode: bad", Permanent: true}}).(*clusterpb.WorkDone)
 	if wd.Duration() != 1500*time.Millisecond || !wd.GetFailure().GetPermanent() || wd.GetJob().Persistence() != job {
 		t.Fatalf("work done %v", wd)
+	}
+	ok := wire(t, &clusterpb.WorkDone{Job: clusterpb.FromJob(job), Attempt: 1, Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}).(*clusterpb.WorkDone)
+	if ok.GetFailure() != nil || ok.GetWidth() != 100 || ok.GetHeight() != 75 || ok.GetBytes() != 4321 || ok.GetSum() != 0xfeedf00d {
+		t.Fatalf("work done (success) %v", ok)
 	}
 	st := wire(t, &clusterpb.Settle{Job: clusterpb.FromJob(job), Requeue: true, After: durationpb.New(4 * time.Second), FreeSlot: true}).(*clusterpb.Settle)
 	if st.GetJob().Persistence() != job || !st.GetRequeue() || st.GetAfter().AsDuration() != 4*time.Second || !st.GetFreeSlot() {

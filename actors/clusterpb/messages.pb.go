@@ -238,6 +238,7 @@ type Event struct {
 	Failed        int32                  `protobuf:"varint,14,opt,name=failed,proto3" json:"failed,omitempty"`
 	Images        []*ImageRef            `protobuf:"bytes,15,rep,name=images,proto3" json:"images,omitempty"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=at,proto3" json:"at,omitempty"`
+	Sum           uint32                 `protobuf:"varint,17,opt,name=sum,proto3" json:"sum,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +383,13 @@ func (x *Event) GetAt() *timestamppb.Timestamp {
 		return x.At
 	}
 	return nil
+}
+
+func (x *Event) GetSum() uint32 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
 }
 
 // Claimed (local: claimed): a node's pool took job from the shared queue;
@@ -662,7 +670,9 @@ type WorkDone struct {
 	Took    *durationpb.Duration   `protobuf:"bytes,7,opt,name=took,proto3" json:"took,omitempty"`
 	// pool claimed the job: where the supervisor settles it, even when the
 	// supervisor that sent Work is gone and a successor gets this.
-	Pool          *actor.PID `protobuf:"bytes,8,opt,name=pool,proto3" json:"pool,omitempty"`
+	Pool *actor.PID `protobuf:"bytes,8,opt,name=pool,proto3" json:"pool,omitempty"`
+	// sum is the output's CRC-32C (resize.Result.Sum).
+	Sum           uint32 `protobuf:"varint,9,opt,name=sum,proto3" json:"sum,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -751,6 +761,13 @@ func (x *WorkDone) GetPool() *actor.PID {
 		return x.Pool
 	}
 	return nil
+}
+
+func (x *WorkDone) GetSum() uint32 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
 }
 
 // Subscribe (local: subscribe): sub wants every event of batch_id after
@@ -957,7 +974,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\aquality\x18\x05 \x01(\x05R\aquality\".\n" +
 	"\bImageRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xb0\x03\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xc2\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
@@ -975,7 +992,8 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\tcompleted\x18\r \x01(\x05R\tcompleted\x12\x16\n" +
 	"\x06failed\x18\x0e \x01(\x05R\x06failed\x121\n" +
 	"\x06images\x18\x0f \x03(\v2\x19.backlot.cluster.ImageRefR\x06images\x12*\n" +
-	"\x02at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"Q\n" +
+	"\x02at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x10\n" +
+	"\x03sum\x18\x11 \x01(\rR\x03sum\"Q\n" +
 	"\aClaimed\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x1e\n" +
 	"\x04pool\x18\x02 \x01(\v2\n" +
@@ -994,7 +1012,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\aFailure\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\x14\n" +
-	"\x05stack\x18\x03 \x01(\tR\x05stack\"\x93\x02\n" +
+	"\x05stack\x18\x03 \x01(\tR\x05stack\"\xa5\x02\n" +
 	"\bWorkDone\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x14\n" +
@@ -1004,7 +1022,8 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\afailure\x18\x06 \x01(\v2\x18.backlot.cluster.FailureR\afailure\x12-\n" +
 	"\x04took\x18\a \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1e\n" +
 	"\x04pool\x18\b \x01(\v2\n" +
-	".actor.PIDR\x04pool\"Z\n" +
+	".actor.PIDR\x04pool\x12\x10\n" +
+	"\x03sum\x18\t \x01(\rR\x03sum\"Z\n" +
 	"\tSubscribe\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1c\n" +

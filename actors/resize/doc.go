@@ -40,8 +40,11 @@
 //     decoder, never by a name or Content-Type;
 //   - no pixel buffer is allocated before the header's width*height has
 //     passed Limits.MaxPixels;
-//   - dst is written atomically (temp file, fsync, rename, fsync of the
-//     directory): it is absent, or the old file, or the whole new one;
+//   - dst is written atomically (temp file, rename): a reader sees it
+//     absent, or the old file, or the whole new one. It is not fsynced:
+//     Result carries its size and CRC-32C, the caller records them
+//     durably, and Verify tells a result that a power cut took, so that
+//     it can be rebuilt from its (durable) source;
 //   - after Process returns ErrTimeout, its abandoned worker never creates
 //     dst and leaves no temp file;
 //   - a panic inside decode, resize or encode is returned as a permanent

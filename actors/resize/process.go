@@ -27,7 +27,7 @@ type Limits struct {
 // against the clock.
 type hooks struct {
 	decoded func()        // after the pixels are decoded
-	written func()        // after the temp file is durable, before the commit
+	written func()        // after the temp file is written, before the commit
 	exited  chan struct{} // closed when a timed worker has returned
 	expire  chan struct{} // if set, stands in for the timer
 }
@@ -56,11 +56,14 @@ func (h *hooks) onWritten() {
 type Result struct {
 	Width, Height int
 	Bytes         int64
+	// Sum is the CRC-32C (Castagnoli) of the written file; with Bytes it
+	// lets a reader tell a result a power cut took (Verify).
+	Sum uint32
 }
 
 // Process decodes src, applies its Exif orientation (JPEG), resizes it per
 // opts, encodes it (JPEG at opts.Quality, or PNG) and writes dst
-// atomically. Zero-valued Fit, Format and Quality take their defaults.
+// atomically (not durably: see writeAtomic). Zero-valued Fit, Format and Quality take their defaults.
 //
 // Errors: ErrUnsupported, ErrTooManyPixels, an undecodable image or a
 // recovered *PanicError are permanent (see Permanent); I/O errors and
@@ -171,11 +174,11 @@ func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res
 		return Result{}, errAbandoned
 	}
 	enc := encodable(out, opts.Format, gray)
-	n, err := writeAtomic(dst, a.commit, lim.hooks.onWritten, func(w io.Writer) error {
+	n, sum, err := writeAtomic(dst, a.commit, lim.hooks.onWritten, func(w io.Writer) error {
 		return encode(w, enc, opts)
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: n}, nil
+	return Result{Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: n, Sum: sum}, nil
 }

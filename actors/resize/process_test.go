@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"os"
@@ -37,6 +38,9 @@ func processOK(t *testing.T, src string, opts persistence.Options, lim Limits) (
 	}
 	if st.Size() != res.Bytes {
 		t.Errorf("Result.Bytes = %d, file has %d", res.Bytes, st.Size())
+	}
+	if raw, err := os.ReadFile(dst); err != nil || crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli)) != res.Sum {
+		t.Errorf("Result.Sum = %08x, not the file's CRC-32C (%v)", res.Sum, err)
 	}
 	img, format := decodeFile(t, dst)
 	if format != string(opts.Format) {

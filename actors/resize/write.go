@@ -3,6 +3,7 @@ package resize
 import (
 	"bufio"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -69,19 +70,27 @@ func encode(w io.Writer, img image.Image, o persistence.Options) error {
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: o.Quality})
 }
 
-// writeAtomic writes dst so that a reader (or a restart after a crash)
-// sees the old dst or the whole new one, never a part: a temp file in dst's
-// directory (rename is atomic only within one file system), fsync, rename,
-// fsync of the directory so the rename itself survives a power cut.
+// writeAtomic writes dst so that a reader sees the old dst or the whole new
+// one, never a part: a temp file in dst's directory (rename is atomic only
+// within one file system), then rename. It returns the bytes written and
+// their CRC-32C (Sum).
 //
-// commit is asked after the data is durable and before the rename; when it
+// Nothing is fsynced: a result is derived data. The caller records its size
+// and Sum with the completed event, whose commit is durable, and a reader
+// checks both (Verify) and rebuilds a result that a power cut took from
+// its source, which was fsynced before the upload's 202. A process crash
+// loses nothing either way: the page cache outlives the process. (Syncing
+// the file and its directory cost a resizer two fsyncs per image: 15-20 %
+// of images/s at 640x480 on the reference machine.)
+//
+// commit is asked after the data is written and before the rename; when it
 // says no the attempt was abandoned, and the temp file is removed unseen.
 // Encoder errors that are not write errors are the image's fault: permanent.
-func writeAtomic(dst string, commit func() bool, written func(), write func(io.Writer) error) (n int64, err error) {
+func writeAtomic(dst string, commit func() bool, written func(), write func(io.Writer) error) (n int64, sum uint32, err error) {
 	dir := filepath.Dir(dst)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
-		return 0, fmt.Errorf("create temp file: %w", err)
+		return 0, 0, fmt.Errorf("create temp file: %w", err)
 	}
 	tmp := f.Name()
 	closed := false
@@ -99,67 +108,46 @@ func writeAtomic(dst string, commit func() bool, written func(), write func(io.W
 	defer func() { bw.Reset(nil); writers.Put(bw) }()
 	if err := write(bw); err != nil {
 		if cw.err != nil {
-			return 0, fmt.Errorf("write %s: %w", tmp, cw.err)
+			return 0, 0, fmt.Errorf("write %s: %w", tmp, cw.err)
 		}
-		return 0, permanent(fmt.Errorf("encode: %w", err))
+		return 0, 0, permanent(fmt.Errorf("encode: %w", err))
 	}
 	if err := bw.Flush(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", tmp, err)
+		return 0, 0, fmt.Errorf("write %s: %w", tmp, err)
 	}
 	// CreateTemp makes 0600; results are ordinary files an operator may copy.
 	if err := f.Chmod(0o644); err != nil {
-		return 0, fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("fsync %s: %w", tmp, err)
+		return 0, 0, fmt.Errorf("chmod %s: %w", tmp, err)
 	}
 	closed = true
 	if err := f.Close(); err != nil {
-		return 0, fmt.Errorf("close %s: %w", tmp, err)
+		return 0, 0, fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if written != nil {
 		written()
 	}
 	if !commit() {
-		return 0, errAbandoned
+		return 0, 0, errAbandoned
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return 0, fmt.Errorf("rename to %s: %w", dst, err)
+		return 0, 0, fmt.Errorf("rename to %s: %w", dst, err)
 	}
-	if err := syncDir(dir); err != nil {
-		// dst is in place but the rename may not survive a crash; the retry
-		// rewrites it, which is harmless.
-		return 0, err
-	}
-	return cw.n, nil
+	return cw.n, cw.sum, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
-	}
-	return nil
-}
-
-// countWriter counts what reaches the file and keeps the first write
-// error, which tells I/O failures from encoder failures.
+// countWriter counts and checksums what reaches the file and keeps the
+// first write error, which tells I/O failures from encoder failures.
 type countWriter struct {
 	w   io.Writer
 	n   int64
+	sum uint32
 	err error
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	c.sum = crc32.Update(c.sum, castagnoli, p[:n])
 	if err != nil && c.err == nil {
 		c.err = err
 	}

@@ -164,6 +164,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
 		MaxQueued: c.MaxQueued, MinFreeDisk: c.MinFreeDisk, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
+		ResizeTimeout: c.ResizeTimeout,
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)

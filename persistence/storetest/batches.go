@@ -153,7 +153,7 @@ func testAppendAttempts(t *testing.T, op Opener) {
 		t.Errorf("after failed: image %+v, failed %d", im, nb.Failed)
 	}
 	_, nb = mustAppend(t, s, b.ID, processing(b, 1), completed(b, 1))
-	if im := nb.Images[1]; im.State != persistence.ImageCompleted || im.Width != 64 || im.Height != 48 || im.Bytes != 1234 || nb.Completed != 1 {
+	if im := nb.Images[1]; im.State != persistence.ImageCompleted || im.Width != 64 || im.Height != 48 || im.Bytes != 1234 || im.Sum != 0xabcdef01 || nb.Completed != 1 {
 		t.Errorf("after completed: image %+v, completed %d", im, nb.Completed)
 	}
 	if nb.LastSeq != 7 {

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// TestLostResultIsRebuilt: results are not fsynced (they are derived data;
+// see resize.writeAtomic), so a power cut can take one after its completed
+// event is durable. A read finds that out from the recorded size and
+// CRC-32C and serves the result rebuilt from the upload, whatever the disk
+// kept of it: nothing, part of it, or other bytes of the same size. With
+// the upload gone too, the read gets a clear JSON 500 that names no path.
+func TestLostResultIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir, nil)
+	r := upload(t, n.url, filePart("cat.jpg", jpegBytes(t, 640, 480, 7)), filePart("dog.png", pngBytes(t, 300, 500, 8)))
+	o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second))
+	if o.completed != 2 {
+		t.Fatalf("outcome %+v", o)
+	}
+	files := persistence.Files{Root: dir}
+	im := r.Images[0]
+	out := files.Output(r.BatchID, im.ID, persistence.FormatJPEG)
+	url := n.url + persistence.ResultURL(r.BatchID, im.ID)
+	good := get(t, url, http.StatusOK)
+	if onDisk, err := os.ReadFile(out); err != nil || !bytes.Equal(onDisk, good) {
+		t.Fatalf("result on disk differs from the one served (%v)", err)
+	}
+
+	for _, c := range []struct {
+		name   string
+		damage func() error
+	}{
+		{"missing", func() error { return os.Remove(out) }},
+		{"cut short", func() error { return os.WriteFile(out, good[:len(good)/3], 0o644) }},
+		{"zeroed", func() error { return os.WriteFile(out, make([]byte, len(good)), 0o644) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.damage(); err != nil {
+				t.Fatal(err)
+			}
+			if got := get(t, url, http.StatusOK); !bytes.Equal(got, good) {
+				t.Fatalf("served %d bytes, not the result (%d bytes)", len(got), len(good))
+			}
+			if onDisk, err := os.ReadFile(out); err != nil || !bytes.Equal(onDisk, good) {
+				t.Fatalf("the rebuilt result is not on disk (%v)", err)
+			}
+		})
+	}
+
+	// The other image is untouched and served as it was.
+	other := r.Images[1]
+	get(t, n.url+persistence.ResultURL(r.BatchID, other.ID), http.StatusOK)
+
+	// With its upload gone as well, the result cannot come back.
+	if err := os.Remove(files.Source(r.BatchID, im.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	var e struct{ Error, Code string }
+	if err := json.Unmarshal(get(t, url, http.StatusInternalServerError), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Code != "result_lost" || e.Error == "" || strings.Contains(e.Error, dir) || strings.Contains(e.Error, filepath.Base(out)) {
+		t.Fatalf("error %+v", e)
+	}
+}
+
+// get reads url and requires the status.
+func get(t *testing.T, url string, want int) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, body, want)
+	}
+	return body
+}
