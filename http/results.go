@@ -54,7 +54,7 @@ func (s *Server) checkResult(ctx context.Context, b *persistence.Batch, im *pers
 			return nil, nil // rebuilt while this waited for a slot
 		}
 		res, err := resize.Process(s.files.Source(b.ID, im.ID), path, b.Options,
-			resize.Limits{MaxPixels: s.cfg.MaxPixels, Timeout: s.cfg.ResizeTimeout})
+			resize.Limits{MaxPixels: s.cfg.MaxPixels, Timeout: s.cfg.ResizeTimeout, Nice: s.cfg.ResizeNice})
 		if err != nil {
 			return nil, err
 		}

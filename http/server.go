@@ -52,9 +52,10 @@ type Config struct {
 	// Members lists the cluster members this node sees, for /readyz; nil
 	// when the node runs alone.
 	Members func() []cluster.Member
-	// ResizeTimeout bounds the rebuild of a result a power cut took, as it
-	// bounds a resize attempt (0: none).
+	// ResizeTimeout and ResizeNice are the resize attempts' limits, which
+	// the rebuild of a result a power cut took keeps too (resize.Limits).
 	ResizeTimeout time.Duration
+	ResizeNice    int
 }
 
 func (c *Config) defaults() {

@@ -19,6 +19,10 @@ type Limits struct {
 	MaxPixels int64
 	// Timeout bounds one attempt; 0 means none.
 	Timeout time.Duration
+	// Nice, when > 0, runs the work on a thread of that nice value (Linux;
+	// worker.go), so that a node's request path comes first when the CPUs
+	// are full; 0 runs it at the caller's priority.
+	Nice int
 
 	hooks *hooks // tests only; nil in production
 }
@@ -73,24 +77,37 @@ type Result struct {
 // recovered *PanicError are permanent (see Permanent); I/O errors and
 // ErrTimeout are worth a retry. After ErrTimeout the abandoned work runs on
 // in the background (decoders cannot be interrupted) but never creates dst
-// and removes its temp file.
+// and removes its temp file. With lim.Nice > 0 the work runs on a thread
+// of that priority (worker.go) while the caller waits.
 func Process(src, dst string, opts persistence.Options, lim Limits) (Result, error) {
-	if lim.Timeout <= 0 {
-		return run(src, dst, opts, lim, nil)
-	}
 	type outcome struct {
 		res Result
 		err error
 	}
-	a := new(attempt)
+	start := func(f func()) { go f() }
+	if lim.Nice > 0 {
+		start = func(f func()) { onWorker(lim.Nice, f) }
+	}
+	if lim.Timeout <= 0 && lim.Nice <= 0 {
+		return run(src, dst, opts, lim, nil)
+	}
 	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
-	go func() {
+	if lim.Timeout <= 0 {
+		start(func() {
+			res, err := run(src, dst, opts, lim, nil)
+			done <- outcome{res, err}
+		})
+		o := <-done
+		return o.res, o.err
+	}
+	a := new(attempt)
+	start(func() {
 		if lim.hooks != nil && lim.hooks.exited != nil {
 			defer close(lim.hooks.exited)
 		}
 		res, err := run(src, dst, opts, lim, a)
 		done <- outcome{res, err}
-	}()
+	})
 	var expire <-chan time.Time
 	if lim.hooks == nil || lim.hooks.expire == nil {
 		t := time.NewTimer(lim.Timeout)

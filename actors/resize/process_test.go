@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -323,4 +324,43 @@ func TestProcessTimeoutGuardsRename(t *testing.T) {
 func TestProcessTimeoutNotHit(t *testing.T) {
 	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(200, 150, 9)))
 	processOK(t, src, persistence.DefaultOptions(), Limits{Timeout: time.Hour})
+}
+
+// TestNice: with Limits.Nice the work runs on a thread of that nice value
+// (Linux), the caller's thread keeps its own, and the result is the same.
+func TestNice(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread priorities are Linux's")
+	}
+	const nice = 7
+	got := make(chan int, 1)
+	onWorker(nice, func() {
+		n, err := threadNice()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- n
+	})
+	if n := <-got; n != nice {
+		t.Errorf("worker thread nice %d, want %d", n, nice)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if n, err := threadNice(); err != nil || n == nice {
+		t.Errorf("caller's thread nice %d (%v): the worker's priority leaked", n, err)
+	}
+	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(200, 150, 9)))
+	for _, timeout := range []time.Duration{0, time.Hour} {
+		seen := make(chan int, 1)
+		lim := Limits{Nice: nice, Timeout: timeout, hooks: &hooks{decoded: func() {
+			n, _ := threadNice() // on the thread that decodes
+			seen <- n
+		}}}
+		if _, res := processOK(t, src, persistence.DefaultOptions(), lim); res.Width != 100 || res.Height != 100 {
+			t.Errorf("timeout %v: result %+v", timeout, res)
+		}
+		if n := <-seen; n != nice {
+			t.Errorf("timeout %v: decoded on a thread of nice %d, want %d", timeout, n, nice)
+		}
+	}
 }

@@ -38,6 +38,7 @@ type Config struct {
 	Attempts      int           // attempts per image (3)
 	Token         string        // API token; empty: no auth
 	ResizeTimeout time.Duration // per attempt (60 s)
+	ResizeNice    int           // nice value of the resize threads (5; 0: as the rest)
 	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
 	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
 	SSEPing       time.Duration // idle stream keep-alive (15 s)
@@ -53,7 +54,7 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
-		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
+		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, ResizeNice: 5, RetryBackoff: time.Second,
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text",
 	}
@@ -83,6 +84,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.IntVar(&c.Attempts, "attempts", c.Attempts, "attempts per image")
 	fs.StringVar(&c.Token, "token", c.Token, "API token (Authorization: Bearer, or ?token=); empty: none")
 	fs.DurationVar(&c.ResizeTimeout, "resize-timeout", c.ResizeTimeout, "time limit of one resize attempt")
+	fs.IntVar(&c.ResizeNice, "resize-nice", c.ResizeNice, "nice value (0..19) of the threads that resize (Linux): uploads, the store and event streams come first when the CPUs are full; 0: same priority")
 	fs.DurationVar(&c.RetryBackoff, "retry-backoff", c.RetryBackoff, "wait before retrying a transient failure, doubled each time")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight resizes may finish on SIGTERM")
 	fs.DurationVar(&c.SSEPing, "sse-ping", c.SSEPing, "idle time before a ': ping' on an event stream")
@@ -148,6 +150,7 @@ func (c *Config) Validate() error {
 	check(c.MinFreeDisk >= 0, "-min-free-disk must not be negative")
 	check(c.Attempts >= 1 && c.Attempts <= 100, "-attempts must be 1..100, not %d", c.Attempts)
 	check(c.ResizeTimeout > 0, "-resize-timeout must be positive")
+	check(c.ResizeNice >= 0 && c.ResizeNice <= 19, "-resize-nice must be 0..19, not %d", c.ResizeNice)
 	check(c.RetryBackoff > 0, "-retry-backoff must be positive")
 	check(c.ShutdownGrace > 0, "-shutdown-grace must be positive")
 	check(c.SSEPing > 0, "-sse-ping must be positive")
@@ -168,7 +171,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
 		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int64("min_free_disk", c.MinFreeDisk), slog.Int("attempts", c.Attempts),
 		slog.String("cors_origins", c.CORSOrigins),
-		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout),
+		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout), slog.Int("resize_nice", c.ResizeNice),
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.Duration("sse_ping", c.SSEPing), slog.Duration("retention", c.Retention),
 	)

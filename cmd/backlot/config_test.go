@@ -24,7 +24,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if d := DefaultConfig(); d.ClaimAhead != d.Workers || claimAhead(0) != -1 || claimAhead(3) != 3 {
 		t.Fatalf("claim-ahead: default %d with %d workers; 0 maps to %d", d.ClaimAhead, d.Workers, claimAhead(0))
 	}
-	if d := DefaultConfig(); d.MaxFiles != 100 || d.MaxFileSize != 32<<20 || d.MaxPixels != 50_000_000 || d.Attempts != 3 || d.Listen != "127.0.0.1:8080" || d.DataDir != "./data" {
+	if d := DefaultConfig(); d.MaxFiles != 100 || d.MaxFileSize != 32<<20 || d.MaxPixels != 50_000_000 || d.Attempts != 3 || d.ResizeNice != 5 || d.Listen != "127.0.0.1:8080" || d.DataDir != "./data" {
 		t.Fatalf("defaults %+v", d)
 	}
 }
@@ -38,6 +38,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--workers", "0"}, nil, "-workers must be 1..1024"},
 		{[]string{"--claim-ahead", "-1"}, nil, "-claim-ahead must be 0..1024"},
 		{nil, map[string]string{"BACKLOT_CLAIM_AHEAD": "2000"}, "-claim-ahead must be 0..1024"},
+		{[]string{"--resize-nice", "-1"}, nil, "-resize-nice must be 0..19"},
+		{nil, map[string]string{"BACKLOT_RESIZE_NICE": "20"}, "-resize-nice must be 0..19"},
 		{[]string{"--max-file-size", "lots"}, nil, "not a size"},
 		{nil, map[string]string{"BACKLOT_ATTEMPTS": "x"}, "BACKLOT_ATTEMPTS"},
 		{[]string{"--log-format", "xml"}, nil, "-log-format"},

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +96,47 @@ func get(t *testing.T, url string, want int) []byte {
 		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, body, want)
 	}
 	return body
+}
+
+// TestResizeNice: --resize-nice reaches the threads that resize (Linux):
+// after a batch, the process has threads of that nice value, and the
+// rest (this test's among them) keep the default.
+func TestResizeNice(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("needs Linux's /proc")
+	}
+	// Linux's raw getpriority returns 20 - nice.
+	if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil && 20-p != 0 {
+		t.Skipf("this process runs at nice %d; the test compares against 0", 20-p)
+	}
+	n := startNode(t, t.TempDir(), func(c *Config) { c.ResizeNice = 9 })
+	r := upload(t, n.url, filePart("a.jpg", jpegBytes(t, 320, 240, 3)))
+	if o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second)); o.completed != 1 {
+		t.Fatalf("outcome %+v", o)
+	}
+	nices := map[int]int{}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		raw, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "stat"))
+		if err != nil {
+			continue // the thread has exited
+		}
+		// Fields after the ")" that ends the command name: state is the
+		// 3rd field of stat, nice the 19th.
+		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		if len(f) < 17 {
+			t.Fatalf("stat %q", raw)
+		}
+		var nice int
+		if _, err := fmt.Sscan(f[16], &nice); err != nil {
+			t.Fatal(err)
+		}
+		nices[nice]++
+	}
+	if nices[9] == 0 || nices[0] == 0 {
+		t.Fatalf("threads by nice value %v: want some at 9 (resizing) and the rest at 0", nices)
+	}
 }

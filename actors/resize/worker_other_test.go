@@ -1,0 +1,5 @@
+//go:build !linux
+
+package resize
+
+func threadNice() (int, error) { return 0, nil }
