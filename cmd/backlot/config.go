@@ -38,7 +38,7 @@ type Config struct {
 	Attempts      int           // attempts per image (3)
 	Token         string        // API token; empty: no auth
 	ResizeTimeout time.Duration // per attempt (60 s)
-	ResizeNice    int           // nice value of the resize threads (5; 0: as the rest)
+	ResizeNice    int           // nice value of the resize threads (0: as the rest)
 	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
 	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
 	SSEPing       time.Duration // idle stream keep-alive (15 s)
@@ -54,7 +54,7 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
-		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, ResizeNice: 5, RetryBackoff: time.Second,
+		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text",
 	}

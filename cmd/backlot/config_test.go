@@ -24,7 +24,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if d := DefaultConfig(); d.ClaimAhead != d.Workers || claimAhead(0) != -1 || claimAhead(3) != 3 {
 		t.Fatalf("claim-ahead: default %d with %d workers; 0 maps to %d", d.ClaimAhead, d.Workers, claimAhead(0))
 	}
-	if d := DefaultConfig(); d.MaxFiles != 100 || d.MaxFileSize != 32<<20 || d.MaxPixels != 50_000_000 || d.Attempts != 3 || d.ResizeNice != 5 || d.Listen != "127.0.0.1:8080" || d.DataDir != "./data" {
+	if d := DefaultConfig(); d.MaxFiles != 100 || d.MaxFileSize != 32<<20 || d.MaxPixels != 50_000_000 || d.Attempts != 3 || d.ResizeNice != 0 || d.Listen != "127.0.0.1:8080" || d.DataDir != "./data" {
 		t.Fatalf("defaults %+v", d)
 	}
 }
