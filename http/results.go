@@ -55,6 +55,7 @@ func (s *Server) checkResult(ctx context.Context, b *persistence.Batch, im *pers
 		}
 		res, err := resize.Process(s.files.Source(b.ID, im.ID), path, b.Options,
 			resize.Limits{MaxPixels: s.cfg.MaxPixels, Timeout: s.cfg.ResizeTimeout, Nice: s.cfg.ResizeNice})
+		s.met.ResultRebuilt(err == nil) // once per rebuild, however many reads wait for it
 		if err != nil {
 			return nil, err
 		}

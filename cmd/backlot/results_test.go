@@ -60,6 +60,39 @@ func TestLostResultIsRebuilt(t *testing.T) {
 		})
 	}
 
+	// Many reads of a lost result at once: each gets it, one rebuild runs
+	// for all of them (or a few, if some read after another's rebuild
+	// ended: never more than the reads that found it lost).
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	const readers = 8
+	bodies := make(chan []byte, readers)
+	for range readers {
+		go func() {
+			resp, err := http.Get(url)
+			if err != nil {
+				bodies <- nil
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				b = nil
+			}
+			bodies <- b
+		}()
+	}
+	for range readers {
+		if got := <-bodies; !bytes.Equal(got, good) {
+			t.Fatalf("a concurrent read got %d bytes, not the result", len(got))
+		}
+	}
+	mfs := scrape(t, n.url)
+	if v := value(t, mfs, "backlot_results_rebuilt_total", map[string]string{"outcome": "rebuilt"}); v < 4 || v > 3+readers {
+		t.Fatalf("backlot_results_rebuilt_total{outcome=rebuilt} = %v after 3 single losses and %d concurrent reads of one", v, readers)
+	}
+
 	// The other image is untouched and served as it was.
 	other := r.Images[1]
 	get(t, n.url+persistence.ResultURL(r.BatchID, other.ID), http.StatusOK)
@@ -77,6 +110,9 @@ func TestLostResultIsRebuilt(t *testing.T) {
 	}
 	if e.Code != "result_lost" || e.Error == "" || strings.Contains(e.Error, dir) || strings.Contains(e.Error, filepath.Base(out)) {
 		t.Fatalf("error %+v", e)
+	}
+	if v := value(t, scrape(t, n.url), "backlot_results_rebuilt_total", map[string]string{"outcome": "lost"}); v != 1 {
+		t.Fatalf("backlot_results_rebuilt_total{outcome=lost} = %v, want 1", v)
 	}
 }
 

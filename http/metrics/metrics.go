@@ -34,6 +34,7 @@ type Metrics struct {
 	subscribersCut prometheus.Counter
 	storeSeconds   *prometheus.HistogramVec
 	requests       *prometheus.CounterVec
+	rebuilds       *prometheus.CounterVec
 }
 
 var _ actors.Observer = (*Metrics)(nil)
@@ -80,10 +81,13 @@ func New() *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backlot_http_requests_total", Help: "HTTP requests by method, route and status.",
 		}, []string{"method", "route", "status"}),
+		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backlot_results_rebuilt_total", Help: "Results found lost on read (a power cut before the kernel wrote them) and rebuilt from their upload (rebuilt), or not (lost).",
+		}, []string{"outcome"}),
 	}
 	m.Registry.MustRegister(
 		m.uploads, m.uploadedImages, m.attempts, m.resizeSeconds, m.images, m.batchesDone,
-		m.inFlight, m.resizes, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests,
+		m.inFlight, m.resizes, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests, m.rebuilds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
@@ -128,6 +132,16 @@ func (m *Metrics) Upload(code string, images int) {
 // Request counts one HTTP request.
 func (m *Metrics) Request(method, route string, status int) {
 	m.requests.WithLabelValues(method, route, statusText(status)).Inc()
+}
+
+// ResultRebuilt counts a lost result that a read rebuilt (ok) or could
+// not (!ok).
+func (m *Metrics) ResultRebuilt(ok bool) {
+	outcome := "rebuilt"
+	if !ok {
+		outcome = "lost"
+	}
+	m.rebuilds.WithLabelValues(outcome).Inc()
 }
 
 // EventsSent counts events written to streams.
