@@ -158,3 +158,112 @@ func TestUpdateAfterClose(t *testing.T) {
 		t.Errorf("write after Close: %v, want ErrDatabaseNotOpen", err)
 	}
 }
+
+// lingerStore opens a store whose lingers last an hour and report their
+// start on the returned channel, so a test decides when each one ends:
+// by an urgent write, a full group or Close, never by the clock.
+func lingerStore(t *testing.T) (*Store, chan int) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "backlot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lingered := make(chan int, 1)
+	s.linger, s.lingered = time.Hour, lingered
+	if err := s.updateNow(func(tx *bbolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucketTest); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return s, lingered
+}
+
+// outcome waits for a write's error, failing the test after a bound far
+// beyond any commit (the lingers here last an hour: a write still waiting
+// then is one the linger should have let go).
+func outcome(t *testing.T, errc <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still waits for its commit", what)
+	}
+}
+
+func async(f func() error) <-chan error {
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	return errc
+}
+
+// TestLingerJoins: writes that arrive while a group lingers join it, up to
+// maxGroup, and the full group commits at once in one transaction.
+func TestLingerJoins(t *testing.T) {
+	s, lingered := lingerStore(t)
+	defer s.Close()
+	before := s.commits.Load()
+	first := async(func() error { return s.update(put("first", false)) })
+	if n := <-lingered; n != 1 {
+		t.Fatalf("lingering with %d writes, want 1", n)
+	}
+	var rest []<-chan error
+	for i := range maxGroup - 1 {
+		rest = append(rest, async(func() error { return s.update(put(fmt.Sprint(i), false)) }))
+	}
+	outcome(t, first, "first write")
+	for i, errc := range rest {
+		outcome(t, errc, fmt.Sprintf("write %d", i))
+	}
+	if c := s.commits.Load() - before; c != 1 {
+		t.Errorf("%d commits for a full group, want 1", c)
+	}
+	if got := keys(t, s); len(got) != maxGroup {
+		t.Errorf("%d keys written, want %d", len(got), maxGroup)
+	}
+}
+
+// TestLingerUrgent: an urgent write (an upload's Create) never lingers, and
+// one that arrives during a linger ends it: both commit together at once.
+func TestLingerUrgent(t *testing.T) {
+	s, lingered := lingerStore(t)
+	defer s.Close()
+	before := s.commits.Load()
+	outcome(t, async(func() error { return s.updateNow(put("alone", false)) }), "urgent write on an idle store")
+	select {
+	case n := <-lingered:
+		t.Fatalf("an urgent write lingered (group of %d)", n)
+	default:
+	}
+
+	lazy := async(func() error { return s.update(put("lazy", false)) })
+	<-lingered
+	outcome(t, async(func() error { return s.updateNow(put("urgent", false)) }), "urgent write ending a linger")
+	outcome(t, lazy, "lingering write")
+	if c := s.commits.Load() - before; c != 2 {
+		t.Errorf("%d commits, want 2 (the lone urgent write; the lingering one with the urgent one)", c)
+	}
+	if got := keys(t, s); !got["alone"] || !got["lazy"] || !got["urgent"] {
+		t.Errorf("keys %v", got)
+	}
+}
+
+// TestLingerClose: Close during a linger commits the lingering group.
+func TestLingerClose(t *testing.T) {
+	s, lingered := lingerStore(t)
+	path := s.db.Path()
+	lazy := async(func() error { return s.update(put("lazy", false)) })
+	<-lingered
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	outcome(t, lazy, "write lingering at Close")
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := keys(t, r); !got["lazy"] {
+		t.Errorf("after Close and Open: keys %v, want lazy", got)
+	}
+}
