@@ -39,7 +39,7 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		}
 	}
 	id := []byte(b.ID)
-	err = s.updateNow(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		batches := tx.Bucket(bucketBatches)
 		if batches.Get(id) != nil {
 			return persistence.ErrExists

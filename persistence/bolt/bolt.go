@@ -52,8 +52,6 @@ type Store struct {
 	acked   map[string]struct{}        // pending keys acked, their delete not yet committed
 
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
-	linger   time.Duration // lingerFor; tests change it before the first write
-	lingered chan int      // tests only: told the group's size when a linger starts
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests
 	quit     chan struct{} // closed by Close: commitLoop returns
 	loopDone chan struct{} // closed when commitLoop has returned
@@ -79,7 +77,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{},
-		writes: make(chan *write, maxGroup), linger: lingerFor, quit: make(chan struct{}), loopDone: make(chan struct{})}
+		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }

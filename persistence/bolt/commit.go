@@ -2,8 +2,6 @@ package bolt
 
 import (
 	"errors"
-	"slices"
-	"time"
 
 	bbolt "go.etcd.io/bbolt"
 )
@@ -13,25 +11,11 @@ import (
 // that one transaction's pages stay small.
 const maxGroup = 128
 
-// lingerFor is how long a group whose first write is not urgent waits for
-// more writes before it commits. A resizer's result and the next job's
-// processing event reach the store tens of µs apart; without the wait the
-// first commits alone and the second waits for that commit and then
-// commits alone too, two fsyncs for what one could carry. Measured A/B
-// with `backlot bench` (alternating runs): 300 µs gave +4 % images/s at
-// 1920x1080 and +8 % at 640x480, and none at 2880x1620; 1 ms was no
-// better. An urgent write (an upload's Create, which the 202 waits for)
-// never lingers and ends a linger under way.
-const lingerFor = 300 * time.Microsecond
-
 // write is one caller's part of a group commit.
 type write struct {
 	fn   func(*bbolt.Tx) error
 	done chan error  // buffered (1): the committer never blocks on a caller
 	then func(error) // instead of done, for a write nobody waits for (updateAsync)
-	// urgent: a client waits for this very commit (an upload's 202), so
-	// its group does not linger (see lingerFor).
-	urgent bool
 }
 
 func (w *write) answer(err error) {
@@ -46,27 +30,18 @@ func (w *write) answer(err error) {
 var errGroupFailed = errors.New("a write of the group failed")
 
 // update runs fn in a durable write transaction, as db.Update does, but
-// writes that arrive while a commit is under way, or within lingerFor of
-// the group's first write, share one fsync'd commit (group commit). A lone
-// write therefore commits lingerFor later than db.Update would; use
-// updateNow where a client waits for the commit.
+// writes that arrive while a commit is under way share the next one: one
+// fsync'd commit for all of them (group commit). No timer is involved: a
+// lone write commits at once, exactly like db.Update; writes only wait for
+// the commit in front of them, which they would have waited for anyway,
+// since bbolt runs one writer at a time.
 //
 // fn may run more than once (its group's transaction is rolled back and
 // each write run alone when one of them fails), so it must not keep
 // effects outside tx from a run whose transaction did not commit: set
 // outputs at the start of fn, not only on the paths that assign them.
 func (s *Store) update(fn func(*bbolt.Tx) error) error {
-	return s.send(&write{fn: fn, done: make(chan error, 1)})
-}
-
-// updateNow is update for a write a client waits on: its group commits
-// as soon as the commit in front of it (if any) ends, without lingering.
-func (s *Store) updateNow(fn func(*bbolt.Tx) error) error {
-	return s.send(&write{fn: fn, done: make(chan error, 1), urgent: true})
-}
-
-// send queues w for the committer and waits for its outcome.
-func (s *Store) send(w *write) error {
+	w := &write{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- w:
 	case <-s.quit: // Close has begun
@@ -102,13 +77,11 @@ func (s *Store) updateAsync(fn func(*bbolt.Tx) error, then func(error)) {
 
 // commitLoop is the one goroutine that commits writes, started by Open and
 // ended by Close (after which update fails). It takes the first write
-// waiting, then every other one already waiting, then, unless one of them
-// is urgent, those arriving within s.linger, and commits them together.
+// waiting, then every other one already waiting (never waiting for more),
+// and commits them together.
 func (s *Store) commitLoop() {
 	defer close(s.loopDone)
 	group := make([]*write, 0, maxGroup)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
 	for {
 		select {
 		case w := <-s.writes:
@@ -118,38 +91,9 @@ func (s *Store) commitLoop() {
 			return
 		}
 		group = s.queued(group)
-		group = s.lingering(group, linger)
 		s.commit(group)
 		clear(group) // drop the closures until the next group
 	}
-}
-
-// lingering adds to group the writes that arrive within s.linger, unless
-// group holds an urgent write; an urgent arrival, a full group or Close
-// ends the wait early.
-func (s *Store) lingering(group []*write, t *time.Timer) []*write {
-	if s.linger <= 0 || slices.ContainsFunc(group, func(w *write) bool { return w.urgent }) {
-		return group
-	}
-	if s.lingered != nil {
-		s.lingered <- len(group)
-	}
-	t.Reset(s.linger)
-	defer t.Stop()
-	for len(group) < maxGroup {
-		select {
-		case w := <-s.writes:
-			group = append(group, w)
-			if w.urgent {
-				return s.queued(group)
-			}
-		case <-t.C:
-			return group
-		case <-s.quit:
-			return group // committed now; drain takes the rest
-		}
-	}
-	return group
 }
 
 // queued appends to group the writes waiting now, up to maxGroup in all,

@@ -21,10 +21,8 @@
 //   - Every write (Create, Append, Requeue, Delete) returns after
 //     a bbolt commit with fsync (NoSync stays false): what it returns as
 //     written survives a crash. Writes that arrive while a commit is under
-//     way, or within 300 µs of a group's first write, share one commit
-//     (group commit, commit.go: one goroutine; Create, which an upload's
-//     202 waits for, never waits those 300 µs and cuts them short), so a
-//     busy node pays one fsync for many writes; a write that
+//     way share the next one (group commit, commit.go: one goroutine, no
+//     timer), so a busy node pays one fsync for many writes; a write that
 //     fails is retried alone, so it changes nothing and fails alone. Ack
 //     is the exception: it returns at once and its delete goes with the
 //     next commit (a lost ack only redelivers a finished job; see below).
