@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -202,16 +201,7 @@ func waitClusterMembers(t *testing.T, within time.Duration, nodes []*clusterNode
 
 func metricsText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(get(t, url+"/metrics", http.StatusOK))
 }
 
 // clusterMembersMetric reads backlot_cluster_members from /metrics (-1 if absent).

@@ -116,24 +116,6 @@ func TestLostResultIsRebuilt(t *testing.T) {
 	}
 }
 
-// get reads url and requires the status.
-func get(t *testing.T, url string, want int) []byte {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, body, want)
-	}
-	return body
-}
-
 // TestResizeNice: --resize-nice reaches the threads that resize (Linux):
 // after a batch, the process has threads of that nice value, and the
 // rest (this test's among them) keep the default.
