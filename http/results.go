@@ -53,8 +53,7 @@ func (s *Server) checkResult(ctx context.Context, b *persistence.Batch, im *pers
 		if resize.Verify(path, im.Bytes, im.Sum) == nil {
 			return nil, nil // rebuilt while this waited for a slot
 		}
-		res, err := resize.Process(s.files.Source(b.ID, im.ID), path, b.Options,
-			resize.Limits{MaxPixels: s.cfg.MaxPixels, Timeout: s.cfg.ResizeTimeout, Nice: s.cfg.ResizeNice})
+		res, err := resize.Process(s.files.Source(b.ID, im.ID), path, b.Options, s.cfg.ResizeLimits)
 		s.met.ResultRebuilt(err == nil) // once per rebuild, however many reads wait for it
 		if err != nil {
 			return nil, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/backlot/backlot/actors"
 	"github.com/backlot/backlot/actors/cluster"
+	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
@@ -52,10 +53,9 @@ type Config struct {
 	// Members lists the cluster members this node sees, for /readyz; nil
 	// when the node runs alone.
 	Members func() []cluster.Member
-	// ResizeTimeout and ResizeNice are the resize attempts' limits, which
-	// the rebuild of a result a power cut took keeps too (resize.Limits).
-	ResizeTimeout time.Duration
-	ResizeNice    int
+	// ResizeLimits are the resize actors' limits, which the rebuild of a
+	// result a power cut took keeps too (results.go).
+	ResizeLimits resize.Limits
 }
 
 func (c *Config) defaults() {
@@ -70,6 +70,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxPixels <= 0 {
 		c.MaxPixels = 50_000_000
+	}
+	if c.ResizeLimits.MaxPixels <= 0 { // a rebuild guards like an upload
+		c.ResizeLimits.MaxPixels = c.MaxPixels
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 15 * time.Second

@@ -71,7 +71,8 @@ type Result struct {
 
 // Process decodes src, applies its Exif orientation (JPEG), resizes it per
 // opts, encodes it (JPEG at opts.Quality, or PNG) and writes dst
-// atomically (not durably: see writeAtomic). Zero-valued Fit, Format and Quality take their defaults.
+// atomically (not durably: see writeAtomic). Zero-valued Fit, Format and
+// Quality take their defaults.
 //
 // Errors: ErrUnsupported, ErrTooManyPixels, an undecodable image or a
 // recovered *PanicError are permanent (see Permanent); I/O errors and
@@ -84,12 +85,12 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 		res Result
 		err error
 	}
+	if lim.Timeout <= 0 && lim.Nice <= 0 {
+		return run(src, dst, opts, lim, nil)
+	}
 	start := func(f func()) { go f() }
 	if lim.Nice > 0 {
 		start = func(f func()) { onWorker(lim.Nice, f) }
-	}
-	if lim.Timeout <= 0 && lim.Nice <= 0 {
-		return run(src, dst, opts, lim, nil)
 	}
 	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
 	if lim.Timeout <= 0 {

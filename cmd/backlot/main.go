@@ -151,9 +151,10 @@ func (m *Main) Open(ctx context.Context) error {
 		members = m.cluster.Members
 		met.ClusterMembers(func() int { return len(members()) })
 	}
+	limits := resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice}
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Files: files, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
-		Limits:       resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice},
+		Limits:       limits,
 		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
 		Cluster: m.cluster,
 	})
@@ -164,7 +165,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
 		MaxQueued: c.MaxQueued, MinFreeDisk: c.MinFreeDisk, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
-		ResizeTimeout: c.ResizeTimeout, ResizeNice: c.ResizeNice,
+		ResizeLimits: limits,
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
