@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -66,18 +65,22 @@ func (e *OptionError) Error() string {
 }
 
 // ParseOptions reads options from form values; get returns "" for an absent
-// parameter, which takes its default. Values are trimmed of surrounding
-// spaces; anything else that is not exactly valid is an *OptionError.
+// parameter (or one sent empty, as an HTML form sends a blank input), which
+// takes its default. A number is plain decimal digits and nothing else
+// (API.md 1.1: no sign, no spaces, no exponent, no 0x; leading zeros are
+// allowed and read in decimal, "007" being 7); fit and format are trimmed of
+// surrounding spaces and matched case-insensitively. Anything that is not
+// exactly valid is an *OptionError.
 func ParseOptions(get func(name string) string) (Options, error) {
 	o := DefaultOptions()
 	intParam := func(name string, dst *int, lo, hi int) error {
-		s := strings.TrimSpace(get(name))
+		s := get(name)
 		if s == "" {
 			return nil
 		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < lo || n > hi {
-			return &OptionError{Param: name, Value: s, Want: fmt.Sprintf("an integer from %d to %d", lo, hi)}
+		n, ok := ParseDigits(s, hi)
+		if !ok || n < lo || n > hi {
+			return &OptionError{Param: name, Value: s, Want: fmt.Sprintf("an integer from %d to %d in plain decimal digits", lo, hi)}
 		}
 		*dst = n
 		return nil
@@ -110,4 +113,31 @@ func ParseOptions(get func(name string) string) (Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// ParseDigits reads s as a non-negative decimal number written in ASCII
+// digits only ("0042" is 42); ok is false for anything else: an empty
+// string, a sign, a space, a decimal point, an exponent, a hex prefix or
+// another script's digits. A value over limit (0 <= limit < MaxInt) is
+// returned as limit+1, however long s is, so a caller's bound check fails
+// and nothing overflows.
+func ParseDigits(s string, limit int) (n int, ok bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int(c - '0')
+		switch {
+		case n > limit: // already over: read on, only to check the digits
+		case n > (limit-d)/10:
+			n = limit + 1
+		default:
+			n = n*10 + d
+		}
+	}
+	return min(n, limit+1), true
 }

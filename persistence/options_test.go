@@ -3,6 +3,8 @@ package persistence_test
 import (
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/backlot/backlot/persistence"
@@ -27,10 +29,12 @@ func TestParseOptions(t *testing.T) {
 		wantParam string // non-empty: an *OptionError for this parameter
 	}{
 		{"defaults", nil, persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}, ""},
-		{"blank is default", map[string]string{"width": "  ", "fit": ""}, def, ""},
+		{"empty is default", map[string]string{"width": "", "quality": "", "fit": "", "format": ""}, def, ""},
 		{"all set", map[string]string{"width": "640", "height": "480", "fit": "contain", "format": "png", "quality": "70"},
 			persistence.Options{Width: 640, Height: 480, Fit: persistence.FitContain, Format: persistence.FormatPNG, Quality: 70}, ""},
-		{"trimmed", map[string]string{"width": " 200 ", "fit": "\tfill\n"}, with(func(o *persistence.Options) { o.Width, o.Fit = 200, persistence.FitFill }), ""},
+		{"fit trimmed", map[string]string{"width": "200", "fit": "\tfill\n"}, with(func(o *persistence.Options) { o.Width, o.Fit = 200, persistence.FitFill }), ""},
+		{"leading zeros are decimal", map[string]string{"width": "0100", "height": "010", "quality": "007"}, with(func(o *persistence.Options) { o.Width, o.Height, o.Quality = 100, 10, 7 }), ""},
+		{"many leading zeros", map[string]string{"width": strings.Repeat("0", 1000) + "4096"}, with(func(o *persistence.Options) { o.Width = 4096 }), ""},
 		{"width min", map[string]string{"width": "1"}, with(func(o *persistence.Options) { o.Width = 1 }), ""},
 		{"width max", map[string]string{"width": "4096"}, with(func(o *persistence.Options) { o.Width = 4096 }), ""},
 		{"height max", map[string]string{"height": "4096"}, with(func(o *persistence.Options) { o.Height = 4096 }), ""},
@@ -54,6 +58,20 @@ func TestParseOptions(t *testing.T) {
 		{"format unknown", map[string]string{"format": "gif"}, def, "format"},
 		{"format with a dot", map[string]string{"format": ".png"}, def, "format"},
 		{"garbage bytes", map[string]string{"width": "\x00\xff"}, def, "width"},
+		// API.md 1.1: numbers are plain decimal digits, nothing around them.
+		{"plus sign", map[string]string{"width": "+50"}, def, "width"},
+		{"leading space", map[string]string{"width": " 100"}, def, "width"},
+		{"trailing space", map[string]string{"height": "100 "}, def, "height"},
+		{"trailing newline", map[string]string{"quality": "80\r\n"}, def, "quality"},
+		{"only spaces", map[string]string{"width": "  "}, def, "width"},
+		{"exponent", map[string]string{"width": "1e2"}, def, "width"},
+		{"hex", map[string]string{"width": "0x10"}, def, "width"},
+		{"underscore", map[string]string{"width": "1_000"}, def, "width"},
+		{"minus zero", map[string]string{"quality": "-0"}, def, "quality"},
+		{"fullwidth digits", map[string]string{"width": "１００"}, def, "width"},
+		{"arabic-indic digits", map[string]string{"height": "١٠٠"}, def, "height"},
+		{"many zeros then too big", map[string]string{"width": strings.Repeat("0", 1000) + "4097"}, def, "width"},
+		{"huge", map[string]string{"quality": strings.Repeat("9", 1000)}, def, "quality"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,6 +124,64 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		if !slices.Contains([]persistence.Format{persistence.FormatJPEG, persistence.FormatPNG}, o.Format) {
 			t.Errorf("format %q unknown", o.Format)
+		}
+	})
+}
+
+func TestParseDigits(t *testing.T) {
+	for _, tc := range []struct {
+		s     string
+		limit int
+		n     int
+		ok    bool
+	}{
+		{"0", 10, 0, true},
+		{"7", 10, 7, true},
+		{"10", 10, 10, true},
+		{"11", 10, 11, true},
+		{"12", 10, 11, true}, // over the limit: limit+1
+		{"0010", 10, 10, true},
+		{"99999999999999999999999999", 4096, 4097, true},
+		{"9", 0, 1, true},
+		{"", 10, 0, false},
+		{"+1", 10, 0, false},
+		{"-1", 10, 0, false},
+		{" 1", 10, 0, false},
+		{"1 ", 10, 0, false},
+		{"1.0", 10, 0, false},
+		{"1e1", 10, 0, false},
+		{"0x1", 10, 0, false},
+		{"٣", 10, 0, false},
+	} {
+		n, ok := persistence.ParseDigits(tc.s, tc.limit)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("ParseDigits(%q, %d) = %d, %v; want %d, %v", tc.s, tc.limit, n, ok, tc.n, tc.ok)
+		}
+	}
+}
+
+// FuzzParseDigits: whatever ParseDigits accepts is what strconv reads from
+// the same digits, clamped; whatever it refuses holds a non-digit.
+func FuzzParseDigits(f *testing.F) {
+	for _, s := range []string{"0", "4096", "4097", "007", "+5", " 1", "1e2", "0x10", "", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		const limit = 4096
+		n, ok := persistence.ParseDigits(s, limit)
+		allDigits := s != "" && strings.Trim(s, "0123456789") == ""
+		if ok != allDigits {
+			t.Fatalf("ParseDigits(%q) ok = %v", s, ok)
+		}
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || want > limit {
+			want = limit + 1
+		}
+		if uint64(n) != want {
+			t.Fatalf("ParseDigits(%q) = %d, want %d", s, n, want)
 		}
 	})
 }
