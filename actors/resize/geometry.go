@@ -27,9 +27,51 @@ type plan struct {
 	outH   int
 }
 
+// The output bound (API-visible; README, "Output size"): an output never
+// holds more than MaxUpscale times its source's pixels, or OutputFloor
+// pixels when that is more, whatever box was asked for. A box that would
+// pass it is reduced, keeping its aspect (a contain output, the image's),
+// and the completed event's width and height tell the size made. So a
+// 16×16 PNG asked for 4096×4096 becomes 256×256, not 16.7 million pixels
+// (64 MB of RGBA to encode, and about 120 times its upload's bytes on
+// disk). Since no encoder spends more than about 4 bytes a pixel (PNG
+// RGBA, incompressible; JPEG far less), an output of a P-pixel source is
+// at most about max(16·P, 256 KiB) bytes.
+const (
+	MaxUpscale  = 4         // output pixels per source pixel, at most
+	OutputFloor = 256 * 256 // pixels any output may have, however small its source
+)
+
+// MaxOutputPixels is the most pixels an output of a sw×sh source may have.
+func MaxOutputPixels(sw, sh int) int64 {
+	return max(MaxUpscale*int64(max(sw, 0))*int64(max(sh, 0)), OutputFloor)
+}
+
+// boundBox is w×h when it holds at most limit pixels, else a box of about
+// w:h's aspect that does: both sides scaled by one factor and rounded
+// down, neither below 1.
+func boundBox(w, h int, limit int64) (int, int) {
+	limit = max(limit, 1)
+	if int64(w)*int64(h) <= limit {
+		return w, h
+	}
+	s := math.Sqrt(float64(limit) / (float64(w) * float64(h)))
+	bw, bh := max(1, int(float64(w)*s)), max(1, int(float64(h)*s))
+	for int64(bw)*int64(bh) > limit { // float rounding, or a side held at 1
+		if bw >= bh {
+			bw--
+		} else {
+			bh--
+		}
+	}
+	return bw, bh
+}
+
 // transposed reports whether orientation o swaps width and height.
 func transposed(o int) bool { return o >= 5 && o <= 8 }
 
+// makePlan plans the resize of a sw×sh source (stored orientation) with
+// Exif orientation orient into o's box, bounded by MaxOutputPixels.
 func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 	if o.Width < 1 || o.Height < 1 {
 		return plan{}, fmt.Errorf("output box %dx%d is empty", o.Width, o.Height)
@@ -42,6 +84,12 @@ func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 		ow, oh = sh, sw
 	}
 	W, H := o.Width, o.Height
+	limit := MaxOutputPixels(sw, sh)
+	if o.Fit != persistence.FitContain {
+		// The output is the box: bound it before the cover crop is
+		// chosen, so the crop has the bounded box's aspect.
+		W, H = boundBox(W, H, limit)
+	}
 	shown := image.Rect(0, 0, ow, oh)
 	p := plan{orient: orient, outW: W, outH: H}
 	switch o.Fit {
@@ -58,12 +106,14 @@ func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 			shown = image.Rect(x, 0, x+cw, oh)
 		}
 	case persistence.FitContain:
-		// Scale to touch the box from inside, enlarging small images too.
+		// Scale to touch the box from inside, enlarging small images too...
 		if int64(W)*int64(oh) <= int64(H)*int64(ow) {
 			p.outH = max(1, int((int64(oh)*int64(W)*2+int64(ow))/(2*int64(ow))))
 		} else {
 			p.outW = max(1, int((int64(ow)*int64(H)*2+int64(oh))/(2*int64(oh))))
 		}
+		// ...but not past the output bound.
+		p.outW, p.outH = boundBox(p.outW, p.outH, limit)
 	case persistence.FitFill:
 	default:
 		return plan{}, fmt.Errorf("unknown fit %q", o.Fit)

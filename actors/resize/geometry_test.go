@@ -71,6 +71,16 @@ func TestPlan(t *testing.T) {
 		{"cover mirrored", 401, 300, 2, opts(100, 100, persistence.FitCover), image.Rect(51, 0, 351, 300), 100, 100, 100, 100},
 		{"cover one pixel", 1, 1000, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 499, 1, 500), 100, 100, 100, 100},
 		{"contain thin", 1000, 1, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 1000, 1), 100, 1, 100, 1},
+		// The output bound: at most max(4 × source pixels, 256×256).
+		{"cover bounded to the floor", 16, 16, 1, opts(4096, 4096, persistence.FitCover), image.Rect(0, 0, 16, 16), 256, 256, 256, 256},
+		{"contain bounded to the floor", 16, 16, 1, opts(4096, 4096, persistence.FitContain), image.Rect(0, 0, 16, 16), 256, 256, 256, 256},
+		{"fill bounded keeps the box's aspect", 16, 16, 1, opts(4096, 1024, persistence.FitFill), image.Rect(0, 0, 16, 16), 512, 128, 512, 128},
+		{"cover bounded keeps the box's aspect", 64, 64, 1, opts(4096, 2048, persistence.FitCover), image.Rect(0, 16, 64, 48), 362, 181, 362, 181},
+		{"contain bounded keeps the image's aspect", 400, 300, 1, opts(4096, 4096, persistence.FitContain), image.Rect(0, 0, 400, 300), 800, 600, 800, 600},
+		{"bounded by 4x the source", 1000, 1000, 1, opts(4096, 4096, persistence.FitCover), image.Rect(0, 0, 1000, 1000), 2000, 2000, 2000, 2000},
+		{"bounded rotated", 40, 30, 6, opts(4096, 4096, persistence.FitContain), image.Rect(0, 0, 40, 30), 295, 221, 221, 295},
+		{"at the bound is kept", 128, 128, 1, opts(256, 256, persistence.FitFill), image.Rect(0, 0, 128, 128), 256, 256, 256, 256},
+		{"2x per side is kept", 1000, 500, 1, opts(2000, 1000, persistence.FitFill), image.Rect(0, 0, 1000, 500), 2000, 1000, 2000, 1000},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,4 +127,75 @@ func equalNRGBA(a, b *image.NRGBA) bool {
 		}
 	}
 	return true
+}
+
+// TestOutputBound: no plan, whatever its box, fit or orientation, makes an
+// output of more than MaxOutputPixels; one within it is not reduced; a
+// reduced box keeps the asked aspect (contain: the image's) to a pixel.
+func TestOutputBound(t *testing.T) {
+	if got := MaxOutputPixels(16, 16); got != 256*256 {
+		t.Errorf("MaxOutputPixels(16, 16) = %d, want the floor", got)
+	}
+	if got := MaxOutputPixels(1000, 2000); got != 8_000_000 {
+		t.Errorf("MaxOutputPixels(1000, 2000) = %d, want 4x", got)
+	}
+	sizes := [][2]int{{1, 1}, {16, 16}, {1, 4096}, {4096, 1}, {100, 37}, {640, 480}, {1000, 1000}, {3000, 2000}}
+	boxes := [][2]int{{1, 1}, {100, 100}, {256, 256}, {4096, 4096}, {4096, 1}, {1, 4096}, {4096, 300}, {1600, 1600}}
+	for _, sz := range sizes {
+		for _, box := range boxes {
+			for _, fit := range []persistence.Fit{persistence.FitCover, persistence.FitContain, persistence.FitFill} {
+				for _, o := range []int{1, 6} {
+					p, err := makePlan(sz[0], sz[1], o, persistence.Options{Width: box[0], Height: box[1], Fit: fit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					limit := MaxOutputPixels(sz[0], sz[1])
+					out := int64(p.outW) * int64(p.outH)
+					if out > limit || p.outW < 1 || p.outH < 1 {
+						t.Errorf("%v into %v %s (orientation %d): output %dx%d, bound %d pixels", sz, box, fit, o, p.outW, p.outH, limit)
+					}
+					if int64(p.w)*int64(p.h) != out {
+						t.Errorf("%v into %v %s (orientation %d): target %dx%d, output %dx%d", sz, box, fit, o, p.w, p.h, p.outW, p.outH)
+					}
+					if fit != persistence.FitContain {
+						if int64(box[0])*int64(box[1]) <= limit {
+							if p.outW != box[0] || p.outH != box[1] {
+								t.Errorf("%v into %v %s: output %dx%d though the box is within the bound", sz, box, fit, p.outW, p.outH)
+							}
+						} else if !sameAspect(p.outW, p.outH, box[0], box[1]) {
+							t.Errorf("%v into %v %s: bounded to %dx%d, another aspect", sz, box, fit, p.outW, p.outH)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameAspect: w×h is a×b scaled, to within a pixel on either side.
+func sameAspect(w, h, a, b int) bool {
+	ew := float64(h) * float64(a) / float64(b) // the width h calls for
+	eh := float64(w) * float64(b) / float64(a)
+	return (ew-float64(w) < 1.5 && float64(w)-ew < 1.5) || (eh-float64(h) < 1.5 && float64(h)-eh < 1.5)
+}
+
+func TestBoundBox(t *testing.T) {
+	for _, tc := range []struct {
+		w, h   int
+		limit  int64
+		bw, bh int
+	}{
+		{100, 100, 10000, 100, 100},
+		{100, 100, 9999, 99, 99},
+		{4096, 4096, 65536, 256, 256},
+		{4096, 1, 100, 100, 1},
+		{1, 4096, 100, 1, 100},
+		{4096, 2, 100, 100, 1}, // a side held at 1 gives the other the rest
+		{3, 3, 0, 1, 1},
+	} {
+		bw, bh := boundBox(tc.w, tc.h, tc.limit)
+		if bw != tc.bw || bh != tc.bh {
+			t.Errorf("boundBox(%d, %d, %d) = %dx%d, want %dx%d", tc.w, tc.h, tc.limit, bw, bh, tc.bw, tc.bh)
+		}
+	}
 }
