@@ -10,11 +10,12 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// loadBatch reads the batch named by the :batch parameter; a malformed id
-// is a 404 like an unknown one, and never reaches the store.
+// loadBatch reads the batch named by the :batch parameter, matched
+// case-insensitively (API.md); a malformed id is a 404 like an unknown one,
+// and never reaches the store.
 func (s *Server) loadBatch(c *fiber.Ctx) (*persistence.Batch, error) {
-	id := c.Params("batch")
-	if !persistence.ValidID(id) {
+	id, ok := persistence.CanonicalID(c.Params("batch"))
+	if !ok {
 		return nil, errNotFound
 	}
 	b, err := s.store.Batch(c.UserContext(), id)
@@ -84,7 +85,10 @@ func (s *Server) result(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	im := b.Image(c.Params("image"))
+	var im *persistence.Image
+	if id, ok := persistence.CanonicalID(c.Params("image")); ok {
+		im = b.Image(id)
+	}
 	if im == nil {
 		return apiError(fiber.StatusNotFound, "not_found", "no such image in this batch")
 	}

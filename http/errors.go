@@ -40,13 +40,20 @@ func unavailable(code, msg string) *Error {
 	return &Error{Status: fiber.StatusServiceUnavailable, Code: code, Message: msg, RetryAfter: 5}
 }
 
+// insufficientStorage is API.md's 507 insufficient_storage, with
+// Retry-After: the node's disk is below its free-space floor (or full), so
+// it cannot take the upload now; a retry later or on another node may
+// succeed.
+func insufficientStorage(msg string) *Error {
+	return &Error{Status: fiber.StatusInsufficientStorage, Code: "insufficient_storage", Message: msg, RetryAfter: 5}
+}
+
 // noSpace turns a full disk (ENOSPC, or a quota's EDQUOT) met anywhere
-// under an upload (a file, a directory, the store's commit) into 503
-// insufficient_storage: like a full queue, the node cannot take work now,
-// and a retry later or on another node may succeed. Other errors pass.
+// under an upload (a file, a directory, the store's commit) into 507
+// insufficient_storage. Other errors pass.
 func noSpace(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return unavailable("insufficient_storage", "the server's disk is full: the upload was not stored; retry later or on another node")
+		return insufficientStorage("the server's disk is full: the upload was not stored; retry later or on another node")
 	}
 	return err
 }

@@ -61,7 +61,8 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		discardRest(c, body)
 		return 0, apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
 	}
-	if err := s.diskRoom(int64(max(c.Request().Header.ContentLength(), 0))); err != nil {
+	declared := int64(c.Request().Header.ContentLength()) // < 0: chunked, not known
+	if err := s.uploadRoom(max(declared, 0)); err != nil {
 		discardRest(c, body)
 		return 0, err
 	}
@@ -75,8 +76,11 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 
 	batchID := uuid.NewString()
 	dir := s.files.BatchDir(batchID)
-	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}, buf: br.buf}
+	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}, buf: br.buf, body: lr, declared: declared}
 	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
+	if err == nil {
+		err = in.checkDisk() // what was written since the last look
+	}
 	if err == nil {
 		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form)
 	}
@@ -91,6 +95,8 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		if full := noSpace(err); full != err {
 			s.log.Error("disk full: upload rejected", "batch_id", batchID, "err", err)
 			err = full
+		} else if codeOf(err) == "insufficient_storage" {
+			s.log.Warn("disk below its reserve: upload rejected", "batch_id", batchID, "err", err)
 		}
 		discardRest(c, lr.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
@@ -148,20 +154,42 @@ func (s *Server) roomFor(ctx context.Context, n int) error {
 	return nil
 }
 
-// diskRoom answers 503 insufficient_storage when writing n more bytes
-// would leave the data directory's file system with less than MinFreeDisk
-// free (n is the body's Content-Length; 0 when unknown, as for /readyz).
-// A file system that cannot tell its free space is given the benefit of the
-// doubt: a real ENOSPC still ends as the same 503 (noSpace).
-func (s *Server) diskRoom(n int64) error {
+// diskLow reports whether writing n more bytes would leave the data
+// directory's file system with less than MinFreeDisk free, and what is
+// free now. A file system that cannot tell its free space is given the
+// benefit of the doubt: a real ENOSPC still ends as 507 (noSpace).
+func (s *Server) diskLow(n int64) (free int64, low bool) {
 	if s.cfg.MinFreeDisk <= 0 {
-		return nil
+		return 0, false
 	}
 	free, ok := freeBytes(s.files.Root)
-	if !ok || free-n >= s.cfg.MinFreeDisk {
+	return free, ok && free-n < s.cfg.MinFreeDisk
+}
+
+// diskRoom is readiness's look at the disk: 503 insufficient_storage
+// while less than MinFreeDisk is free (n bytes more to come; /readyz asks
+// with 0). A node that is not ready answers 503 whatever the cause; an
+// upload refused for the disk gets 507 (uploadRoom).
+func (s *Server) diskRoom(n int64) error {
+	free, low := s.diskLow(n)
+	if !low {
 		return nil
 	}
 	return unavailable("insufficient_storage", fmt.Sprintf(
+		"the server's disk is nearly full (%d bytes free, %d kept in reserve)", free, s.cfg.MinFreeDisk))
+}
+
+// uploadRoom answers API.md's 507 insufficient_storage (with Retry-After)
+// before a byte of the body is read when its declared length n (0 when
+// not declared, as for a chunked body) would eat into MinFreeDisk. The
+// free space is looked at again while the body is written
+// (incoming.checkDisk), which is what bounds a chunked body.
+func (s *Server) uploadRoom(n int64) error {
+	free, low := s.diskLow(n)
+	if !low {
+		return nil
+	}
+	return insufficientStorage(fmt.Sprintf(
 		"the server's disk is nearly full (%d bytes free, %d kept in reserve, this upload %d bytes); retry later or on another node",
 		free, s.cfg.MinFreeDisk, n))
 }
@@ -232,6 +260,60 @@ type incoming struct {
 	syncs   syncer // the images' files being fsynced
 	buf     []byte // the chunk files are written in (the upload's ioBuf)
 	parts   int
+
+	body     *limitReader // the request body, which counts what is read of it
+	declared int64        // the body's Content-Length; < 0 when not declared
+	unsized  int64        // bytes written to files since the free space was last looked at
+}
+
+// diskCheckEvery is how many bytes of files an upload writes between two
+// looks at the free space (a statfs, about a microsecond): a chunked body
+// eats at most this much into MinFreeDisk before it is refused.
+const diskCheckEvery = 1 << 20
+
+// wrote counts n bytes written to the upload's files and, every
+// diskCheckEvery bytes, looks at the free space.
+func (in *incoming) wrote(n int) error {
+	in.unsized += int64(n)
+	if in.unsized < diskCheckEvery {
+		return nil
+	}
+	return in.checkDisk()
+}
+
+// checkDisk answers 507 insufficient_storage when the free space, less
+// what the body still declares to come, is below MinFreeDisk: the disk
+// crossed the floor while this upload was written (other uploads, results
+// and the store write to it too, and a chunked body declares nothing).
+func (in *incoming) checkDisk() error {
+	s := in.s
+	in.unsized = 0
+	var rest int64
+	if in.declared > 0 {
+		rest = max(in.declared-(s.cfg.MaxBody-in.body.n), 0)
+	}
+	free, low := s.diskLow(rest)
+	if !low {
+		return nil
+	}
+	return insufficientStorage(fmt.Sprintf(
+		"the server's disk is below its reserve (%d bytes free, %d kept in reserve, %d bytes of the upload still to come): it went below while the upload was written, and nothing of the upload was kept; retry later or on another node",
+		free, s.cfg.MinFreeDisk, rest))
+}
+
+// watched is an upload file whose writes are counted (incoming.wrote): a
+// write past the free-space floor fails with its 507.
+type watched struct {
+	f  *os.File
+	in *incoming
+}
+
+func (w watched) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return n, w.in.wrote(n)
 }
 
 // maxFieldBytes bounds a text field (width, fit, …): they are tiny.
@@ -256,6 +338,11 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 				return nil, err
 			}
 		case isOption(name):
+			if _, dup := in.form[name]; dup {
+				e := apiError(fiber.StatusBadRequest, "duplicate_field", fmt.Sprintf("parameter %q is given more than once", name))
+				e.Extra = map[string]any{"param": name}
+				return nil, e
+			}
 			v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 			if err != nil {
 				return nil, badMultipart(err)
@@ -316,7 +403,7 @@ func (in *incoming) file(p *multipart.Part) error {
 	if err != nil {
 		return fmt.Errorf("create upload file: %w", err)
 	}
-	written, err := copyFile(f, head, p, s.cfg.MaxFileSize, in.buf)
+	written, err := copyFile(f, head, p, s.cfg.MaxFileSize, in.buf, watched{f, in})
 	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, errFileTooLarge) {
@@ -340,14 +427,15 @@ func (in *incoming) file(p *multipart.Part) error {
 
 var errFileTooLarge = errors.New("file too large")
 
-// copyFile writes head and then the rest of r to f in chunks of buf's
-// size, failing once more than max bytes arrive.
-func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte) (int64, error) {
+// copyFile writes head to f and then the rest of r through w (f, or f
+// watched for the free space) in chunks of buf's size, failing once more
+// than max bytes arrive.
+func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte, w io.Writer) (int64, error) {
 	if _, err := f.Write(head); err != nil {
 		return 0, fmt.Errorf("write upload file: %w", err)
 	}
 	rest := max - int64(len(head))
-	n, err := copyLarge(f, io.LimitReader(r, rest+1), buf)
+	n, err := copyLarge(w, io.LimitReader(r, rest+1), buf)
 	total := int64(len(head)) + n
 	if err != nil {
 		var le *limitError
@@ -356,7 +444,8 @@ func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte) (int6
 		case errors.As(err, &le):
 			return total, err
 		case errors.As(err, &we):
-			// The server's fault (a full disk among others), not the body's.
+			// The server's fault (a full disk, or one below its floor,
+			// among others), not the body's.
 			return total, fmt.Errorf("write upload file: %w", we.err)
 		}
 		return total, badMultipart(err)
@@ -428,8 +517,8 @@ func copyLarge(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 }
 
 // clientName is the filename the client gave, for echoing only: as sent
-// (not passed through filepath.Base), with control characters dropped and
-// at most 255 runes.
+// (not passed through filepath.Base), with control characters and bidi
+// controls dropped (shownRune) and at most 255 runes.
 func clientName(p *multipart.Part) string {
 	name := p.FileName()
 	if _, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition")); err == nil {
@@ -438,7 +527,7 @@ func clientName(p *multipart.Part) string {
 		}
 	}
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if !shownRune(r) {
 			return -1
 		}
 		return r
@@ -447,6 +536,23 @@ func clientName(p *multipart.Part) string {
 		name = string(r[:255])
 	}
 	return name
+}
+
+// shownRune reports whether a filename keeps r: not a control character
+// (Unicode's Cc: C0, DEL, C1) nor a bidi control (the marks U+061C,
+// U+200E and U+200F, the embeddings and overrides U+202A–U+202E, the
+// isolates U+2066–U+2069), which would make a name shown in a page or a
+// terminal read otherwise than it is ("cat\u202Egnp.exe" shown as
+// "catexe.png").
+func shownRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r),
+		r == '\u061c', r == '\u200e', r == '\u200f',
+		'\u202a' <= r && r <= '\u202e',
+		'\u2066' <= r && r <= '\u2069':
+		return false
+	}
+	return true
 }
 
 // limitReader fails reads past n bytes, marking the body as over the limit.

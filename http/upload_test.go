@@ -3,10 +3,13 @@ package http
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/textproto"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,6 +43,14 @@ func TestClientName(t *testing.T) {
 		{`form-data; name="images"; filename="a` + "\t" + `b.png"`, "ab.png"},
 		{`form-data; name="images"; filename="` + strings.Repeat("é", 300) + `"`, strings.Repeat("é", 255)},
 		{`form-data; name="images"`, ""},
+		// Bidi controls and C1 controls go too: what is stored and shown
+		// reads as what it is.
+		{`form-data; name="images"; filename="cat` + "\u202e" + `gnp.exe"`, "catgnp.exe"},
+		{`form-data; name="images"; filename="` + "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" + `x.png"`, "x.png"},
+		{`form-data; name="images"; filename*=UTF-8''a%C2%85%C2%9B%7F%00b.png`, "ab.png"},
+		{`form-data; name="images"; filename*=UTF-8''%E2%80%AEevil%E2%80%AC.png`, "evil.png"},
+		// Letters of right-to-left scripts, and joiners, are kept.
+		{`form-data; name="images"; filename="` + "\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627\u200d" + `.png"`, "\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627\u200d.png"},
 	} {
 		var buf bytes.Buffer
 		w := multipart.NewWriter(&buf)
@@ -72,5 +83,39 @@ func TestCodeOf(t *testing.T) {
 		if got := codeOf(tc.err); got != tc.want {
 			t.Errorf("codeOf(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestShownRune: exactly the control characters and the bidi controls
+// listed in API.md's issue are dropped from filenames.
+func TestShownRune(t *testing.T) {
+	dropped := []rune{0x00, 0x09, 0x0a, 0x1f, 0x7f, 0x80, 0x85, 0x9f, 0x061c, 0x200e, 0x200f,
+		0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069}
+	kept := []rune{' ', 'a', '.', '/', 0xa0, 0x061b, 0x061d, 0x200d, 0x2065, 0x206a, 0x202f, 0x05d0, 0xfffd, 0x1f600}
+	for _, r := range dropped {
+		if shownRune(r) {
+			t.Errorf("U+%04X kept", r)
+		}
+	}
+	for _, r := range kept {
+		if !shownRune(r) {
+			t.Errorf("U+%04X dropped", r)
+		}
+	}
+}
+
+// TestInsufficientStorage: a full disk (ENOSPC, EDQUOT, however wrapped)
+// is API.md 1.1's 507 insufficient_storage with Retry-After; other errors
+// pass as they are.
+func TestInsufficientStorage(t *testing.T) {
+	for _, err := range []error{syscall.ENOSPC, syscall.EDQUOT, fmt.Errorf("write upload file: %w", &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC})} {
+		var e *Error
+		if !errors.As(noSpace(err), &e) || e.Status != fiber.StatusInsufficientStorage || e.Code != "insufficient_storage" || e.RetryAfter <= 0 {
+			t.Errorf("noSpace(%v) = %#v", err, noSpace(err))
+		}
+	}
+	other := errors.New("disk on fire")
+	if noSpace(other) != other {
+		t.Error("noSpace changed another error")
 	}
 }
