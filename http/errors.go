@@ -87,6 +87,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
+// fromFiber names Fiber's and fasthttp's own errors with fixed sentences:
+// their messages may quote the request (fasthttp's parse errors hold the
+// raw request buffer, tokens included), so they never reach the client.
 func fromFiber(fe *fiber.Error) *Error {
 	switch fe.Code {
 	case fiber.StatusRequestEntityTooLarge:
@@ -96,9 +99,20 @@ func fromFiber(fe *fiber.Error) *Error {
 	case fiber.StatusMethodNotAllowed:
 		return apiError(fe.Code, "method_not_allowed", "method not allowed on this endpoint")
 	case fiber.StatusBadRequest:
-		return apiError(fe.Code, "bad_request", fe.Message)
+		return apiError(fe.Code, "bad_request", "the request is malformed")
+	case fiber.StatusRequestTimeout:
+		return apiError(fe.Code, "request_timeout", "the request did not arrive in time")
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return apiError(fe.Code, "headers_too_large", "the request headers are over the limit")
+	case fiber.StatusRequestURITooLong:
+		return apiError(fe.Code, "uri_too_long", "the request target is over the limit")
+	case fiber.StatusNotImplemented:
+		return apiError(fe.Code, "not_implemented", "this method is not implemented")
 	}
-	return apiError(fe.Code, "http_"+strconv.Itoa(fe.Code), fe.Message)
+	if fe.Code >= 500 {
+		return apiError(fe.Code, "http_"+strconv.Itoa(fe.Code), "the server could not serve this request")
+	}
+	return apiError(fe.Code, "http_"+strconv.Itoa(fe.Code), "the request could not be served")
 }
 
 // codeOf is the API code an error will be answered with.

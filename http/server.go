@@ -20,6 +20,7 @@ import (
 	"github.com/backlot/backlot/actors"
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
@@ -56,6 +57,10 @@ type Config struct {
 	// ResizeLimits are the resize actors' limits, which the rebuild of a
 	// result a power cut took keeps too (results.go).
 	ResizeLimits resize.Limits
+	// Edge is what the listener enforces before a request reaches a
+	// handler: timeouts, connection limit, head sizes (http/edge). Its
+	// body limit is MaxBody.
+	Edge edge.Config
 }
 
 func (c *Config) defaults() {
@@ -80,6 +85,7 @@ func (c *Config) defaults() {
 	if c.Metrics == nil {
 		c.Metrics = metrics.New()
 	}
+	c.Edge.Limits.MaxBody = c.MaxBody
 }
 
 // Server is the Fiber app with what its handlers need.
@@ -117,11 +123,16 @@ func New(cfg Config, store persistence.Store, sys *actors.System, files persiste
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		BodyLimit:                    int(min(cfg.MaxBody, 1<<31-1)),
-		ReadBufferSize:               16 << 10, // room for long query strings and headers
-		IdleTimeout:                  2 * time.Minute,
-		DisableStartupMessage:        true,
-		ErrorHandler:                 errorHandler(log),
-		AppName:                      "backlot",
+		// Every head that passes the edge fits; the edge bounds heads, and
+		// keeps every read and idle deadline (its Conn ignores the
+		// server's), so the server sets none.
+		ReadBufferSize: edge.ReadBufferSize(cfg.Edge.Limits),
+		// An idle connection (an event stream's among them) keeps no read
+		// buffer: memory per idle stream stays small.
+		ReduceMemoryUsage:     true,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(log),
+		AppName:               "backlot",
 	})
 	s.routes()
 	return s
@@ -138,7 +149,7 @@ func (s *Server) routes() {
 			ExposeHeaders: "Location,Retry-After",
 		}))
 	}
-	a.Get("/metrics", s.met.Handler())
+	a.Get("/metrics", s.auth, s.met.Handler())
 	if s.cfg.Pprof {
 		a.Get("/debug/pprof/*", adaptor.HTTPHandler(http.DefaultServeMux))
 	}
@@ -155,8 +166,21 @@ func (s *Server) routes() {
 // App exposes the Fiber app (tests use app.Test for plain JSON endpoints).
 func (s *Server) App() *fiber.App { return s.app }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve serves on ln, seen through the edge (http/edge), until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if _, ok := ln.(*edge.Listener); !ok {
+		ln = s.Listen(ln)
+	}
+	return s.app.Listener(ln)
+}
+
+// Listen wraps ln in the edge with this server's limits.
+func (s *Server) Listen(ln net.Listener) *edge.Listener {
+	cfg := s.cfg.Edge
+	cfg.Log = s.log
+	cfg.OnRefuse = func(status int, code string) { s.met.Request("", "edge", status) }
+	return edge.Listen(ln, cfg)
+}
 
 // Streams is the number of open event streams.
 func (s *Server) Streams() int64 { return s.streams.Load() }
@@ -202,7 +226,8 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	}
 	got := c.Query("token")
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
-		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		if scheme, t, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			got = strings.TrimSpace(t)
 		}
 	}
@@ -212,12 +237,36 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// frame keeps request framing safe once the handler is done: a body the
+// edge could not read to its end (a stall, a broken chunked framing) is
+// answered for what it is, and a connection whose request body was not
+// read to its end is closed after the reply, so that no byte of that body
+// is ever read as a request. A body that has arrived whole is drained from
+// the server's buffer instead, and the connection goes on.
+func frame(c *fiber.Ctx, err error) error {
+	conn, ok := c.Context().Conn().(*edge.Conn)
+	if !ok {
+		return err
+	}
+	if f := conn.Fault(); f != nil {
+		c.Context().SetConnectionClose()
+		return apiError(f.Status, f.Code, f.Message)
+	}
+	if !conn.HasBody() {
+		return err
+	}
+	if body := c.Context().RequestBodyStream(); body == nil || !conn.Drain(body) {
+		c.Context().SetConnectionClose()
+	}
+	return err
+}
+
 // accessLog writes one line per request and counts it by route. Client
 // mistakes (4xx) are Info like the rest; 5xx are logged by the error
 // handler too.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
-	err := c.Next()
+	err := frame(c, c.Next())
 	if err != nil {
 		if herr := s.app.ErrorHandler(c, err); herr != nil {
 			s.log.Error("error handler", "err", herr)

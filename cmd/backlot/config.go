@@ -44,8 +44,14 @@ type Config struct {
 	SSEPing       time.Duration // idle stream keep-alive (15 s)
 	Retention     time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
 	Pprof         bool          // serve /debug/pprof/ (false)
-	LogLevel      string        // debug, info, warn, error (info)
-	LogFormat     string        // text or json (text)
+	// The HTTP edge (http/edge): what a client may take of a node.
+	HeaderTimeout   time.Duration // request line and headers (10 s)
+	BodyIdleTimeout time.Duration // longest silence inside a request body (30 s)
+	IdleTimeout     time.Duration // keep-alive connection idle between requests (60 s)
+	WriteStall      time.Duration // longest a response write may block, event streams included (30 s)
+	MaxConns        int           // open connections; 0: derived from RLIMIT_NOFILE
+	LogLevel        string        // debug, info, warn, error (info)
+	LogFormat       string        // text or json (text)
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -56,6 +62,7 @@ func DefaultConfig() Config {
 		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
 		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
+		HeaderTimeout: 10 * time.Second, BodyIdleTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, WriteStall: 30 * time.Second,
 		LogLevel: "info", LogFormat: "text",
 	}
 }
@@ -89,6 +96,11 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight resizes may finish on SIGTERM")
 	fs.DurationVar(&c.SSEPing, "sse-ping", c.SSEPing, "idle time before a ': ping' on an event stream")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "delete finished batches (metadata, events, files) this long after done; 0 keeps them")
+	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time a client has to send a request's line and headers (408 after it)")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", c.BodyIdleTimeout, "longest silence allowed inside a request body (408 after it); slow but steady uploads are fine")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection idle this long between requests is closed")
+	fs.DurationVar(&c.WriteStall, "write-stall", c.WriteStall, "a response write (an event stream's too) blocked this long by a client that does not read ends the connection")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "open connections; over it a connection gets 503 and is closed (0: RLIMIT_NOFILE less a reserve for files and the store)")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's profiler at /debug/pprof/ (for profiling under load)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -155,6 +167,11 @@ func (c *Config) Validate() error {
 	check(c.ShutdownGrace > 0, "-shutdown-grace must be positive")
 	check(c.SSEPing > 0, "-sse-ping must be positive")
 	check(c.Retention >= 0, "-retention must not be negative")
+	check(c.HeaderTimeout > 0, "-header-timeout must be positive")
+	check(c.BodyIdleTimeout > 0, "-body-idle-timeout must be positive")
+	check(c.IdleTimeout > 0, "-idle-timeout must be positive")
+	check(c.WriteStall > 0, "-write-stall must be positive")
+	check(c.MaxConns >= 0, "-max-conns must not be negative")
 	_, err := parseLevel(c.LogLevel)
 	check(err == nil, "-log-level: %v", err)
 	check(c.LogFormat == "text" || c.LogFormat == "json", "-log-format must be text or json, not %q", c.LogFormat)
@@ -174,6 +191,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout), slog.Int("resize_nice", c.ResizeNice),
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.Duration("sse_ping", c.SSEPing), slog.Duration("retention", c.Retention),
+		slog.Duration("header_timeout", c.HeaderTimeout), slog.Duration("body_idle_timeout", c.BodyIdleTimeout),
+		slog.Duration("idle_timeout", c.IdleTimeout), slog.Duration("write_stall", c.WriteStall), slog.Int("max_conns", c.MaxConns),
 	)
 }
 

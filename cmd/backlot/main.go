@@ -20,6 +20,7 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	bhttp "github.com/backlot/backlot/http"
+	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
@@ -166,6 +167,10 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
 		MaxQueued: c.MaxQueued, MinFreeDisk: c.MinFreeDisk, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
 		ResizeLimits: limits,
+		Edge: edge.Config{
+			HeaderTimeout: c.HeaderTimeout, BodyIdleTimeout: c.BodyIdleTimeout, IdleTimeout: c.IdleTimeout,
+			WriteStall: c.WriteStall, MaxConns: c.MaxConns,
+		},
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	m.ln, err = net.Listen("tcp", c.Listen)
