@@ -12,11 +12,6 @@ import (
 	"time"
 )
 
-// TestDiskFull: an upload that fills the disk is refused with API.md's 503
-// (code insufficient_storage, Retry-After) and leaves nothing behind: its
-// files are removed, so the same room takes the next upload, which is then
-// processed to done. The node runs on a 4 MiB tmpfs of its own, mounted in
-// a user and mount namespace (unshare), so no root and no real disk fill.
 // onTmpfs starts `backlot serve` on a tmpfs of size (e.g. "4m") of its
 // own, mounted in a user and mount namespace (unshare): a small disk that
 // can really fill, without root and without touching the machine's disks.
@@ -63,28 +58,35 @@ func bigJPEGs(t *testing.T, total int) [][]byte {
 	return big
 }
 
-// insufficientStorage posts parts and requires API.md's 503 with the code
-// insufficient_storage and a Retry-After.
+// insufficientStorage posts parts and requires API.md 1.1's 507 with the
+// code insufficient_storage and a Retry-After.
 func insufficientStorage(t *testing.T, base string, parts ...part) {
 	t.Helper()
 	ct, body := multipartBody(t, parts...)
-	resp := post(t, base+"/api/images", ct, body)
+	requireInsufficientStorage(t, post(t, base+"/api/images", ct, body))
+}
+
+// requireInsufficientStorage requires resp to be API.md 1.1's 507 with the
+// code insufficient_storage and a Retry-After, and returns its message.
+func requireInsufficientStorage(t *testing.T, resp *http.Response) string {
+	t.Helper()
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var e struct{ Error, Code string }
 	if err := json.Unmarshal(raw, &e); err != nil {
 		t.Fatalf("%d %q is not a JSON error: %v", resp.StatusCode, raw, err)
 	}
-	if resp.StatusCode != http.StatusServiceUnavailable || e.Code != "insufficient_storage" || !strings.Contains(e.Error, "disk is") {
-		t.Fatalf("upload: %d %s, want 503 insufficient_storage", resp.StatusCode, raw)
+	if resp.StatusCode != http.StatusInsufficientStorage || e.Code != "insufficient_storage" || !strings.Contains(e.Error, "disk is") {
+		t.Fatalf("upload: %d %s, want 507 insufficient_storage", resp.StatusCode, raw)
 	}
 	if resp.Header.Get("Retry-After") == "" {
-		t.Fatal("503 without Retry-After")
+		t.Fatal("507 without Retry-After")
 	}
+	return e.Error
 }
 
-// TestDiskFull: an upload that fills the disk is refused with API.md's 503
-// (code insufficient_storage, Retry-After) and leaves nothing behind: its
+// TestDiskFull: an upload that fills the disk is refused with API.md 1.1's
+// 507 (code insufficient_storage, Retry-After) and leaves nothing behind: its
 // files are removed, so the same room takes the next upload, which is then
 // processed to done. No reserve here (--min-free-disk 0): the ENOSPC path.
 func TestDiskFull(t *testing.T) {
@@ -113,8 +115,9 @@ func TestDiskFull(t *testing.T) {
 }
 
 // TestDiskReserve: with --min-free-disk, an upload whose body would eat
-// into the reserve is refused before it is written, one that fits is
-// taken and runs to done, and /readyz fails only below the reserve.
+// into the reserve is refused with 507 before it is written, one that fits
+// is taken and runs to done, and /readyz fails (503: not ready) only below
+// the reserve.
 func TestDiskReserve(t *testing.T) {
 	big := bigJPEGs(t, 2<<20)
 	two := []part{filePart("a.jpg", big[0]), filePart("b.jpg", big[1])}
