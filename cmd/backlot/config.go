@@ -33,7 +33,7 @@ type Config struct {
 	MaxBody       int64         // bytes per request body (1 GiB)
 	MaxPixels     int64         // pixels per image, from its header (50 M)
 	MaxQueued     int           // images waiting or running before uploads get 503 (10000; 0: no bound)
-	MinFreeDisk   int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 503 (256 MiB; 0: none)
+	MinFreeDisk   int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 507 (256 MiB; 0: none)
 	CORSOrigins   string        // origins allowed from browsers, comma-separated or *; empty: off
 	Attempts      int           // attempts per image (3)
 	Token         string        // API token; empty: no auth
@@ -86,7 +86,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.Var((*byteSize)(&c.MaxBody), "max-body", "bytes per request body (e.g. 1GiB)")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", c.MaxPixels, "pixels per image, read from its header before decoding")
 	fs.IntVar(&c.MaxQueued, "max-queued", c.MaxQueued, "images waiting or running before uploads get 503 queue_full (0: no bound)")
-	fs.Var((*byteSize)(&c.MinFreeDisk), "min-free-disk", "free space the data directory's file system keeps: uploads that would use it get 503 insufficient_storage, and /readyz fails below it (e.g. 256MiB; 0: none)")
+	fs.Var((*byteSize)(&c.MinFreeDisk), "min-free-disk", "free space the data directory's file system keeps: uploads that would use it get 507 insufficient_storage (judged before reading and every MiB written), and /readyz fails below it (e.g. 256MiB; 0: none)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from browsers (comma-separated, or *); empty: CORS off")
 	fs.IntVar(&c.Attempts, "attempts", c.Attempts, "attempts per image")
 	fs.StringVar(&c.Token, "token", c.Token, "API token (Authorization: Bearer, or ?token=); empty: none")
