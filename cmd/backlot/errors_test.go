@@ -60,6 +60,8 @@ func TestUploadErrors(t *testing.T) {
 		{name: "unknown fit", parts: []part{filePart("a.jpg", jpg), fieldPart("fit", "crop")}, status: 400, code: "invalid_parameter"},
 		{name: "unknown format", parts: []part{filePart("a.jpg", jpg), fieldPart("format", "gif")}, status: 400, code: "invalid_parameter"},
 		{name: "quality out of bounds", parts: []part{filePart("a.jpg", jpg), fieldPart("quality", "101")}, status: 400, code: "invalid_parameter"},
+		{name: "number with a sign", parts: []part{filePart("a.jpg", jpg), fieldPart("width", "+50")}, status: 400, code: "invalid_parameter"},
+		{name: "field given twice", parts: []part{fieldPart("width", "50"), filePart("a.jpg", jpg), fieldPart("width", "60")}, status: 400, code: "duplicate_field"},
 		{name: "too many files", parts: []part{filePart("1.jpg", jpg), filePart("2.jpg", jpg), filePart("3.jpg", jpg), filePart("4.jpg", jpg)}, status: 413, code: "too_many_files"},
 		{name: "file too large", parts: []part{filePart("a.jpg", jpg), filePart("big.jpg", big)}, status: 413, code: "file_too_large", file: "big.jpg"},
 		{name: "body too large", parts: []part{filePart("a.jpg", bytes.Repeat(jpg, 3)), filePart("b.jpg", big[:190<<10]), filePart("c.jpg", big[:190<<10]), fieldPart("pad", strings.Repeat("x", 800<<10))}, status: 413, code: "body_too_large"},
