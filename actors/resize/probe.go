@@ -40,35 +40,42 @@ func Probe(path string, maxPixels int64) (Info, error) {
 	return probe(f, maxPixels)
 }
 
-func probe(r io.ReaderAt, maxPixels int64) (info Info, err error) {
+func probe(r io.ReaderAt, maxPixels int64) (Info, error) {
+	info, _, err := probeConfig(r, maxPixels)
+	return info, err
+}
+
+// probeConfig is probe that also returns the header's configuration (its
+// colour model tells Footprint the decoded pixel type).
+func probeConfig(r io.ReaderAt, maxPixels int64) (info Info, cfg image.Config, err error) {
 	var head [sniffLen]byte
 	n, err := r.ReadAt(head[:], 0)
 	if err != nil && err != io.EOF {
-		return Info{}, fmt.Errorf("read header: %w", err)
+		return Info{}, cfg, fmt.Errorf("read header: %w", err)
 	}
 	format, ok := Sniff(head[:n])
 	if !ok {
-		return Info{}, fmt.Errorf("%w: not a JPEG, PNG, GIF, WebP, BMP or TIFF file", ErrUnsupported)
+		return Info{}, cfg, fmt.Errorf("%w: not a JPEG, PNG, GIF, WebP, BMP or TIFF file", ErrUnsupported)
 	}
 	src := newSource(r)
 	br := getReader(src)
 	defer putReader(br)
-	cfg, err := decodeConfig(format, br)
+	cfg, err = decodeConfig(format, br)
 	if err != nil {
 		if src.err != nil {
-			return Info{}, fmt.Errorf("read %s header: %w", format, src.err)
+			return Info{}, cfg, fmt.Errorf("read %s header: %w", format, src.err)
 		}
-		return Info{}, fmt.Errorf("%w: %s header: %v", ErrUnsupported, format, err)
+		return Info{}, cfg, fmt.Errorf("%w: %s header: %v", ErrUnsupported, format, err)
 	}
 	w, h := cfg.Width, cfg.Height
 	if w <= 0 || h <= 0 {
-		return Info{}, fmt.Errorf("%w: %s header declares an empty %dx%d image", ErrUnsupported, format, w, h)
+		return Info{}, cfg, fmt.Errorf("%w: %s header declares an empty %dx%d image", ErrUnsupported, format, w, h)
 	}
 	// Division, not w*h: a hostile header must not overflow the check.
 	if maxPixels > 0 && int64(w) > maxPixels/int64(h) {
-		return Info{}, fmt.Errorf("%w: %dx%d is over the limit of %d pixels", ErrTooManyPixels, w, h, maxPixels)
+		return Info{}, cfg, fmt.Errorf("%w: %dx%d is over the limit of %d pixels", ErrTooManyPixels, w, h, maxPixels)
 	}
-	return Info{Format: format, Width: w, Height: h}, nil
+	return Info{Format: format, Width: w, Height: h}, cfg, nil
 }
 
 // decodeConfig calls the format's own header decoder, so a PNG is never

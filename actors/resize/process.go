@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
@@ -23,6 +24,9 @@ type Limits struct {
 	// worker.go), so that a node's request path comes first when the CPUs
 	// are full; 0 runs it at the caller's priority.
 	Nice int
+	// Budget, shared by every attempt given it, bounds the decodes under
+	// way at once and the bytes they hold (budget.go); nil bounds nothing.
+	Budget *Budget
 
 	hooks *hooks // tests only; nil in production
 }
@@ -30,10 +34,11 @@ type Limits struct {
 // hooks let tests stop the worker at chosen points instead of racing it
 // against the clock.
 type hooks struct {
-	decoded func()        // after the pixels are decoded
-	written func()        // after the temp file is written, before the commit
-	exited  chan struct{} // closed when a timed worker has returned
-	expire  chan struct{} // if set, stands in for the timer
+	admitted func()        // after the budget admitted the attempt, before it starts
+	decoded  func()        // after the pixels are decoded
+	written  func()        // after the temp file is written, before the commit
+	exited   chan struct{} // closed when a timed worker has returned
+	expire   chan struct{} // if set, stands in for the timer
 	// keepSource leaves the source in the page cache: a benchmark that
 	// reads one file over and over measures the pipeline on a source in
 	// memory, as a node's resizer finds a fresh upload, not a disk read.
@@ -46,6 +51,12 @@ func (h *hooks) expired() <-chan struct{} {
 		return nil
 	}
 	return h.expire
+}
+
+func (h *hooks) onAdmitted() {
+	if h != nil && h.admitted != nil {
+		h.admitted()
+	}
 }
 
 func (h *hooks) onDecoded() {
@@ -80,13 +91,44 @@ type Result struct {
 // in the background (decoders cannot be interrupted) but never creates dst
 // and removes its temp file. With lim.Nice > 0 the work runs on a thread
 // of that priority (worker.go) while the caller waits.
+//
+// With lim.Budget, Process first waits for a decode slot and for the
+// attempt's Footprint in bytes, worked out from the header, and the work
+// gives both back when it has returned, abandoned or not (budget.go).
+// The timeout counts from then: waiting for memory is not the attempt's
+// fault.
 func Process(src, dst string, opts persistence.Options, lim Limits) (Result, error) {
 	type outcome struct {
 		res Result
 		err error
 	}
+	opts, err := withDefaults(opts)
+	if err != nil {
+		return Result{}, permanent(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return Result{}, fmt.Errorf("open source: %w", err)
+	}
+	info, cfg, err := probeConfig(f, lim.MaxPixels)
+	if err != nil {
+		f.Close()
+		return Result{}, err
+	}
+	var sh share
+	if lim.Budget != nil {
+		sh = lim.Budget.acquire(safeFootprint(f, info, cfg, opts))
+	}
+	lim.hooks.onAdmitted()
+	// work owns f and the share from here on: whoever runs it, the caller
+	// or a worker the caller gave up on, gives them back when it returns.
+	work := func(a *attempt) (Result, error) {
+		defer sh.release()
+		defer f.Close()
+		return run(f, info, dst, opts, lim, a)
+	}
 	if lim.Timeout <= 0 && lim.Nice <= 0 {
-		return run(src, dst, opts, lim, nil)
+		return work(nil)
 	}
 	start := func(f func()) { go f() }
 	if lim.Nice > 0 {
@@ -95,7 +137,7 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 	done := make(chan outcome, 1) // buffered: an abandoned worker must not block
 	if lim.Timeout <= 0 {
 		start(func() {
-			res, err := run(src, dst, opts, lim, nil)
+			res, err := work(nil)
 			done <- outcome{res, err}
 		})
 		o := <-done
@@ -106,7 +148,7 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 		if lim.hooks != nil && lim.hooks.exited != nil {
 			defer close(lim.hooks.exited)
 		}
-		res, err := run(src, dst, opts, lim, a)
+		res, err := work(a)
 		done <- outcome{res, err}
 	})
 	var expire <-chan time.Time
@@ -130,6 +172,18 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 	return o.res, o.err
 }
 
+// safeFootprint is footprint on the caller's goroutine, where a panic
+// (a bug: footprint checks every offset it reads) would take the actor
+// down: it asks for the whole budget instead.
+func safeFootprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (n int64) {
+	defer func() {
+		if recover() != nil {
+			n = math.MaxInt64
+		}
+	}()
+	return footprint(f, info, cfg, opts)
+}
+
 // attempt decides, once, between the worker renaming dst and the caller
 // giving up on it; whichever moves the state first wins. A nil attempt
 // (no timeout) always commits.
@@ -148,26 +202,15 @@ func (a *attempt) abandon() bool { return a.state.CompareAndSwap(running, abando
 // what guarantees correctness.
 func (a *attempt) alive() bool { return a == nil || a.state.Load() != abandoned }
 
-func run(src, dst string, opts persistence.Options, lim Limits, a *attempt) (res Result, err error) {
+// run is one attempt on f, which probe judged to be info, with opts
+// (defaults filled in).
+func run(f *os.File, info Info, dst string, opts persistence.Options, lim Limits, a *attempt) (res Result, err error) {
 	// A decoder panic on hostile bytes fails this image, never the node.
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	opts, err = withDefaults(opts)
-	if err != nil {
-		return Result{}, permanent(err)
-	}
-	f, err := os.Open(src)
-	if err != nil {
-		return Result{}, fmt.Errorf("open source: %w", err)
-	}
-	defer f.Close()
-	info, err := probe(f, lim.MaxPixels)
-	if err != nil {
-		return Result{}, err
-	}
 	dec, err := decodeSource(f, info, opts)
 	if err != nil {
 		return Result{}, err

@@ -1,0 +1,5 @@
+//go:build race
+
+package resize
+
+func init() { raceEnabled = true }

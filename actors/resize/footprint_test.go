@@ -1,0 +1,343 @@
+package resize
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/image/tiff"
+
+	"github.com/backlot/backlot/actors/resize/turbojpeg"
+	"github.com/backlot/backlot/persistence"
+)
+
+// raceEnabled is set by footprint_race_test.go: the race detector's
+// shadow memory makes resident sizes meaningless.
+var raceEnabled bool
+
+// footprintInputs are real images of every kind Footprint tells apart:
+// each JPEG sampling, progressive (image/jpeg keeps 4-byte coefficients,
+// libjpeg-turbo 2-byte ones), YCCK (converted to CMYK by image/jpeg), a
+// file padded past what libjpeg-turbo reads into memory, and each PNG
+// pixel type (16-bit with and without alpha, 8-bit, gray, paletted,
+// interlaced), GIF, BMP and TIFF (plain and deflated).
+func footprintInputs(t *testing.T) []struct {
+	name string
+	data []byte
+} {
+	t.Helper()
+	const w, h = 1200, 900
+	photo := Synthetic(w, h, 3)
+	file := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	encode := func(img image.Image) []byte { return encodeAs(t, "png", img) }
+	var tiffDeflate bytes.Buffer
+	if err := tiff.Encode(&tiffDeflate, photo, &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	padded := encodeAs(t, "jpeg", Synthetic(320, 240, 4))
+	padded = append(padded, make([]byte, 8*320*240+1<<20)...)
+	return []struct {
+		name string
+		data []byte
+	}{
+		{"jpeg 4:2:0", encodeAs(t, "jpeg", photo)},
+		{"jpeg gray", encodeAs(t, "jpeg", grayOf(photo))},
+		{"jpeg 4:2:2", file("422.jpg")},
+		{"jpeg 4:4:4", file("444.jpg")},
+		{"jpeg 4:4:0", file("440.jpg")},
+		{"jpeg 4:1:1", file("411.jpg")},
+		{"jpeg ycck", file("ycck.jpg")},
+		{"jpeg progressive 4:2:0", file("mem-progressive-420.jpg")},
+		{"jpeg progressive 4:4:4", file("mem-progressive-444.jpg")},
+		{"jpeg progressive ycck", file("mem-ycck-progressive.jpg")},
+		{"jpeg exif 6", withSegments(encodeAs(t, "jpeg", photo), exifSegment(binary.BigEndian, 6))},
+		{"jpeg padded", padded},
+		{"png rgba16", encode(nrgba64(w, h))},
+		{"png rgb16", encode(rgba64(w, h))},
+		{"png rgba8", encode(withAlpha(photo))},
+		{"png rgb8", encode(photo)},
+		{"png gray", encode(grayOf(photo))},
+		{"png gray16", encode(gray16(w, h))},
+		{"png paletted", encode(palettedOf(w, h))},
+		{"png interlaced rgba8", interlacedPNG(t, withAlpha(photo))},
+		{"gif", encodeAs(t, "gif", palettedOf(w, h))},
+		{"bmp", encodeAs(t, "bmp", photo)},
+		{"tiff", encodeAs(t, "tiff", photo)},
+		{"tiff deflate", tiffDeflate.Bytes()},
+		{"tiff rgba16", encodeAs(t, "tiff", nrgba64(w, h))},
+		{"webp lossless", webpLossless},
+		{"webp lossy", webpLossy},
+	}
+}
+
+// footprintOptions are outputs that stress each stage: a thumbnail (the
+// pre-shrink and the DCT scaling), a box close to the source (no
+// pre-shrink: Lanczos over the whole image), and an enlargement to the
+// largest box (big output, encode buffers).
+var footprintOptions = []persistence.Options{
+	options(100, 100, persistence.FitCover, persistence.FormatJPEG),
+	options(1000, 700, persistence.FitContain, persistence.FormatPNG),
+	options(persistence.MaxDimension, persistence.MaxDimension, persistence.FitFill, persistence.FormatJPEG),
+}
+
+// allocated is the bytes of Go memory f allocates, after two collections
+// that empty the buffer pools (so pooled buffers count as new).
+func allocated(f func()) uint64 {
+	runtime.GC()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestFootprintBoundsAllocations: for every kind of input and output,
+// everything a whole attempt allocates in Go (garbage included, the
+// probe and Footprint itself too) is at most what Footprint said before
+// the decode. TotalAlloc is an upper bound of the bytes live at any one
+// time, so the estimate bounds the attempt's Go heap.
+func TestFootprintBoundsAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes a few dozen images")
+	}
+	dir := t.TempDir()
+	for _, in := range footprintInputs(t) {
+		src := writeFile(t, dir, strings.ReplaceAll(in.name, " ", "-"), in.data)
+		for _, opts := range footprintOptions {
+			name := in.name + " " + strconv.Itoa(opts.Width) + "x" + strconv.Itoa(opts.Height) + " " + string(opts.Fit)
+			t.Run(name, func(t *testing.T) {
+				est, err := Footprint(src, opts, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var perr error
+				got := allocated(func() {
+					_, perr = Process(src, filepath.Join(dir, "out"), opts, Limits{})
+				})
+				if perr != nil {
+					t.Fatalf("Process: %v", perr)
+				}
+				if int64(got) > est {
+					t.Errorf("allocated %d bytes, over the footprint of %d", got, est)
+				}
+				t.Logf("footprint %.1f MiB, allocated %.1f MiB", float64(est)/(1<<20), float64(got)/(1<<20))
+			})
+		}
+	}
+}
+
+// TestFootprintBoundsRSS: libjpeg-turbo's memory is C's, which MemStats
+// does not see; the process's peak resident set does. For progressive
+// JPEGs, whose coefficients libjpeg keeps for the whole image, the peak
+// RSS grows by less than the footprint libjpeg-turbo's path is given
+// (without the image/jpeg fallback it also reserves). Linux: the peak is
+// reset through /proc/self/clear_refs.
+func TestFootprintBoundsRSS(t *testing.T) {
+	if !turbojpeg.Available {
+		t.Skip("no libjpeg-turbo in this build")
+	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory is resident too")
+	}
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak RSS: %v", err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"mem-progressive-444.jpg", "mem-progressive-420.jpg"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := writeFile(t, dir, name, data)
+		for _, opts := range footprintOptions {
+			t.Run(name+" "+strconv.Itoa(opts.Width), func(t *testing.T) {
+				f, err := os.Open(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, cfg, err := probeConfig(f, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts, _ := withDefaults(opts)
+				est := footprintOf(f, info, cfg, opts, false)
+				f.Close()
+				runtime.GC()
+				debug.FreeOSMemory() // freed pages go back: the attempt's must be new ones
+				rss := procStatus(t, "VmRSS")
+				if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := Process(src, filepath.Join(dir, "out"), opts, Limits{}); err != nil {
+					t.Fatal(err)
+				}
+				grew := procStatus(t, "VmHWM") - rss
+				if grew > est {
+					t.Errorf("peak RSS grew by %d bytes, over the footprint of %d", grew, est)
+				}
+				t.Logf("footprint %.1f MiB (libjpeg-turbo's path alone), peak RSS grew %.1f MiB", float64(est)/(1<<20), float64(grew)/(1<<20))
+			})
+		}
+	}
+}
+
+// procStatus reads a "kB" field of /proc/self/status, in bytes.
+func procStatus(t *testing.T, field string) int64 {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// TestFootprintOfTheLargest: the figures the README and the default
+// budget rest on, for a 49-megapixel image of each heavy kind.
+func TestFootprintOfTheLargest(t *testing.T) {
+	const w, h = 7000, 7000
+	thumb := options(100, 100, persistence.FitCover, persistence.FormatJPEG)
+	info := Info{Format: "png", Width: w, Height: h}
+	p, err := makePlan(w, h, 1, thumb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba16 := 8*int64(w*h) + anyForm(info).resampleCost(p)
+	if rgba16 < 392_000_000 || rgba16 > 400_000_000 {
+		t.Errorf("16-bit RGBA PNG: %d bytes", rgba16)
+	}
+	if rgba16+fixedCost+encodeCost(p, thumb) > DefaultMaxDecodeMemory {
+		t.Errorf("a 16-bit RGBA PNG at 7000x7000 (%d bytes) does not fit the default budget of %d", rgba16, DefaultMaxDecodeMemory)
+	}
+}
+
+// nrgba64 is a 16-bit image with alpha: PNG colour type 6 at depth 16.
+func nrgba64(w, h int) *image.NRGBA64 {
+	m := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7 / 5)
+	}
+	return m
+}
+
+// rgba64 is an opaque 16-bit image: colour type 2 at depth 16.
+func rgba64(w, h int) *image.RGBA64 {
+	m := image.NewRGBA64(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 3 / 7)
+		if i%8 >= 6 {
+			m.Pix[i] = 0xff
+		}
+	}
+	return m
+}
+
+func gray16(w, h int) *image.Gray16 {
+	m := image.NewGray16(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i / 3)
+	}
+	return m
+}
+
+func withAlpha(m *image.RGBA) *image.NRGBA {
+	n := image.NewNRGBA(m.Rect)
+	copy(n.Pix, m.Pix)
+	for i := 3; i < len(n.Pix); i += 4 {
+		n.Pix[i] = uint8(i / 5)
+	}
+	return n
+}
+
+func palettedOf(w, h int) *image.Paletted {
+	pal := make(color.Palette, 256)
+	for i := range pal {
+		pal[i] = color.RGBA{uint8(i), uint8(255 - i), uint8(i * 3), 255}
+	}
+	m := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i / 97)
+	}
+	return m
+}
+
+// interlacedPNG encodes m as an Adam7-interlaced 8-bit RGBA PNG (image/png
+// writes none), every row unfiltered.
+func interlacedPNG(t *testing.T, m *image.NRGBA) []byte {
+	t.Helper()
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	var raw bytes.Buffer
+	zw := zlib.NewWriter(&raw)
+	for _, p := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
+		for y := p[1]; y < h; y += p[3] {
+			if p[0] >= w {
+				break
+			}
+			row := []byte{0}
+			for x := p[0]; x < w; x += p[2] {
+				row = append(row, m.Pix[y*m.Stride+4*x:y*m.Stride+4*x+4]...)
+			}
+			zw.Write(row)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+		out.Write(n[:])
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		out.WriteString(typ)
+		out.Write(data)
+		binary.BigEndian.PutUint32(n[:], crc.Sum32())
+		out.Write(n[:])
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9], ihdr[12] = 8, 6, 1 // depth 8, RGBA, Adam7
+	chunk("IHDR", ihdr)
+	chunk("IDAT", raw.Bytes())
+	chunk("IEND", nil)
+	// The decoder agrees that this is the image.
+	got, err := png.Decode(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := got.(*image.NRGBA); !ok || !bytes.Equal(n.Pix, m.Pix) {
+		t.Fatal("interlacedPNG: the decoded image differs")
+	}
+	return out.Bytes()
+}

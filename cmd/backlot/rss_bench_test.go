@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkPeakRSS starts the real backlot binary, uploads a hostile mix
+// of valid inputs within the default limits and reports the process's
+// peak resident set (VmHWM) once every image is finished: two 16-bit RGBA
+// PNGs at 7000x7000 (49 MP, 392 MB decoded each, one of them also asked
+// for a 4096x4096 PNG), an 8-bit RGBA one and a paletted one at the same
+// size, a progressive 4:2:0, a YCCK (CMYK) and a progressive YCCK JPEG at
+// 7000x7000 (made by libjpeg-turbo: needs cgo, skipped without it), and
+// 20 ordinary 1600x1200 photos, all uploaded at once in separate batches.
+//
+//	go test -run '^$' -bench PeakRSS -benchtime 1x -timeout 60m ./cmd/backlot
+//
+// Sub-benchmarks: default flags (--workers: the number of CPUs); with
+// --resize-timeout 300ms, where every big image times out and is retried;
+// with --workers 16. It reports peak-MiB (VmHWM) and seconds until the
+// last batch's done; never an assertion: the figures are in the README.
+// BACKLOT_RSS_FLAGS adds flags to every run (e.g. --max-decode-memory).
+func BenchmarkPeakRSS(b *testing.B) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		b.Skip("needs /proc (Linux)")
+	}
+	bin := buildForBench(b)
+	mix := hostileMix(b)
+	extra := strings.Fields(os.Getenv("BACKLOT_RSS_FLAGS"))
+	for _, c := range []struct {
+		name  string
+		flags []string
+	}{
+		{"default", nil},
+		{"timeout300ms", []string{"--resize-timeout", "300ms"}},
+		{"workers16", []string{"--workers", "16"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var peak int64
+			var took time.Duration
+			for range b.N {
+				hwm, d := peakRSSRun(b, bin, mix, append(append([]string(nil), c.flags...), extra...))
+				peak = max(peak, hwm)
+				took = max(took, d)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+			b.ReportMetric(took.Seconds(), "s-to-done")
+		})
+	}
+}
+
+// rssBatch is one batch of the mix: its files and form fields.
+type rssBatch struct {
+	name  string
+	files []part
+}
+
+// hostileMix makes the inputs once: large PNGs in Go, large JPEGs through
+// actors/resize/testdata/genbig.go (cgo).
+func hostileMix(b *testing.B) []rssBatch {
+	b.Helper()
+	const w, h = 7000, 7000
+	var mix []rssBatch
+	add := func(name string, data []byte, fields ...part) {
+		mix = append(mix, rssBatch{name, append([]part{filePart(name, data)}, fields...)})
+	}
+	png16 := pngOf(b, gradient16(w, h))
+	add("rgba16.png", png16)
+	add("rgba16-big.png", png16, fieldPart("width", "4096"), fieldPart("height", "4096"),
+		fieldPart("fit", "contain"), fieldPart("format", "png"))
+	add("rgba8.png", pngOf(b, gradient8(w, h)))
+	add("palette.png", pngOf(b, paletted(w, h)))
+
+	dir := b.TempDir()
+	cmd := exec.Command("go", "run", "../../actors/resize/testdata/genbig.go", "-w", strconv.Itoa(w), "-h", strconv.Itoa(h), "-out", dir)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Logf("no large JPEGs (genbig needs cgo and libturbojpeg0-dev): %v\n%s", err, out)
+	} else {
+		for _, n := range strings.Fields(string(out)) {
+			data, err := os.ReadFile(filepath.Join(dir, n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			add(n, data)
+		}
+	}
+	var photos []part
+	for i := range 20 {
+		photos = append(photos, filePart(fmt.Sprintf("p%d.jpg", i), jpegBytes(b, 1600, 1200, uint64(i))))
+	}
+	mix = append(mix, rssBatch{"photos", photos})
+	for _, m := range mix {
+		var n int
+		for _, p := range m.files {
+			n += len(p.data)
+		}
+		b.Logf("batch %s: %d bytes", m.name, n)
+	}
+	return mix
+}
+
+// peakRSSRun starts the binary with flags, uploads every batch of mix at
+// once, waits for each batch's done on its event stream and returns the
+// process's VmHWM and the time from the first upload to the last done.
+func peakRSSRun(b *testing.B, bin string, mix []rssBatch, flags []string) (int64, time.Duration) {
+	b.Helper()
+	dir := b.TempDir()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-format", "json",
+		"--retry-backoff", "100ms", "--retention", "0"}, flags...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	addr := make(chan string, 1)
+	var logMu sync.Mutex
+	var tail []string // the last log lines, for a failure
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "backlot listening" {
+				addr <- line.Addr
+			}
+			logMu.Lock()
+			tail = append(tail[max(0, len(tail)-20):], sc.Text())
+			logMu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		_ = cmd.Wait()
+	}()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case <-exited:
+		b.Fatalf("backlot exited before listening: %s", strings.Join(tail, "\n"))
+	case <-time.After(30 * time.Second):
+		b.Fatal("backlot did not listen within 30s")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	streams := make([]*stream, len(mix))
+	for i, m := range mix {
+		r := upload(b, url, m.files...)
+		streams[i] = openSSE(b, ctx, url+r.Events, "")
+	}
+	results := make([]string, len(mix))
+	var wg sync.WaitGroup
+	for i, s := range streams {
+		wg.Add(1)
+		go func() { // no Fatal off the benchmark's goroutine: the verdict goes to results
+			defer wg.Done()
+			var last string
+			for ev := range s.events {
+				if ev.Name == "done" {
+					last = ev.Data
+				}
+			}
+			results[i] = fmt.Sprintf("%s: done %s", mix[i].name, last)
+			if last == "" {
+				results[i] = fmt.Sprintf("%s: stream ended without done (%v)", mix[i].name, s.err)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	// An attempt that timed out may still be decoding after its image
+	// failed: the peak is read once the process has used no CPU for a
+	// second.
+	waitIdle(b, cmd.Process.Pid)
+	for _, r := range results {
+		b.Log(r)
+	}
+	hwm := procStatusBytes(b, cmd.Process.Pid, "VmHWM")
+	b.Logf("flags %q: VmHWM %.0f MiB, %.1fs to the last done", flags, float64(hwm)/(1<<20), took.Seconds())
+	return hwm, took
+}
+
+// waitIdle waits (up to 10 minutes) until process pid has used no CPU
+// time for a second.
+func waitIdle(b *testing.B, pid int) {
+	b.Helper()
+	cpu := func() string {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		return f[11] + " " + f[12] // utime, stime (fields 14 and 15 of stat)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	last, quiet := cpu(), 0
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for quiet < 5 && time.Now().Before(deadline) {
+		<-tick.C
+		if c := cpu(); c == last {
+			quiet++
+		} else {
+			last, quiet = c, 0
+		}
+	}
+}
+
+// procStatusBytes reads a "kB" field of /proc/pid/status.
+func procStatusBytes(b *testing.B, pid int, field string) int64 {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n << 10
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+var benchBin = struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}{}
+
+// buildForBench builds cmd/backlot once per run into a directory removed
+// when the benchmark ends.
+func buildForBench(b *testing.B) string {
+	b.Helper()
+	benchBin.once.Do(func() {
+		benchBin.dir, benchBin.err = os.MkdirTemp("", "backlot-rss-")
+		if benchBin.err != nil {
+			return
+		}
+		benchBin.path = filepath.Join(benchBin.dir, "backlot")
+		if out, err := exec.Command("go", "build", "-o", benchBin.path, ".").CombinedOutput(); err != nil {
+			benchBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	b.Cleanup(func() { _ = os.RemoveAll(benchBin.dir) })
+	if benchBin.err != nil {
+		b.Fatal(benchBin.err)
+	}
+	return benchBin.path
+}
+
+func pngOf(b *testing.B, img image.Image) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gradient16 is a 16-bit RGBA image with translucent pixels: PNG colour
+// type 6 at depth 16, decoded by image/png to an *image.NRGBA64.
+func gradient16(w, h int) *image.NRGBA64 {
+	m := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	for y := range h {
+		row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+		for x := range w {
+			r, g, a := uint16(x*65535/w), uint16(y*65535/h), uint16(65535-(x+y)*20000/(w+h))
+			p := row[8*x : 8*x+8 : 8*x+8]
+			p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = uint8(r>>8), uint8(r), uint8(g>>8), uint8(g), 0x40, 0, uint8(a>>8), uint8(a)
+		}
+	}
+	return m
+}
+
+// gradient8 is an 8-bit RGBA image with translucent pixels.
+func gradient8(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+		for x := range w {
+			p := row[4*x : 4*x+4 : 4*x+4]
+			p[0], p[1], p[2], p[3] = uint8(x*255/w), uint8(y*255/h), 0x80, uint8(255-(x+y)*100/(w+h))
+		}
+	}
+	return m
+}
+
+// paletted is a 256-colour image (PNG colour type 3).
+func paletted(w, h int) *image.Paletted {
+	pal := make(color.Palette, 256)
+	for i := range pal {
+		pal[i] = color.RGBA{uint8(i), uint8(255 - i), uint8(i / 2), 255}
+	}
+	m := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+	for y := range h {
+		row := m.Pix[y*m.Stride : y*m.Stride+w]
+		for x := range row {
+			row[x] = uint8((x/64 + y/64) % 256)
+		}
+	}
+	return m
+}
