@@ -176,7 +176,11 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, to, self *actor.P
 	}
 }
 
-// resizer runs one job at a time; the work itself is resize.Process.
+// resizer runs one job at a time; the work itself is resize.Process,
+// which first waits for a decode slot and the image's footprint from
+// Config.Limits.Budget (shared by all resizers): an attempt that timed
+// out keeps both until its decode has really returned, so the next one
+// waits for it.
 type resizer struct{ sys *System }
 
 func newResizer(sys *System) actor.Producer {

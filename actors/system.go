@@ -32,7 +32,11 @@ type Config struct {
 	// MaxAttempts per image (default 3). A transient failure is retried
 	// until then; an attempt cut by a crash counts too.
 	MaxAttempts int
-	// Limits for one attempt (pixels from the header, time).
+	// Limits for one attempt (pixels from the header, time). A nil
+	// Limits.Budget gets one of resize.DefaultMaxDecodeMemory bytes and
+	// Workers slots: the resizers' decodes, timed-out ones still running
+	// included, never number more than Workers nor hold more than its
+	// bytes.
 	Limits resize.Limits
 	// RetryBackoff is the wait before the second attempt, doubled for each
 	// further one and capped at 32× (default 1s).
@@ -73,6 +77,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()
+	}
+	if c.Limits.Budget == nil {
+		c.Limits.Budget = resize.NewBudget(resize.DefaultMaxDecodeMemory, c.Workers)
 	}
 	switch {
 	case c.ClaimAhead == 0:
@@ -188,6 +195,10 @@ func (s *System) startJanitor() {
 		}
 	}
 }
+
+// Budget is what bounds the resizers' decodes (Config.Limits.Budget):
+// its slots and bytes, and what they hold now.
+func (s *System) Budget() *resize.Budget { return s.cfg.Limits.Budget }
 
 // Subscribers is the number of live subscriber actors.
 func (s *System) Subscribers() int64 { return s.subscribers.Load() }

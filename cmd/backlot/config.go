@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/actors/cluster"
+	"github.com/backlot/backlot/actors/resize"
 )
 
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
@@ -52,6 +53,9 @@ type Config struct {
 	MaxConns        int           // open connections; 0: derived from RLIMIT_NOFILE
 	LogLevel        string        // debug, info, warn, error (info)
 	LogFormat       string        // text or json (text)
+	// Memory by bytes (resize.Budget): what the resizes under way may
+	// hold at once, each counted from its header before decoding.
+	MaxDecodeMemory int64 // bytes (384 MiB)
 }
 
 // DefaultConfig is the configuration with nothing set.
@@ -64,6 +68,7 @@ func DefaultConfig() Config {
 		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
 		HeaderTimeout: 10 * time.Second, BodyIdleTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, WriteStall: 30 * time.Second,
 		LogLevel: "info", LogFormat: "text",
+		MaxDecodeMemory: resize.DefaultMaxDecodeMemory,
 	}
 }
 
@@ -85,6 +90,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.Var((*byteSize)(&c.MaxFileSize), "max-file-size", "bytes per file (e.g. 32MiB)")
 	fs.Var((*byteSize)(&c.MaxBody), "max-body", "bytes per request body (e.g. 1GiB)")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", c.MaxPixels, "pixels per image, read from its header before decoding")
+	fs.Var((*byteSize)(&c.MaxDecodeMemory), "max-decode-memory", "memory the resizes under way may hold at once, each counted from its header before decoding (pixels, decoder copies, resize and encode buffers); an image needing more runs alone (e.g. 384MiB)")
 	fs.IntVar(&c.MaxQueued, "max-queued", c.MaxQueued, "images waiting or running before uploads get 503 queue_full (0: no bound)")
 	fs.Var((*byteSize)(&c.MinFreeDisk), "min-free-disk", "free space the data directory's file system keeps: uploads that would use it get 507 insufficient_storage (judged before reading and every MiB written), and /readyz fails below it (e.g. 256MiB; 0: none)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from browsers (comma-separated, or *); empty: CORS off")
@@ -158,6 +164,7 @@ func (c *Config) Validate() error {
 	check(c.MaxFileSize >= 1, "-max-file-size must be positive")
 	check(c.MaxBody >= 1, "-max-body must be positive")
 	check(c.MaxPixels >= 1, "-max-pixels must be positive")
+	check(c.MaxDecodeMemory >= 1, "-max-decode-memory must be positive")
 	check(c.MaxQueued >= 0, "-max-queued must not be negative")
 	check(c.MinFreeDisk >= 0, "-min-free-disk must not be negative")
 	check(c.Attempts >= 1 && c.Attempts <= 100, "-attempts must be 1..100, not %d", c.Attempts)
@@ -186,7 +193,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
 		slog.Int("workers", c.Workers), slog.Int("claim_ahead", c.ClaimAhead), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
-		slog.Int64("max_pixels", c.MaxPixels), slog.Int("max_queued", c.MaxQueued), slog.Int64("min_free_disk", c.MinFreeDisk), slog.Int("attempts", c.Attempts),
+		slog.Int64("max_pixels", c.MaxPixels), slog.Int64("max_decode_memory", c.MaxDecodeMemory), slog.Int("max_queued", c.MaxQueued), slog.Int64("min_free_disk", c.MinFreeDisk), slog.Int("attempts", c.Attempts),
 		slog.String("cors_origins", c.CORSOrigins),
 		slog.Bool("token_set", c.Token != ""), slog.Duration("resize_timeout", c.ResizeTimeout), slog.Int("resize_nice", c.ResizeNice),
 		slog.Duration("retry_backoff", c.RetryBackoff), slog.Duration("shutdown_grace", c.ShutdownGrace),

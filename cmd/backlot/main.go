@@ -152,7 +152,10 @@ func (m *Main) Open(ctx context.Context) error {
 		members = m.cluster.Members
 		met.ClusterMembers(func() int { return len(members()) })
 	}
-	limits := resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice}
+	// One budget for the resizers and the HTTP layer's rebuilds: at most
+	// --workers decodes at once, holding at most --max-decode-memory.
+	limits := resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice,
+		Budget: resize.NewBudget(c.MaxDecodeMemory, c.Workers)}
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Files: files, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
 		Limits:       limits,

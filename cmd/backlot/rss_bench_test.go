@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/backlot/backlot/actors/resize"
 )
 
 // BenchmarkPeakRSS starts the real backlot binary, uploads a hostile mix
@@ -63,6 +65,46 @@ func BenchmarkPeakRSS(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 			b.ReportMetric(took.Seconds(), "s-to-done")
 		})
+	}
+}
+
+// TestMaxDecodeMemory: --max-decode-memory (BACKLOT_MAX_DECODE_MEMORY) is
+// a byte size, positive, by default resize.DefaultMaxDecodeMemory, and
+// the node's resizers get a budget of that many bytes and --workers
+// decode slots.
+func TestMaxDecodeMemory(t *testing.T) {
+	if d := DefaultConfig(); d.MaxDecodeMemory != resize.DefaultMaxDecodeMemory {
+		t.Errorf("default %d, want %d", d.MaxDecodeMemory, resize.DefaultMaxDecodeMemory)
+	}
+	for _, c := range []struct {
+		args []string
+		env  string
+		want int64
+		err  string
+	}{
+		{args: []string{"--max-decode-memory", "512MiB"}, want: 512 << 20},
+		{env: "1GiB", want: 1 << 30},
+		{args: []string{"--max-decode-memory", "2GB"}, env: "1GiB", want: 2e9},
+		{args: []string{"--max-decode-memory", "0"}, err: "-max-decode-memory must be positive"},
+		{env: "lots", err: "BACKLOT_MAX_DECODE_MEMORY"},
+	} {
+		cfg := DefaultConfig()
+		err := cfg.Parse(c.args, func(k string) string {
+			if k == "BACKLOT_MAX_DECODE_MEMORY" {
+				return c.env
+			}
+			return ""
+		})
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%v %q: %v, want %q", c.args, c.env, err, c.err)
+		case c.err == "" && (err != nil || cfg.MaxDecodeMemory != c.want):
+			t.Errorf("%v %q: %d (%v), want %d", c.args, c.env, cfg.MaxDecodeMemory, err, c.want)
+		}
+	}
+	n := startNode(t, t.TempDir(), func(c *Config) { c.MaxDecodeMemory = 100 << 20; c.Workers = 3 })
+	if b := n.System().Budget(); b.Bytes() != 100<<20 || b.Slots() != 3 {
+		t.Errorf("the resizers' budget: %d bytes, %d slots; want %d and 3", b.Bytes(), b.Slots(), 100<<20)
 	}
 }
 
