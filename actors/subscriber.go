@@ -49,7 +49,7 @@ type subscriber struct {
 	after   uint64
 	sub     *Subscription
 	closed  bool
-	last    uint64 // clustered: the highest seq passed on
+	last    uint64 // the highest seq passed on (at first: after)
 	// clustered: gen numbers this subscriber's Subscribes, got its
 	// Deliveries; timer checks that one came (resubscribe.go), or
 	// resubscribes after a move.
@@ -58,9 +58,20 @@ type subscriber struct {
 	timer *time.Timer
 }
 
+// subscriberInbox is a subscriber actor's initial inbox, in messages.
+// Hollywood's default (1024 envelopes of 24 bytes: 24 KiB) would be most of
+// an idle stream's memory; a subscriber gets one message per chunk, taken
+// off at once, and the ring buffer grows when a burst needs more.
+const subscriberInbox = 8
+
+// subscriberOpts are the spawn options of every subscriber actor.
+func subscriberOpts() []actor.OptFunc {
+	return []actor.OptFunc{actor.WithInboxSize(subscriberInbox)}
+}
+
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
 	return func() actor.Receiver {
-		return &subscriber{sys: sys, batchID: batchID, after: after, sub: sub}
+		return &subscriber{sys: sys, batchID: batchID, after: after, last: after, sub: sub}
 	}
 }
 
@@ -72,6 +83,7 @@ func (s *subscriber) Receive(c *actor.Context) {
 	case actor.Started:
 		c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.after, sub: c.PID()})
 	case delivery:
+		m.events = s.fresh(m.events)
 		s.deliver(m)
 	case actor.Stopped:
 		c.Send(s.sys.manager, unsubscribe{batchID: s.batchID, sub: c.PID()})
@@ -98,6 +110,19 @@ func (s *subscriber) deliver(m delivery) {
 	if m.final || m.err != nil {
 		s.close()
 	}
+}
+
+// fresh drops the events at or below the last one passed on (at first the
+// resume point), so a subscriber never sees an event twice or one at or
+// below its Last-Event-ID, whatever a delivery holds; it advances last.
+func (s *subscriber) fresh(evs []persistence.Event) []persistence.Event {
+	for len(evs) > 0 && evs[0].Seq <= s.last {
+		evs = evs[1:]
+	}
+	if len(evs) > 0 {
+		s.last = evs[len(evs)-1].Seq
+	}
+	return evs
 }
 
 func (s *subscriber) close() {

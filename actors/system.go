@@ -243,6 +243,6 @@ func (s *System) Stop(ctx context.Context) error {
 func (s *System) Subscribe(batchID string, after uint64) *Subscription {
 	sub := &Subscription{sys: s, ch: make(chan Chunk, s.cfg.SubscriberBuffer)}
 	s.subscribers.Add(1)
-	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber")
+	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber", subscriberOpts()...)
 	return sub
 }
