@@ -29,13 +29,13 @@ type node struct {
 	stop func() // graceful stop, waits for Run to return
 }
 
-func startNode(t *testing.T, dir string, mutate func(*Config)) *node {
+func startNode(t testing.TB, dir string, mutate func(*Config)) *node {
 	t.Helper()
 	return startNodeWith(t, dir, mutate, nil)
 }
 
 // startNodeWith also lets the test set Main's unexported knobs.
-func startNodeWith(t *testing.T, dir string, mutate func(*Config), tweak func(*Main)) *node {
+func startNodeWith(t testing.TB, dir string, mutate func(*Config), tweak func(*Main)) *node {
 	t.Helper()
 	m := NewMain(io.Discard)
 	if tweak != nil {

@@ -95,6 +95,9 @@ func ParseHead(b []byte, lim Limits) (Head, *Reject) {
 		return Head{}, rejMalformed
 	}
 	rest := b[start:]
+	if len(rest) == 1 && rest[0] == '\r' {
+		return Head{}, nil // half a blank line
+	}
 	// The request line.
 	eol := bytes.IndexByte(rest, '\n')
 	if eol < 0 {
