@@ -213,7 +213,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.diskRoom(0); err != nil {
 		return err
 	}
-	if s.cfg.Members != nil {
+	if s.cfg.Members != nil && s.authorized(c) {
+		// The members (node ids and addresses) only to who holds the
+		// token: readiness is open to any prober.
 		return c.JSON(fiber.Map{"status": "ready", "members": s.cfg.Members()})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
@@ -221,8 +223,17 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 
 // auth checks the API token when one is configured, in constant time.
 func (s *Server) auth(c *fiber.Ctx) error {
+	if !s.authorized(c) {
+		return errUnauthorized
+	}
+	return c.Next()
+}
+
+// authorized tells whether c may use the API: no token is configured, or
+// it carries it.
+func (s *Server) authorized(c *fiber.Ctx) bool {
 	if s.cfg.Token == "" {
-		return c.Next()
+		return true
 	}
 	got := c.Query("token")
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
@@ -231,10 +242,7 @@ func (s *Server) auth(c *fiber.Ctx) error {
 			got = strings.TrimSpace(t)
 		}
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
-		return errUnauthorized
-	}
-	return c.Next()
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
 }
 
 // frame keeps request framing safe once the handler is done: a body the

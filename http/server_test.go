@@ -1,0 +1,36 @@
+package http
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/backlot/backlot/actors/cluster"
+	"github.com/backlot/backlot/persistence"
+)
+
+// TestReadyzRevealsNothing: with a token, readiness stays open but names
+// the cluster's members (node ids, addresses) only to a holder of it.
+func TestReadyzRevealsNothing(t *testing.T) {
+	s := New(Config{Token: "s3cret", Members: func() []cluster.Member {
+		return []cluster.Member{{ID: "node-a"}}
+	}}, nil, nil, persistence.Files{Root: t.TempDir()}, nil)
+	for _, tc := range []struct {
+		auth        string
+		wantMembers bool
+	}{{"", false}, {"Bearer wrong", false}, {"bearer s3cret", true}} {
+		req := httptest.NewRequest("GET", "/readyz", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := s.App().Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || strings.Contains(string(body), "node-a") != tc.wantMembers {
+			t.Errorf("auth %q: %d %s (members wanted: %v)", tc.auth, resp.StatusCode, body, tc.wantMembers)
+		}
+	}
+}
