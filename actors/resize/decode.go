@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
 	"os"
@@ -71,8 +72,10 @@ func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, err
 }
 
 // decodeTurbo decodes a JPEG through libjpeg-turbo at the DCT scale
-// dctScale picks. Whatever libjpeg-turbo declines (CMYK, YCCK, RGB, an
-// unusual subsampling) or fails on (truncated or corrupt data, stopped at
+// dctScale picks: a YCbCr or grayscale one to its planes, a CMYK, YCCK or
+// RGB one to pixels and then planes (decodePixels). Whatever
+// libjpeg-turbo declines (an unusual subsampling, a file image/jpeg would
+// refuse) or fails on (truncated or corrupt data, stopped at
 // the first warning) goes to image/jpeg, which has the last word: a file
 // a pure-Go build decodes (one with a harmless flaw libjpeg warns about,
 // say) decodes here too, and one it fails fails here with the same
@@ -109,8 +112,11 @@ func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) 
 	if err != nil {
 		return nil, f, nil, err
 	}
+	if h.Pixels && goDecodes(data) {
+		return decodePixels(data, h, orient, opts)
+	}
 	if !h.Planar {
-		return nil, f, nil, errors.New("not a YCbCr or grayscale JPEG")
+		return nil, f, nil, errors.New("not a YCbCr, grayscale, CMYK, YCCK or RGB JPEG image/jpeg decodes")
 	}
 	// probe checked the pixel limit on image/jpeg's reading of the header.
 	if h.Width != info.Width || h.Height != info.Height {
@@ -129,6 +135,61 @@ func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) 
 		return nil, f, nil, err
 	}
 	return img, f, buf, nil
+}
+
+// decodePixels is the libjpeg-turbo decode of a CMYK, YCCK or RGB JPEG:
+// packed pixels at the factor f, converted to YCbCr 4:4:4 planes (CMYK
+// to RGB as image/draw does, then RGB to YCbCr) so that resample's planar
+// path places the crop between decoded pixels exactly, as for a YCbCr
+// JPEG. Against image/jpeg's full decode this keeps the DCT scaling's
+// savings, and the memory: a progressive CMYK file holds 2-byte
+// coefficients in libjpeg, not image/jpeg's 4-byte ones plus a YCbCr and
+// a CMYK copy (24 bytes a pixel in all).
+func decodePixels(data []byte, h turbojpeg.Header, orient int, opts persistence.Options) (image.Image, turbojpeg.Factor, []byte, error) {
+	hs, vs := ycbcrShifts(h.Ratio)
+	f := dctScale(turbojpeg.Factors(), h.Width, h.Height, 1<<hs, 1<<vs, orient, opts)
+	px := getBytes(h.PixelSize(f))
+	defer putBytes(px)
+	m, err := turbojpeg.DecodePixels(data, f, px)
+	if err != nil {
+		return nil, f, nil, err
+	}
+	b := m.Bounds()
+	w, n := b.Dx(), b.Dx()*b.Dy()
+	buf := getBytes(3 * n)
+	y := &image.YCbCr{Y: buf[:n:n], Cb: buf[n : 2*n : 2*n], Cr: buf[2*n : 3*n : 3*n],
+		YStride: w, CStride: w, SubsampleRatio: image.YCbCrSubsampleRatio444, Rect: b}
+	_, cmyk := m.(*image.CMYK)
+	p := px[:4*n]
+	for i := range n {
+		q := p[4*i : 4*i+4 : 4*i+4]
+		r, g, bl := q[0], q[1], q[2]
+		if cmyk {
+			r, g, bl = color.CMYKToRGB(q[0], q[1], q[2], q[3])
+		}
+		y.Y[i], y.Cb[i], y.Cr[i] = color.RGBToYCbCr(r, g, bl)
+	}
+	return y, f, buf, nil
+}
+
+// goDecodes reports whether image/jpeg decodes the CMYK, YCCK or RGB
+// JPEG data too, and as libjpeg does: a 4-component one needs Adobe's
+// marker and one of the two samplings image/jpeg takes; a 3-component one
+// must be RGB to both. What it refuses goes to image/jpeg, which has the
+// last word.
+func goDecodes(data []byte) bool {
+	fr, ok := readFrame(bytes.NewReader(data), int64(len(data)))
+	if !ok {
+		return false
+	}
+	switch fr.n {
+	case 4:
+		c := fr.comp
+		return fr.transform >= 0 && (c == [4][2]int{{1, 1}, {1, 1}, {1, 1}, {1, 1}} || c == [4][2]int{{2, 2}, {1, 1}, {1, 1}, {2, 2}})
+	case 3:
+		return fr.rgb()
+	}
+	return false
 }
 
 // dctScale picks the strongest reduction among the factors fs that keeps

@@ -27,11 +27,14 @@
 // (lanczos_cgo.go, vectorised by the compiler) and in Go without; the
 // JPEG output is encoded by libjpeg-turbo with cgo, image/jpeg without. The crop then falls between decoded
 // pixels; the Lanczos reads it at its exact fractional position, so the
-// result stays within the quality tests' 35 dB of a full decode. Files
-// libjpeg-turbo does not decode to planes (CMYK, YCCK, RGB) or fails on
-// (truncated, corrupt) go to image/jpeg, which has the last word: what a
-// pure-Go build decodes, a cgo build decodes too, and a truncated file
-// fails in both, with image/jpeg's message. Built with
+// result stays within the quality tests' 35 dB of a full decode. CMYK,
+// YCCK and RGB JPEGs are decoded by libjpeg-turbo to pixels at the same
+// DCT scale and turned into planes (decodePixels). Files libjpeg-turbo
+// does not decode (an unusual subsampling, a 4-component file without
+// Adobe's marker, which image/jpeg refuses) or fails on (truncated,
+// corrupt) go to image/jpeg, which has the last word: what a pure-Go
+// build decodes, a cgo build decodes too, and a truncated file fails in
+// both, with image/jpeg's message. Built with
 // CGO_ENABLED=0 (or -tags noturbojpeg), every JPEG is decoded in full by
 // image/jpeg and pre-shrunk from its planes.
 //
@@ -54,6 +57,13 @@
 //     well-formed images that this package made or decoded. Nor could a
 //     crash inside libjpeg-turbo's C code: its errors come back as values,
 //     and package turbojpeg never lets it write outside a checked buffer.
+//
+// Memory: Footprint works out, from the header alone, the most bytes an
+// attempt can hold (decoder buffers and copies, libjpeg-turbo's own, the
+// resize's and the encoder's), and a Budget (Limits.Budget) admits an
+// attempt only when its footprint fits beside those under way and a
+// decode slot is free, holding both until the work has really returned
+// (budget.go).
 //
 // The package keeps no state between calls apart from sync.Pools of
 // buffers (and of libjpeg-turbo decompressors); it is safe for concurrent

@@ -325,9 +325,19 @@ func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Op
 	dec := pow2(size)
 	forms := []form{goForm}
 	hd, hs, vs := fr.turboHeader(info)
-	if !hd.Planar {
+	switch {
+	case hd.Pixels: // decodePixels: pixels at the DCT scale, then 4:4:4 planes
+		s := dctScale(turbojpeg.Factors(), info.Width, info.Height, 1<<hs, 1<<vs, orient, opts)
+		sw, sh := int64(s.Scale(info.Width)), int64(s.Scale(info.Height))
+		dec += pow2(int64(hd.PixelSize(s))) + pow2(3*sw*sh)
+		if !fallback {
+			forms = nil
+		}
+		forms = append(forms, form{planar: true, n: 3, w: int(sw), h: int(sh),
+			scale: float64(s.Num) / float64(s.Denom)})
+	case !hd.Planar:
 		fallback = true // image/jpeg decodes it
-	} else {
+	default:
 		fs := turbojpeg.Factors()
 		s := dctScale(fs, info.Width, info.Height, 1<<hs, 1<<vs, orient, opts)
 		dec += pow2(int64(hd.Size(s)))
@@ -488,19 +498,27 @@ func (fr frame) goCost(info Info) (int64, form) {
 }
 
 // turboHeader is the header libjpeg-turbo would report (Planar only for
-// the samplings it decodes to planes), and the chroma shifts.
+// the samplings it decodes to planes, Pixels for the CMYK, YCCK and RGB
+// frames decodePixels takes), and the chroma shifts.
 func (fr frame) turboHeader(info Info) (turbojpeg.Header, int, int) {
 	hd := turbojpeg.Header{Width: info.Width, Height: info.Height}
+	c := fr.comp
+	// The 3-component samplings libjpeg-turbo names (chroma at 1x1).
+	ratio, named := map[[2]int]image.YCbCrSubsampleRatio{
+		{1, 1}: image.YCbCrSubsampleRatio444, {2, 1}: image.YCbCrSubsampleRatio422,
+		{2, 2}: image.YCbCrSubsampleRatio420, {1, 2}: image.YCbCrSubsampleRatio440,
+		{4, 1}: image.YCbCrSubsampleRatio411,
+	}[c[0]]
+	named = named && c[1] == [2]int{1, 1} && c[2] == [2]int{1, 1}
 	switch {
+	case fr.n == 4 && fr.transform >= 0 && c == [4][2]int{{1, 1}, {1, 1}, {1, 1}, {1, 1}}:
+		hd.Pixels, hd.CMYK = true, true
+	case fr.n == 4 && fr.transform >= 0 && c == [4][2]int{{2, 2}, {1, 1}, {1, 1}, {2, 2}}:
+		hd.Pixels, hd.CMYK, hd.Ratio = true, true, image.YCbCrSubsampleRatio420
 	case fr.n == 1:
 		hd.Planar, hd.Gray = true, true
-	case fr.n == 3 && !fr.rgb() && fr.comp[1] == [2]int{1, 1} && fr.comp[2] == [2]int{1, 1}:
-		r, ok := map[[2]int]image.YCbCrSubsampleRatio{
-			{1, 1}: image.YCbCrSubsampleRatio444, {2, 1}: image.YCbCrSubsampleRatio422,
-			{2, 2}: image.YCbCrSubsampleRatio420, {1, 2}: image.YCbCrSubsampleRatio440,
-			{4, 1}: image.YCbCrSubsampleRatio411,
-		}[fr.comp[0]]
-		hd.Planar, hd.Ratio = ok, r
+	case fr.n == 3 && named:
+		hd.Pixels, hd.Planar, hd.Ratio = fr.rgb(), !fr.rgb(), ratio
 	}
 	hs, vs := ycbcrShifts(hd.Ratio)
 	return hd, hs, vs

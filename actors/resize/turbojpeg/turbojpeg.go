@@ -1,13 +1,14 @@
 // Package turbojpeg is a thin binding of libjpeg-turbo's TurboJPEG API
 // (Debian: libturbojpeg0-dev), only what a thumbnailer needs: read a JPEG's
-// header, decode it straight to its Y, Cb and Cr planes at a DCT
-// scaling factor, and encode the (small) result. Scaling in the DCT domain skips most of the inverse DCT
+// header, decode it straight to its Y, Cb and Cr planes (a CMYK, YCCK or
+// RGB one to packed pixels) at a DCT scaling factor, and encode the
+// (small) result. Scaling in the DCT domain skips most of the inverse DCT
 // (at 1/8 only the DC coefficient of each block is used), and planar output
 // skips upsampling and colour conversion; the entropy decoding stays.
 //
 // Builds: with cgo, Available is true and the package links -lturbojpeg;
 // with CGO_ENABLED=0 (or the noturbojpeg build tag) Available is false and
-// ReadHeader, Decode and Encode return ErrUnavailable, so callers keep a pure-Go
+// ReadHeader, Decode, DecodePixels and Encode return ErrUnavailable, so callers keep a pure-Go
 // path.
 //
 // Safety: the JPEG bytes and the output buffer are Go memory lent to C for
@@ -58,7 +59,11 @@ type Header struct {
 	// RGB JPEGs are not.
 	Planar bool
 	Gray   bool
-	Ratio  image.YCbCrSubsampleRatio // when Planar and not Gray
+	// Pixels: DecodePixels can decode this image, a CMYK or YCCK one
+	// (CMYK set) or an RGB one, with a chroma subsampling Ratio can name.
+	Pixels bool
+	CMYK   bool
+	Ratio  image.YCbCrSubsampleRatio // when Planar and not Gray, or Pixels
 }
 
 // Size is how many bytes of buffer Decode needs for h at f: the planes
@@ -75,6 +80,15 @@ func (h Header) Size(f Factor) int {
 	hs, vs := ratioFactors(h.Ratio)
 	yw, yh := (w+hs-1)/hs*hs, (ht+vs-1)/vs*vs
 	return yw*yh + 2*(yw/hs)*(yh/vs)
+}
+
+// PixelSize is how many bytes of buffer DecodePixels needs for h at f:
+// four a pixel. 0 when h is not Pixels.
+func (h Header) PixelSize(f Factor) int {
+	if !h.Pixels {
+		return 0
+	}
+	return 4 * f.Scale(h.Width) * f.Scale(h.Height)
 }
 
 // ratioFactors gives the chroma subsampling of r as divisors of x and y.

@@ -74,6 +74,46 @@ static bl_result bl_decode(tjhandle h, const unsigned char *jpeg, unsigned long 
 	return r;
 }
 
+// bl_decode_pixels decodes a CMYK or YCCK jpeg (to TJPF_CMYK, each byte
+// then inverted: libjpeg keeps Adobe's inverted CMYK, image/jpeg returns
+// it the right way up) or an RGB one (to TJPF_RGBA), scaled by
+// num/denom, into buf as packed pixels, rows width*4 bytes apart.
+static bl_result bl_decode_pixels(tjhandle h, const unsigned char *jpeg, unsigned long size,
+                                  int num, int denom, unsigned char *buf, unsigned long buflen) {
+	bl_result r = bl_header(h, jpeg, size);
+	if (r.failed)
+		return r;
+	int pf;
+	if (r.colorspace == TJCS_CMYK || r.colorspace == TJCS_YCCK)
+		pf = TJPF_CMYK;
+	else if (r.colorspace == TJCS_RGB)
+		pf = TJPF_RGBA;
+	else {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "colorspace %d: not decoded to CMYK or RGB pixels", r.colorspace);
+		return r;
+	}
+	r.width = TJSCALED(r.width, ((tjscalingfactor){num, denom}));
+	r.height = TJSCALED(r.height, ((tjscalingfactor){num, denom}));
+	r.ystride = r.width * 4;
+	r.yheight = r.height;
+	unsigned long need = (unsigned long)r.ystride * r.yheight;
+	if (r.width < 1 || r.height < 1 || need > buflen) {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "buffer of %lu bytes, need %lu", buflen, need);
+		return r;
+	}
+	if (tjDecompress2(h, jpeg, size, buf, r.width, r.ystride, r.height, pf,
+	                  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
+		bl_fail(h, &r);
+		return r;
+	}
+	if (pf == TJPF_CMYK)
+		for (unsigned long i = 0; i < need; i++)
+			buf[i] = 255 - buf[i];
+	return r;
+}
+
 // bl_encode compresses w×h pixels (pf: TJPF_RGBX or TJPF_GRAY, rows pitch
 // bytes apart) at quality q with chroma subsampling ss (TJSAMP_420, or
 // TJSAMP_GRAY for gray) into out, which holds outlen bytes: at least
@@ -145,6 +185,11 @@ func ReadHeader(jpeg []byte) (Header, error) {
 		hd.Planar, hd.Gray = true, true
 	case r.colorspace == C.TJCS_YCbCr:
 		hd.Ratio, hd.Planar = ratio(r.subsamp)
+	case r.colorspace == C.TJCS_CMYK || r.colorspace == C.TJCS_YCCK:
+		hd.Ratio, hd.Pixels = ratio(r.subsamp)
+		hd.CMYK = hd.Pixels
+	case r.colorspace == C.TJCS_RGB:
+		hd.Ratio, hd.Pixels = ratio(r.subsamp)
 	}
 	return hd, nil
 }
@@ -182,6 +227,34 @@ func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
 		Y: buf[:ys:ys], Cb: buf[ys : ys+cs : ys+cs], Cr: buf[ys+cs : ys+2*cs : ys+2*cs],
 		YStride: int(r.ystride), CStride: int(r.cstride), SubsampleRatio: rt, Rect: rect,
 	}, nil
+}
+
+// DecodePixels decodes jpeg, a CMYK, YCCK or RGB one (Header.Pixels), at
+// f into buf, which must hold Header.PixelSize(f) bytes. The result is an
+// *image.CMYK, its values as image/jpeg returns them, or an *image.RGBA
+// (opaque), whose pixels are buf's.
+func DecodePixels(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
+	if len(jpeg) == 0 || len(buf) == 0 {
+		return nil, &Error{Msg: "empty input or buffer"}
+	}
+	if !supported(f) {
+		return nil, &Error{Msg: "unsupported scaling factor"}
+	}
+	h, err := getHandle()
+	if err != nil {
+		return nil, err
+	}
+	r := C.bl_decode_pixels(h.p, (*C.uchar)(unsafe.Pointer(&jpeg[0])), C.ulong(len(jpeg)),
+		C.int(f.Num), C.int(f.Denom), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
+	if err := h.done(&r); err != nil {
+		return nil, err
+	}
+	rect := image.Rect(0, 0, int(r.width), int(r.height))
+	n := int(r.ystride) * int(r.yheight)
+	if r.colorspace == C.TJCS_RGB {
+		return &image.RGBA{Pix: buf[:n:n], Stride: int(r.ystride), Rect: rect}, nil
+	}
+	return &image.CMYK{Pix: buf[:n:n], Stride: int(r.ystride), Rect: rect}, nil
 }
 
 // EncodeBound is the most bytes Encode can write for a w×h image: the

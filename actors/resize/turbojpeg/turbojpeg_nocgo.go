@@ -16,6 +16,9 @@ func ReadHeader([]byte) (Header, error) { return Header{}, ErrUnavailable }
 // Decode returns ErrUnavailable in a build without libjpeg-turbo.
 func Decode([]byte, Factor, []byte) (image.Image, error) { return nil, ErrUnavailable }
 
+// DecodePixels returns ErrUnavailable in a build without libjpeg-turbo.
+func DecodePixels([]byte, Factor, []byte) (image.Image, error) { return nil, ErrUnavailable }
+
 // EncodeBound is 0 in a build without libjpeg-turbo.
 func EncodeBound(int, int, bool) int { return 0 }
 

@@ -47,6 +47,9 @@ func TestAvailable(t *testing.T) {
 		if _, err := turbojpeg.Decode([]byte("\xff\xd8"), frac(1, 1), make([]byte, 1)); !errors.Is(err, turbojpeg.ErrUnavailable) {
 			t.Errorf("Decode: %v, want ErrUnavailable", err)
 		}
+		if _, err := turbojpeg.DecodePixels([]byte("\xff\xd8"), frac(1, 1), make([]byte, 1)); !errors.Is(err, turbojpeg.ErrUnavailable) {
+			t.Errorf("DecodePixels: %v, want ErrUnavailable", err)
+		}
 		return
 	}
 	if got := turbojpeg.Factors(); !slices.Equal(got, wantFactors) {
