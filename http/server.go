@@ -41,9 +41,10 @@ type Config struct {
 	MaxQueued int
 	// MinFreeDisk is the free space the data directory's file system
 	// keeps, for the store's commits and the results of work already
-	// accepted: an upload whose body would eat into it gets 503
-	// insufficient_storage before a byte is written, and /readyz fails
-	// while the free space is below it. 0: no reserve.
+	// accepted: an upload whose body would eat into it gets 507
+	// insufficient_storage, judged before a byte is written and again
+	// while it is written, and /readyz fails (503) while the free space
+	// is below it. 0: no reserve.
 	MinFreeDisk int64
 	// Pprof serves net/http/pprof under /debug/pprof/ (for profiling a
 	// node under load; off by default).

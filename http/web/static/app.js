@@ -146,7 +146,7 @@ function describe(resp) {
   const j = resp.json || {};
   let msg = j.error ? stop(j.error) : `The server answered HTTP ${resp.status}.`;
   msg = j.file ? `${j.file}: ${msg}` : sentence(msg);
-  if (resp.status === 503 && resp.retryAfter) msg += ` Try again in ${resp.retryAfter} s.`;
+  if ((resp.status === 503 || resp.status === 507) && resp.retryAfter) msg += ` Try again in ${resp.retryAfter} s.`;
   return 'Upload refused. ' + msg;
 }
 
