@@ -241,7 +241,7 @@ func (s *System) Stop(ctx context.Context) error {
 // event after seq `after`, then live ones, until done. The caller must Close
 // the subscription when its connection ends.
 func (s *System) Subscribe(batchID string, after uint64) *Subscription {
-	sub := &Subscription{sys: s, ch: make(chan Chunk, s.cfg.SubscriberBuffer)}
+	sub := &Subscription{sys: s, ch: make(chan *Chunk, s.cfg.SubscriberBuffer)}
 	s.subscribers.Add(1)
 	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber", subscriberOpts()...)
 	return sub

@@ -1,7 +1,8 @@
 package http
 
 import (
-	"bufio"
+	"errors"
+	"io"
 	"strconv"
 	"time"
 
@@ -14,11 +15,6 @@ import (
 
 // retryMillis is the reconnection delay the stream asks EventSource for.
 const retryMillis = 2000
-
-// streamBufSize is the initial capacity of a stream's frame buffer: an
-// idle stream holds it, and append grows it for a chunk that needs more
-// (a replay), after which it is dropped back to this size.
-const streamBufSize = 512
 
 // events handles GET (and HEAD) /api/images/:batch/events: replay after
 // Last-Event-ID, then live events until done. The supervisor sends replay
@@ -61,81 +57,127 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodHead {
 		return nil
 	}
+	es := &eventStream{srv: s, sub: s.sys.Subscribe(b.ID, after)}
 	// Through the edge, the connection is watched while the stream runs,
 	// so a client that goes away frees its subscription at once; without
 	// it (app.Test) only a failed write shows that.
-	conn, _ := c.Context().Conn().(*edge.Conn)
-	sub := s.sys.Subscribe(b.ID, after)
+	es.conn, _ = c.Context().Conn().(*edge.Conn)
 	s.streams.Add(1)
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer s.streams.Add(-1)
-		defer sub.Close()
-		var gone <-chan struct{}
-		if conn != nil {
-			var stop func()
-			gone, stop = conn.WatchClose()
-			defer stop()
-		}
-		s.stream(w, sub, gone)
-	})
+	c.Context().SetBodyStream(es, -1)
 	return nil
 }
 
-// stream writes the subscription to w until done, the client gone (gone
-// closed, or a failed write: a client that stops reading fails one after
-// the edge's write stall bound), a cut-off slow reader, or shutdown.
-func (s *Server) stream(w *bufio.Writer, sub *actors.Subscription, gone <-chan struct{}) {
-	buf := sse.AppendRetry(make([]byte, 0, streamBufSize), retryMillis)
-	if _, err := w.Write(buf); err != nil || w.Flush() != nil {
+// errClientGone ends a stream whose client closed its connection: the
+// server then closes it too, without a last chunk nobody reads.
+var errClientGone = errors.New("event stream: the client went away")
+
+// eventStream is an event stream as the response body the server reads
+// (chunked, one chunk per Read, each flushed): a Read blocks until there
+// is something to send, and Close (the server's, once the response ends
+// for any reason) frees the subscription. It runs on the connection's own
+// goroutine: no goroutine, pipe or write buffer of its own while idle,
+// which is most of what an idle stream would otherwise cost. A client that
+// stops reading fails the server's write after the edge's write stall
+// bound, which ends the response and closes the stream.
+type eventStream struct {
+	srv  *Server
+	sub  *actors.Subscription
+	conn *edge.Conn // nil when not served through the edge
+
+	started bool
+	gone    <-chan struct{} // closed when the client closed the connection
+	stop    func()          // ends the watch; nil if none
+	ping    *time.Timer
+	pending []byte // rendered, not yet read
+	end     error  // what Read returns once pending is empty: io.EOF or errClientGone
+	closed  bool
+}
+
+// Read returns the next bytes of the stream, waiting for them.
+func (e *eventStream) Read(p []byte) (int, error) {
+	if !e.started {
+		e.started = true
+		if e.conn != nil {
+			e.gone, e.stop = e.conn.WatchClose()
+		}
+		e.ping = time.NewTimer(e.srv.cfg.PingInterval)
+		e.pending = sse.AppendRetry(nil, retryMillis)
+	}
+	for len(e.pending) == 0 {
+		if e.end != nil {
+			return 0, e.end
+		}
+		e.wait()
+	}
+	n := copy(p, e.pending)
+	e.pending = e.pending[n:]
+	if len(e.pending) == 0 {
+		e.pending = nil // an idle stream holds no frame buffer
+	}
+	return n, nil
+}
+
+// wait blocks until there is something to send or the stream ends.
+func (e *eventStream) wait() {
+	s := e.srv
+	select {
+	case ch, ok := <-e.sub.C():
+		if !ok { // cut off for being too slow: the client resumes with Last-Event-ID
+			e.end = io.EOF
+			return
+		}
+		var buf []byte
+		if ch.Err != nil {
+			s.log.Warn("event stream cannot be served", "err", ch.Err)
+			buf = sse.AppendComment(buf, "error: this batch cannot be read right now")
+		}
+		for i := range ch.Events {
+			ev := &ch.Events[i]
+			data, err := ev.Data()
+			if err != nil {
+				s.log.Error("render event", "seq", ev.Seq, "err", err)
+				e.end = io.EOF
+				return
+			}
+			buf = sse.AppendEvent(buf, ev.Seq, string(ev.Type), data)
+		}
+		e.pending = buf
+		s.met.EventsSent(len(ch.Events))
+		if ch.Final || ch.Err != nil {
+			e.end = io.EOF
+		}
+	case <-e.ping.C:
+		e.pending = sse.AppendComment(nil, "ping")
+	case <-e.gone:
+		e.end = errClientGone
+		return
+	case <-s.closing:
+		e.end = io.EOF
 		return
 	}
-	ping := time.NewTimer(s.cfg.PingInterval)
-	defer ping.Stop()
-	for {
+	if !e.ping.Stop() {
 		select {
-		case ch, ok := <-sub.C():
-			if !ok {
-				return
-			}
-			buf = buf[:0]
-			if ch.Err != nil {
-				s.log.Warn("event stream cannot be served", "err", ch.Err)
-				buf = sse.AppendComment(buf, "error: this batch cannot be read right now")
-			}
-			for i := range ch.Events {
-				ev := &ch.Events[i]
-				data, err := ev.Data()
-				if err != nil {
-					s.log.Error("render event", "seq", ev.Seq, "err", err)
-					return
-				}
-				buf = sse.AppendEvent(buf, ev.Seq, string(ev.Type), data)
-			}
-			if _, err := w.Write(buf); err != nil || w.Flush() != nil {
-				return
-			}
-			s.met.EventsSent(len(ch.Events))
-			if ch.Final || ch.Err != nil {
-				return
-			}
-			if cap(buf) > 4*streamBufSize {
-				buf = make([]byte, 0, streamBufSize) // an idle stream keeps no replay-sized buffer
-			}
-		case <-ping.C:
-			if _, err := w.Write(sse.AppendComment(buf[:0], "ping")); err != nil || w.Flush() != nil {
-				return
-			}
-		case <-gone:
-			return
-		case <-s.closing:
-			return
+		case <-e.ping.C:
+		default:
 		}
-		if !ping.Stop() {
-			select {
-			case <-ping.C:
-			default:
-			}
-		}
-		ping.Reset(s.cfg.PingInterval)
 	}
+	e.ping.Reset(s.cfg.PingInterval)
+}
+
+// Close frees the subscription and ends the watch; the server calls it
+// once the response is over (written, failed or abandoned).
+func (e *eventStream) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if e.stop != nil {
+		e.stop()
+	}
+	if e.ping != nil {
+		e.ping.Stop()
+	}
+	e.sub.Close()
+	e.srv.streams.Add(-1)
+	return nil
 }
