@@ -412,8 +412,10 @@ func (c *Conn) WatchClose() (gone <-chan struct{}, stop func()) {
 	_ = c.Conn.SetReadDeadline(time.Time{})
 	go func() {
 		defer close(w.done)
+		// A small buffer: an event stream's client sends nothing, and
+		// this one lives on the heap as long as the stream does.
+		var b [64]byte
 		for {
-			var b [512]byte
 			n, err := c.Conn.Read(b[:])
 			if n > 0 {
 				c.getBuf()
