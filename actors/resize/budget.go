@@ -3,17 +3,18 @@ package resize
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 )
 
 // DefaultMaxDecodeMemory is the Budget's bytes unless configured: with it
-// a node's peak RSS stays under 1 GiB whatever mix of valid inputs within
-// the default limits it is given (README, Performance: "Memory by bytes").
-// Go's collector lets the heap grow to about twice what was live at its
-// last cycle, so the decodes get well under half of that gigabyte; a
-// 16-bit RGBA PNG at the pixel limit (392 MB decoded) still fits, alone.
+// (and Go's memory limit at it plus 256 MiB less libjpeg's share, which
+// cmd/backlot sets) a node's peak RSS stays under 1 GiB whatever mix of
+// valid inputs within the default limits it is given (README,
+// Performance: "Memory by bytes"). A 16-bit RGBA PNG at 7000x7000 made a
+// thumbnail (378 MiB) still fits, alone.
 const DefaultMaxDecodeMemory = 384 << 20
 
 // Budget bounds what a process's resizes hold at once: at most Slots
@@ -43,6 +44,10 @@ type Budget struct {
 	running atomic.Int64 // attempts holding a slot
 	waiting atomic.Int64 // attempts waiting for a slot or bytes
 	peak    atomic.Int64 // most bytes ever held at once
+
+	mu       sync.Mutex
+	native   int64       // of held, what libjpeg-turbo may have allocated in C
+	onNative func(int64) // told native after each change
 }
 
 // NewBudget makes a budget of bytes (> 0) for at most slots (> 0)
@@ -76,18 +81,54 @@ func (b *Budget) Running() int { return int(b.running.Load()) }
 // Waiting is the number of attempts waiting for a slot or for bytes.
 func (b *Budget) Waiting() int { return int(b.waiting.Load()) }
 
-// share is what one attempt holds: a slot and n bytes. The zero share
-// (no Budget) holds nothing.
+// Native is the part of Held that is C memory (libjpeg-turbo's: a
+// progressive JPEG's coefficients for the whole image), which Go's
+// collector neither sees nor frees.
+func (b *Budget) Native() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.native
+}
+
+// OnNative has f called with Native after every change, in order, and at
+// once with its current value: a process that sets Go's memory limit
+// (debug.SetMemoryLimit) lowers it by what C holds, so that the heap's
+// garbage and libjpeg's memory together stay within what was meant for
+// both. f must not call back into the budget.
+func (b *Budget) OnNative(f func(native int64)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onNative = f
+	if f != nil {
+		f(b.native)
+	}
+}
+
+func (b *Budget) addNative(d int64) {
+	if d == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.native += d
+	if b.onNative != nil {
+		b.onNative(b.native)
+	}
+}
+
+// share is what one attempt holds: a slot, n bytes, native of them C's.
+// The zero share (no Budget) holds nothing.
 type share struct {
-	b *Budget
-	n int64
+	b      *Budget
+	n      int64
+	native int64
 }
 
 // acquire waits for a slot, then for need bytes (all of the budget when
-// need is more). Slots are always taken before bytes and both are given
-// back together, so no two attempts can each hold what the other waits
-// for.
-func (b *Budget) acquire(need int64) share {
+// need is more), native of them C's. Slots are always taken before bytes
+// and both are given back together, so no two attempts can each hold
+// what the other waits for.
+func (b *Budget) acquire(need, native int64) share {
 	if b == nil {
 		return share{}
 	}
@@ -102,7 +143,9 @@ func (b *Budget) acquire(need int64) share {
 	h := b.held.Add(n)
 	for p := b.peak.Load(); h > p && !b.peak.CompareAndSwap(p, h); p = b.peak.Load() {
 	}
-	return share{b: b, n: n}
+	native = min(max(native, 0), n)
+	b.addNative(native)
+	return share{b: b, n: n, native: native}
 }
 
 // release gives the slot and the bytes back; called once, by whatever
@@ -111,6 +154,7 @@ func (s share) release() {
 	if s.b == nil {
 		return
 	}
+	s.b.addNative(-s.native)
 	s.b.held.Add(-s.n)
 	s.b.running.Add(-1)
 	s.b.bytes.Release(s.n)

@@ -3,12 +3,14 @@ package resize
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -248,7 +250,7 @@ func TestBudgetLargerImageRunsAlone(t *testing.T) {
 func TestBudgetErrorsBeforeDecodeHoldNothing(t *testing.T) {
 	dir := t.TempDir()
 	b := NewBudget(1, 1)
-	blocker := b.acquire(1) // the budget is all taken
+	blocker := b.acquire(1, 0) // the budget is all taken
 	defer blocker.release()
 	for _, src := range []string{filepath.Join(dir, "missing"), writeFile(t, dir, "junk", []byte("not an image"))} {
 		_, err := Process(src, filepath.Join(dir, "out"), persistence.DefaultOptions(), Limits{Budget: b})
@@ -258,5 +260,49 @@ func TestBudgetErrorsBeforeDecodeHoldNothing(t *testing.T) {
 	}
 	if b.Waiting() != 0 {
 		t.Errorf("%d attempts waiting", b.Waiting())
+	}
+}
+
+// TestBudgetNative: while a progressive JPEG decodes through
+// libjpeg-turbo, the budget reports the C memory its footprint counts for
+// libjpeg's coefficients (OnNative hears of it, in order), and nothing
+// once it has returned; a PNG made into a PNG, all in Go, holds none.
+func TestBudgetNative(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("testdata", "mem-progressive-444.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg := writeFile(t, dir, "src.jpg", data)
+	png := writeFile(t, dir, "src.png", encodeAs(t, "png", Synthetic(200, 100, 2)))
+	b := NewBudget(1<<40, 4)
+	var mu sync.Mutex
+	var heard []int64
+	b.OnNative(func(n int64) { mu.Lock(); heard = append(heard, n); mu.Unlock() })
+	for _, c := range []struct {
+		src    string
+		opts   persistence.Options
+		native bool
+	}{
+		{jpg, persistence.DefaultOptions(), turbojpeg.Available},
+		{png, options(50, 50, persistence.FitCover, persistence.FormatPNG), false}, // libjpeg-turbo neither decodes nor encodes
+	} {
+		var during int64
+		lim := Limits{Budget: b, hooks: &hooks{decoded: func() { during = b.Native() }}}
+		if _, err := Process(c.src, filepath.Join(dir, "out"), c.opts, lim); err != nil {
+			t.Fatal(err)
+		}
+		// 1600x1200 4:4:4: 90,000 blocks of 64 two-byte coefficients
+		if c.native && during < 128*90_000 || !c.native && during != 0 {
+			t.Errorf("%s: %d native bytes held while decoding", filepath.Base(c.src), during)
+		}
+		if b.Native() != 0 {
+			t.Errorf("%s: %d native bytes held after", filepath.Base(c.src), b.Native())
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if heard[0] != 0 || heard[len(heard)-1] != 0 || turbojpeg.Available && len(heard) < 3 {
+		t.Errorf("OnNative heard %v: 0 at once, then each change, back to 0", heard)
 	}
 }

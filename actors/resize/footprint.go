@@ -33,10 +33,11 @@ import (
 // peak RSS, stay under it. So it over-counts: the stages are added up
 // although each frees most of what the one before held, and a JPEG that
 // libjpeg-turbo decodes also reserves what image/jpeg would need if
-// libjpeg-turbo failed on it (a truncated file). A 16-bit RGBA PNG at
-// 7000x7000 comes to about 380 MiB, a 4000x3000 baseline JPEG to about
-// 28 MiB (18 MiB of it for the image/jpeg fallback), a progressive one
-// to about 95 MiB.
+// libjpeg-turbo failed on it (a truncated file). At 7000x7000 (49 MP),
+// made a thumbnail: a 16-bit RGBA PNG 378 MiB, an 8-bit one 191 MiB, a
+// baseline 4:2:0 JPEG 76 MiB, a progressive one 357 MiB (143 MiB of it
+// libjpeg's), a progressive YCCK one 1133 MiB (376 MiB libjpeg's, the
+// rest image/jpeg's fallback); see TestFootprintOfTheLargest.
 //
 // Errors are Probe's.
 func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, error) {
@@ -53,7 +54,8 @@ func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, e
 	if err != nil {
 		return 0, permanent(err)
 	}
-	return footprint(f, info, cfg, opts), nil
+	need, _ := footprint(f, info, cfg, opts)
+	return need, nil
 }
 
 // fixedCost covers what does not grow with the image: readers and
@@ -62,15 +64,17 @@ func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, e
 const fixedCost = 2 << 20
 
 // footprint is Footprint on an open file that probe judged to be info
-// (cfg: its header's configuration) and options with their defaults.
-func footprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) int64 {
+// (cfg: its header's configuration) and options with their defaults. Of
+// need, native is C's (libjpeg-turbo's), which Go's collector does not
+// see (Budget.OnNative).
+func footprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
 	return footprintOf(f, info, cfg, opts, true)
 }
 
 // footprintOf is footprint; without fallback, a JPEG that libjpeg-turbo
 // decodes to planes is counted as if it never failed (the tests check
 // that part alone against the process's resident memory).
-func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Options, fallback bool) int64 {
+func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
 	var size int64
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
@@ -92,7 +96,7 @@ func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Optio
 	var forms []form
 	switch info.Format {
 	case "jpeg":
-		dec, forms = jpegCost(f, info, size, orient, opts, fallback)
+		dec, native, forms = jpegCost(f, info, size, orient, opts, fallback)
 	case "png":
 		bpp := modelBytes(cfg.ColorModel)
 		dec = bpp * px * pngPasses(f)
@@ -140,13 +144,16 @@ func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Optio
 		forms = []form{anyForm(info)}
 	}
 	if perr != nil { // the attempt fails once decoded, before any resize
-		return dec + fixedCost
+		return dec + fixedCost, native
 	}
 	var rs int64
 	for _, fm := range forms {
 		rs = max(rs, fm.resampleCost(p))
 	}
-	return dec + rs + encodeCost(p, opts) + fixedCost
+	if opts.Format == persistence.FormatJPEG && turbojpeg.Available {
+		native += encoderNative(p)
+	}
+	return dec + rs + encodeCost(p, opts) + fixedCost, native
 }
 
 // form is what a decode hands to resample: planes (resamplePlanar: n of
@@ -268,10 +275,14 @@ func encodeCost(p plan, opts persistence.Options) int64 {
 		return c + 6*(1+4*w) + 2<<20
 	}
 	if turbojpeg.Available {
-		c += pow2(int64(turbojpeg.EncodeBound(p.outW, p.outH, false))) + 1<<20 + 64*w
+		c += pow2(int64(turbojpeg.EncodeBound(p.outW, p.outH, false))) + encoderNative(p)
 	}
 	return c + 64<<10
 }
+
+// encoderNative is libjpeg-turbo's compressor's own memory: a few rows of
+// blocks.
+func encoderNative(p plan) int64 { return 1<<20 + 64*int64(p.outW) }
 
 // modelBytes is the bytes per pixel of the image type a decoder returns
 // for a header's colour model; 8, the most any returns, when unknown.
@@ -303,7 +314,7 @@ func pngPasses(r io.ReaderAt) int64 {
 }
 
 // jpegCost is what decoding a JPEG holds, and the forms of its result.
-func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Options, fallback bool) (int64, []form) {
+func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Options, fallback bool) (dec, native int64, forms []form) {
 	fr, ok := readFrame(f, size)
 	if !ok {
 		// A frame header this scan cannot read, although image/jpeg's
@@ -317,13 +328,13 @@ func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Op
 	goDec, goForm := fr.goCost(info)
 	if !turbojpeg.Available || size > 8*w*h+1<<20 {
 		// image/jpeg, streamed (decodeSource), after a look at the Exif.
-		return pow2(exifHeadLen) + goDec, []form{goForm}
+		return pow2(exifHeadLen) + goDec, 0, []form{goForm}
 	}
 	// libjpeg-turbo from the file's bytes (decodeTurbo): the bytes, the
 	// planes at the DCT scale and libjpeg's own memory; image/jpeg, from
 	// the same bytes, when libjpeg-turbo declines or fails.
-	dec := pow2(size)
-	forms := []form{goForm}
+	dec = pow2(size)
+	forms = []form{goForm}
 	hd, hs, vs := fr.turboHeader(info)
 	switch {
 	case hd.Pixels: // decodePixels: pixels at the DCT scale, then 4:4:4 planes
@@ -358,9 +369,9 @@ func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Op
 		turboC += 128 * fr.blocks(info)
 	}
 	if !fallback {
-		return dec + turboC, forms
+		return dec + turboC, turboC, forms
 	}
-	return dec + max(turboC, goDec), forms
+	return dec + max(turboC, goDec), turboC, forms
 }
 
 // frame is what a JPEG's frame header and the markers before its first

@@ -178,7 +178,7 @@ func TestFootprintBoundsRSS(t *testing.T) {
 					t.Fatal(err)
 				}
 				opts, _ := withDefaults(opts)
-				est := footprintOf(f, info, cfg, opts, false)
+				est, _ := footprintOf(f, info, cfg, opts, false)
 				f.Close()
 				runtime.GC()
 				debug.FreeOSMemory() // freed pages go back: the attempt's must be new ones
@@ -219,22 +219,98 @@ func procStatus(t *testing.T, field string) int64 {
 	return 0
 }
 
-// TestFootprintOfTheLargest: the figures the README and the default
-// budget rest on, for a 49-megapixel image of each heavy kind.
+// headerPNG is a PNG signature, an IHDR chunk and for colour type 3 a
+// palette, then where the pixels would start: all Footprint reads.
+func headerPNG(w, h uint32, depth, colour, interlace byte) []byte {
+	chunk := func(typ string, data []byte) []byte {
+		c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+		c = append(append(c, typ...), data...)
+		return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	}
+	data := binary.BigEndian.AppendUint32(nil, w)
+	data = binary.BigEndian.AppendUint32(data, h)
+	data = append(data, depth, colour, 0, 0, interlace)
+	out := append([]byte("\x89PNG\r\n\x1a\n"), chunk("IHDR", data)...)
+	if colour == 3 {
+		out = append(out, chunk("PLTE", make([]byte, 3*256))...)
+	}
+	return append(out, chunk("IDAT", nil)...)
+}
+
+// headerJPEG is a JPEG's markers up to its first scan, all Footprint
+// reads: Adobe's APP14 with transform (none when < 0), a baseline or
+// progressive frame header with the components' sampling factors.
+func headerJPEG(w, h int, progressive bool, transform int, hv ...byte) []byte {
+	b := []byte{0xff, 0xd8}
+	if transform >= 0 {
+		b = append(b, 0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, byte(transform))
+	}
+	sof := byte(0xc0)
+	if progressive {
+		sof = 0xc2
+	}
+	b = append(b, 0xff, sof, 0, byte(8+3*len(hv)), 8, byte(h>>8), byte(h), byte(w>>8), byte(w), byte(len(hv)))
+	for i, f := range hv {
+		b = append(b, byte(i+1), f, 0)
+	}
+	return append(b, 0xff, 0xda, 0, 8, 1, 1, 0, 0, 63, 0)
+}
+
+// TestFootprintOfTheLargest: the footprints the README and the default
+// budget rest on, for 49-megapixel images of the heavy kinds, from their
+// headers alone. A 16-bit RGBA PNG made a thumbnail fits the default
+// budget by itself; everything is over the 392 MB its pixels take, and a
+// progressive JPEG counts libjpeg's coefficients as native.
 func TestFootprintOfTheLargest(t *testing.T) {
 	const w, h = 7000, 7000
-	thumb := options(100, 100, persistence.FitCover, persistence.FormatJPEG)
-	info := Info{Format: "png", Width: w, Height: h}
-	p, err := makePlan(w, h, 1, thumb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rgba16 := 8*int64(w*h) + anyForm(info).resampleCost(p)
-	if rgba16 < 392_000_000 || rgba16 > 400_000_000 {
-		t.Errorf("16-bit RGBA PNG: %d bytes", rgba16)
-	}
-	if rgba16+fixedCost+encodeCost(p, thumb) > DefaultMaxDecodeMemory {
-		t.Errorf("a 16-bit RGBA PNG at 7000x7000 (%d bytes) does not fit the default budget of %d", rgba16, DefaultMaxDecodeMemory)
+	dir := t.TempDir()
+	thumb := persistence.DefaultOptions()
+	big := options(persistence.MaxDimension, persistence.MaxDimension, persistence.FitContain, persistence.FormatPNG)
+	for _, c := range []struct {
+		name       string
+		data       []byte
+		opts       persistence.Options
+		min, max   int64 // MiB
+		native     bool  // libjpeg-turbo's decoder holds much: the coefficients
+		fitsBudget bool
+	}{
+		{"16-bit RGBA PNG", headerPNG(w, h, 16, 6, 0), thumb, 374, 380, false, true},
+		{"16-bit RGBA PNG to 4096 PNG", headerPNG(w, h, 16, 6, 0), big, 600, 700, false, false},
+		{"16-bit RGBA PNG interlaced", headerPNG(w, h, 16, 6, 1), thumb, 748, 760, false, false},
+		{"8-bit RGBA PNG", headerPNG(w, h, 8, 6, 0), thumb, 187, 192, false, true},
+		{"paletted PNG", headerPNG(w, h, 8, 3, 0), thumb, 46, 50, false, true},
+		{"baseline 4:2:0 JPEG", headerJPEG(w, h, false, -1, 0x22, 0x11, 0x11), thumb, 70, 90, false, true},
+		{"progressive 4:2:0 JPEG", headerJPEG(w, h, true, -1, 0x22, 0x11, 0x11), thumb, 350, 360, true, true},
+		{"progressive 4:4:4 JPEG", headerJPEG(w, h, true, -1, 0x11, 0x11, 0x11), thumb, 700, 720, true, false},
+		{"progressive YCCK JPEG", headerJPEG(w, h, true, 2, 0x11, 0x11, 0x11, 0x11), thumb, 1100, 1140, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := filepath.Join(dir, "h")
+			if err := os.WriteFile(name, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			info, cfg, err := probeConfig(f, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts, _ := withDefaults(c.opts)
+			need, native := footprint(f, info, cfg, opts)
+			t.Logf("footprint %.0f MiB, native %.0f MiB", float64(need)/(1<<20), float64(native)/(1<<20))
+			if mib := need >> 20; mib < c.min || mib > c.max {
+				t.Errorf("footprint %d MiB, want %d..%d", mib, c.min, c.max)
+			}
+			if c.native != (native > 16<<20) && turbojpeg.Available {
+				t.Errorf("native %d bytes", native)
+			}
+			if fits := need <= DefaultMaxDecodeMemory; fits != c.fitsBudget {
+				t.Errorf("fits the default budget: %v", fits)
+			}
+		})
 	}
 }
 

@@ -175,10 +175,10 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 // safeFootprint is footprint on the caller's goroutine, where a panic
 // (a bug: footprint checks every offset it reads) would take the actor
 // down: it asks for the whole budget instead.
-func safeFootprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (n int64) {
+func safeFootprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
 	defer func() {
 		if recover() != nil {
-			n = math.MaxInt64
+			need, native = math.MaxInt64, 0
 		}
 	}()
 	return footprint(f, info, cfg, opts)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			m.Close()
 			return err
 		}
+		limitHeap(m.System().Budget(), getenv)
 		return m.Run(ctx)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stderr)
@@ -280,6 +282,27 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Warn("redis client: " + fmt.Sprintf(format, v...))
+}
+
+// heapHeadroom is what Go's heap may hold beyond the decodes' budget: the
+// runtime, the HTTP layer's and the store's buffers, the buffer pools.
+const heapHeadroom = 256 << 20
+
+// limitHeap sets Go's soft memory limit to the decodes' budget plus
+// heapHeadroom, less what libjpeg-turbo holds in C at the moment (the
+// budget's Native), unless GOMEMLIMIT (the operator's word) is set. The
+// collector then collects sooner as the heap nears it, never failing an
+// allocation: at its default pacing (GOGC=100) it lets the heap grow to
+// twice what was live at its last cycle, so a node that had just held a
+// 600 MB image could reach 1.2 GB before that image's garbage was
+// collected, and libjpeg's memory comes on top of whatever the heap holds
+// (README, Performance: "Memory by bytes"). Only the binary sets it:
+// tests run nodes in-process.
+func limitHeap(b *resize.Budget, getenv func(string) string) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	b.OnNative(func(native int64) { debug.SetMemoryLimit(b.Bytes() + heapHeadroom - native) })
 }
 
 // claimAhead maps --claim-ahead (0: none) onto actors.Config's (0: default).

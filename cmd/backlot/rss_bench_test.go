@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/image/tiff"
+
 	"github.com/backlot/backlot/actors/resize"
 )
 
@@ -38,7 +40,8 @@ import (
 // --resize-timeout 300ms, where every big image times out and is retried;
 // with --workers 16. It reports peak-MiB (VmHWM) and seconds until the
 // last batch's done; never an assertion: the figures are in the README.
-// BACKLOT_RSS_FLAGS adds flags to every run (e.g. --max-decode-memory).
+// BACKLOT_RSS_FLAGS adds flags to every run (e.g. --max-decode-memory);
+// BACKLOT_RSS_ONLY keeps the batches whose name contains it (e.g. ycck).
 func BenchmarkPeakRSS(b *testing.B) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc (Linux)")
@@ -128,6 +131,11 @@ func hostileMix(b *testing.B) []rssBatch {
 	add("rgba16-big.png", png16, fieldPart("width", "4096"), fieldPart("height", "4096"),
 		fieldPart("fit", "contain"), fieldPart("format", "png"))
 	add("rgba8.png", pngOf(b, gradient8(w, h)))
+	var tif bytes.Buffer // x/image/tiff writes one strip: read whole, deflated
+	if err := tiff.Encode(&tif, gradient16(w, h), &tiff.Options{Compression: tiff.Deflate, Predictor: true}); err != nil {
+		b.Fatal(err)
+	}
+	add("rgba16.tiff", tif.Bytes())
 	add("palette.png", pngOf(b, paletted(w, h)))
 
 	dir := b.TempDir()
@@ -149,6 +157,15 @@ func hostileMix(b *testing.B) []rssBatch {
 		photos = append(photos, filePart(fmt.Sprintf("p%d.jpg", i), jpegBytes(b, 1600, 1200, uint64(i))))
 	}
 	mix = append(mix, rssBatch{"photos", photos})
+	if only := os.Getenv("BACKLOT_RSS_ONLY"); only != "" {
+		var some []rssBatch
+		for _, m := range mix {
+			if strings.Contains(m.name, only) {
+				some = append(some, m)
+			}
+		}
+		mix = some
+	}
 	for _, m := range mix {
 		var n int
 		for _, p := range m.files {
@@ -339,7 +356,8 @@ func gradient16(w, h int) *image.NRGBA64 {
 	for y := range h {
 		row := m.Pix[y*m.Stride : y*m.Stride+8*w]
 		for x := range w {
-			r, g, a := uint16(x*65535/w), uint16(y*65535/h), uint16(65535-(x+y)*20000/(w+h))
+			// Steps of 16 pixels: long runs that deflate well in PNG and TIFF alike.
+			r, g, a := uint16(x/16*16*65535/w), uint16(y*65535/h), uint16(65535-(x/16*16+y)*20000/(w+h))
 			p := row[8*x : 8*x+8 : 8*x+8]
 			p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = uint8(r>>8), uint8(r), uint8(g>>8), uint8(g), 0x40, 0, uint8(a>>8), uint8(a)
 		}
