@@ -529,9 +529,10 @@ func (s *soakRun) finish() {
 		}
 	}
 	t.Logf("drained %v after the load stopped; checked %d batches, %d images: %d completed, %d failed (%d of them crash-cut and accounted for by the kills), "+
-		"%d events, %d images redone after a crash (max attempts %d), %d retrying events; %d followers (%d of them across a kill) made %d connections (%d resumes with Last-Event-ID) and saw %d events; %d of %d cycles were bursts",
+		"%d events, %d images redone after a crash (max attempts %d), %d retrying events; %d followers (%d of them across a kill) made %d connections (%d resumes with Last-Event-ID, at most %d for one) and saw %d events; "+
+		"%d batches also replayed from a second node; %d of %d cycles were bursts",
 		drained.Round(time.Millisecond), st.batches, st.images, st.completed, st.failed, st.justified,
-		st.events, st.redone, st.maxAttempts, st.retrying, len(followers), crossed, st.conns, st.resumes, st.followed, s.bursts, s.cycles)
+		st.events, st.redone, st.maxAttempts, st.retrying, len(followers), crossed, st.conns, st.resumes, max(0, st.maxConns-1), st.followed, st.crossReplays, s.bursts, s.cycles)
 	s.report()
 	t.Logf("wall time %v", time.Since(s.began).Round(time.Second))
 }
@@ -636,7 +637,7 @@ func (s *soakRun) waitDone(batches []*soakBatch, within time.Duration) {
 
 type soakStats struct {
 	batches, images, completed, failed, justified, events, redone, maxAttempts, retrying int
-	conns, resumes, followed                                                             int
+	conns, resumes, followed, maxConns, crossReplays                                     int
 }
 
 // checkAll checks every acknowledged batch and every follower.
@@ -657,6 +658,14 @@ func (s *soakRun) checkAll(batches []*soakBatch, followers []*soakFollower) soak
 		if len(fails) > 0 {
 			s.violate(b, "replay from node %d breaks the sequence rules: %s; events %s", tg.i, strings.Join(fails, "; "), names(evs))
 			continue
+		}
+		// every subscriber sees the same sequence, on any node
+		if other, ok := s.fleet.other(tg.i, s.rng); ok {
+			evs2, err := s.replay(other.url + b.r.Events)
+			if d := diffEvents(evs2, evs); err != nil || d != "" {
+				s.violate(b, "replay from node %d differs from node %d's: %v %s", other.i, tg.i, err, d)
+			}
+			st.crossReplays++
 		}
 		st.batches++
 		st.images += len(b.r.Images)
@@ -734,6 +743,7 @@ func (s *soakRun) checkAll(batches []*soakBatch, followers []*soakFollower) soak
 	// sequence, without gap or repeat.
 	for _, fl := range followers {
 		st.conns += len(fl.conns)
+		st.maxConns = max(st.maxConns, len(fl.conns))
 		st.resumes += max(0, len(fl.conns)-1)
 		st.followed += len(fl.evs)
 		for _, p := range fl.problems {
@@ -970,6 +980,23 @@ func (f *soakFleet) get(i int) (soakTarget, bool) {
 	return soakTarget{i: i, gen: f.gens[i], kills: f.kills, url: f.urls[i]}, true
 }
 
+// other is a random live node other than i, if there is one.
+func (f *soakFleet) other(i int, r *rand.Rand) (soakTarget, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var live []int
+	for k, u := range f.urls {
+		if u != "" && k != i {
+			live = append(live, k)
+		}
+	}
+	if len(live) == 0 {
+		return soakTarget{}, false
+	}
+	k := live[r.Intn(len(live))]
+	return soakTarget{i: k, gen: f.gens[k], kills: f.kills, url: f.urls[k]}, true
+}
+
 // current reports whether tg's node is still up in the same life.
 func (f *soakFleet) current(tg soakTarget) bool {
 	f.mu.Lock()
@@ -1091,4 +1118,48 @@ func firstN(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// TestSoakCheckerCatches: the soak's non-stopping check finds each broken
+// promise it looks for in a hand-made sequence, and passes a good one
+// (runs in the normal suite: no binary).
+func TestSoakCheckerCatches(t *testing.T) {
+	const b = "b1"
+	ev := func(id int, name, data string) sse.Event {
+		return sse.Event{ID: strconv.Itoa(id), Name: name, Data: data}
+	}
+	queued := ev(1, "queued", `{"batchId":"b1","total":2,"images":[{"id":"i1","name":"a.jpg"},{"id":"i2","name":"b.jpg"}]}`)
+	proc := func(id int, img string) sse.Event {
+		return ev(id, "processing", `{"batchId":"b1","imageId":"`+img+`","attempt":1}`)
+	}
+	comp := func(id int, img string) sse.Event {
+		return ev(id, "completed", `{"batchId":"b1","imageId":"`+img+`","url":"/api/images/b1/`+img+`","width":100,"height":100,"bytes":9}`)
+	}
+	done := func(id, completed int) sse.Event {
+		return ev(id, "done", fmt.Sprintf(`{"batchId":"b1","total":2,"completed":%d,"failed":0}`, completed))
+	}
+	good := []sse.Event{queued, proc(2, "i1"), proc(3, "i2"), comp(4, "i1"), comp(5, "i2"), done(6, 2)}
+	if o, fails := softCheckSequence(t, b, good); len(fails) > 0 || o.completed != 2 {
+		t.Fatalf("good sequence: %v %+v", fails, o)
+	}
+	for name, evs := range map[string][]sse.Event{
+		"gap":            {queued, proc(2, "i1"), proc(4, "i2"), comp(5, "i1"), comp(6, "i2"), done(7, 2)},
+		"repeat":         {queued, proc(2, "i1"), proc(2, "i1"), proc(3, "i2"), comp(4, "i1"), comp(5, "i2"), done(6, 2)},
+		"two terminals":  {queued, proc(2, "i1"), proc(3, "i2"), comp(4, "i1"), comp(5, "i2"), comp(6, "i2"), done(7, 3)},
+		"lost image":     {queued, proc(2, "i1"), comp(3, "i1"), done(4, 1)},
+		"extra done":     {queued, proc(2, "i1"), proc(3, "i2"), comp(4, "i1"), comp(5, "i2"), done(6, 2), done(7, 2)},
+		"no done":        {queued, proc(2, "i1"), proc(3, "i2"), comp(4, "i1"), comp(5, "i2")},
+		"done too early": {queued, proc(2, "i1"), comp(3, "i1"), done(4, 1), proc(5, "i2"), comp(6, "i2")},
+	} {
+		if _, fails := softCheckSequence(t, b, evs); len(fails) == 0 {
+			t.Errorf("%s: not caught", name)
+		} else {
+			t.Logf("%s: %s", name, fails[0])
+		}
+	}
+	changed := slices.Clone(good)
+	changed[3] = ev(4, "completed", `{"batchId":"b1","imageId":"i1","url":"/api/images/b1/i1","width":100,"height":100,"bytes":10}`)
+	if diffEvents(good, changed) == "" || diffEvents(good, good[:5]) == "" || diffEvents(good, slices.Clone(good)) != "" {
+		t.Fatal("diffEvents")
+	}
 }
