@@ -3,6 +3,8 @@ package resize
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -29,7 +31,15 @@ const DefaultMaxDecodeMemory = 384 << 20
 //
 // An attempt whose estimate is over Bytes takes the whole budget: it runs
 // alone, once everything before it has finished, rather than fail an
-// image within the pixel limit. Waiters are served first come, first
+// image within the pixel limit.
+//
+// The budget counts what attempts hold, not the garbage they leave: Go
+// frees it at its next collection, and a large allocation made before
+// then lands beside it (a 392 MB image allocated while the last one's
+// 392 MB wait for the collector puts both in the resident set). So an
+// attempt of collectAbove bytes or more first has Go collect (runtime.GC),
+// and one that takes the whole budget also has the freed memory returned
+// to the system (debug.FreeOSMemory): it runs alone, on a clean heap. Waiters are served first come, first
 // served (semaphore.Weighted), so a large image is not starved by a
 // stream of small ones.
 //
@@ -145,8 +155,20 @@ func (b *Budget) acquire(need, native int64) share {
 	}
 	native = min(max(native, 0), n)
 	b.addNative(native)
+	switch {
+	case n == b.size:
+		debug.FreeOSMemory()
+	case n >= collectAbove:
+		runtime.GC()
+	}
 	return share{b: b, n: n, native: native}
 }
+
+// collectAbove is the footprint from which an attempt has Go collect
+// before it starts: a collection costs milliseconds (the heap's pointers
+// are few, pixels hold none), so only attempts whose allocations are
+// large enough to matter pay for one.
+const collectAbove = 64 << 20
 
 // release gives the slot and the bytes back; called once, by whatever
 // ran the attempt, when it has returned.

@@ -30,38 +30,50 @@ import (
 // peak resident set (VmHWM) once every image is finished: two 16-bit RGBA
 // PNGs at 7000x7000 (49 MP, 392 MB decoded each, one of them also asked
 // for a 4096x4096 PNG), an 8-bit RGBA one and a paletted one at the same
-// size, a progressive 4:2:0, a YCCK (CMYK) and a progressive YCCK JPEG at
-// 7000x7000 (made by libjpeg-turbo: needs cgo, skipped without it), and
-// 20 ordinary 1600x1200 photos, all uploaded at once in separate batches.
+// size, a progressive 4:2:0, a progressive 4:4:4, a YCCK (CMYK) and a
+// progressive YCCK JPEG at 7000x7000 (made by libjpeg-turbo: needs cgo,
+// left out without it), and 20 ordinary 1600x1200 photos, all uploaded at
+// once in separate batches.
 //
 //	go test -run '^$' -bench PeakRSS -benchtime 1x -timeout 60m ./cmd/backlot
 //
-// Sub-benchmarks: default flags (--workers: the number of CPUs); with
-// --resize-timeout 300ms, where every big image times out and is retried;
-// with --workers 16. It reports peak-MiB (VmHWM) and seconds until the
-// last batch's done; never an assertion: the figures are in the README.
+// Sub-benchmarks: the mix with default flags (--workers: the number of
+// CPUs); with --resize-timeout 300ms, where every big image times out and
+// is retried; with --workers 16; and, alone with default flags, a 16-bit
+// RGBA TIFF at 7000x7000 in one deflated strip (x/image/tiff's layout),
+// the one input whose decoder needs most of a gigabyte by itself. It
+// reports peak-MiB (VmHWM) and seconds until the last batch's done; never
+// an assertion: the figures are in the README.
 // BACKLOT_RSS_FLAGS adds flags to every run (e.g. --max-decode-memory);
-// BACKLOT_RSS_ONLY keeps the batches whose name contains it (e.g. ycck).
+// BACKLOT_RSS_ONLY keeps the batches whose name contains it (e.g. ycck),
+// BACKLOT_RSS_SKIP drops those whose name does (e.g. tiff);
+// BACKLOT_RSS_LOG names a file for the process's stderr (with
+// GODEBUG=gctrace=1, say).
 func BenchmarkPeakRSS(b *testing.B) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc (Linux)")
 	}
 	bin := buildForBench(b)
-	mix := hostileMix(b)
+	mix, tif := hostileMix(b)
 	extra := strings.Fields(os.Getenv("BACKLOT_RSS_FLAGS"))
 	for _, c := range []struct {
 		name  string
+		mix   []rssBatch
 		flags []string
 	}{
-		{"default", nil},
-		{"timeout300ms", []string{"--resize-timeout", "300ms"}},
-		{"workers16", []string{"--workers", "16"}},
+		{"default", mix, nil},
+		{"timeout300ms", mix, []string{"--resize-timeout", "300ms"}},
+		{"workers16", mix, []string{"--workers", "16"}},
+		{"tiff16-alone", tif, nil},
 	} {
+		if len(c.mix) == 0 {
+			continue
+		}
 		b.Run(c.name, func(b *testing.B) {
 			var peak int64
 			var took time.Duration
 			for range b.N {
-				hwm, d := peakRSSRun(b, bin, mix, append(append([]string(nil), c.flags...), extra...))
+				hwm, d := peakRSSRun(b, bin, c.mix, append(append([]string(nil), c.flags...), extra...))
 				peak = max(peak, hwm)
 				took = max(took, d)
 			}
@@ -118,11 +130,10 @@ type rssBatch struct {
 }
 
 // hostileMix makes the inputs once: large PNGs in Go, large JPEGs through
-// actors/resize/testdata/genbig.go (cgo).
-func hostileMix(b *testing.B) []rssBatch {
+// actors/resize/testdata/genbig.go (cgo); and the TIFF, apart.
+func hostileMix(b *testing.B) (mix, tif []rssBatch) {
 	b.Helper()
 	const w, h = 7000, 7000
-	var mix []rssBatch
 	add := func(name string, data []byte, fields ...part) {
 		mix = append(mix, rssBatch{name, append([]part{filePart(name, data)}, fields...)})
 	}
@@ -131,18 +142,20 @@ func hostileMix(b *testing.B) []rssBatch {
 	add("rgba16-big.png", png16, fieldPart("width", "4096"), fieldPart("height", "4096"),
 		fieldPart("fit", "contain"), fieldPart("format", "png"))
 	add("rgba8.png", pngOf(b, gradient8(w, h)))
-	var tif bytes.Buffer // x/image/tiff writes one strip: read whole, deflated
-	if err := tiff.Encode(&tif, gradient16(w, h), &tiff.Options{Compression: tiff.Deflate, Predictor: true}); err != nil {
+	var t bytes.Buffer // x/image/tiff writes one strip: inflated whole by its decoder
+	if err := tiff.Encode(&t, gradient16(w, h), &tiff.Options{Compression: tiff.Deflate}); err != nil {
 		b.Fatal(err)
 	}
-	add("rgba16.tiff", tif.Bytes())
+	tif = []rssBatch{{"rgba16.tiff", []part{filePart("rgba16.tiff", t.Bytes())}}}
 	add("palette.png", pngOf(b, paletted(w, h)))
 
 	dir := b.TempDir()
 	cmd := exec.Command("go", "run", "../../actors/resize/testdata/genbig.go", "-w", strconv.Itoa(w), "-h", strconv.Itoa(h), "-out", dir)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Logf("no large JPEGs (genbig needs cgo and libturbojpeg0-dev): %v\n%s", err, out)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if out, err := cmd.Output(); err != nil {
+		b.Logf("no large JPEGs (genbig needs cgo and libturbojpeg0-dev): %v\n%s", err, errOut.Bytes())
 	} else {
 		for _, n := range strings.Fields(string(out)) {
 			data, err := os.ReadFile(filepath.Join(dir, n))
@@ -157,23 +170,22 @@ func hostileMix(b *testing.B) []rssBatch {
 		photos = append(photos, filePart(fmt.Sprintf("p%d.jpg", i), jpegBytes(b, 1600, 1200, uint64(i))))
 	}
 	mix = append(mix, rssBatch{"photos", photos})
-	if only := os.Getenv("BACKLOT_RSS_ONLY"); only != "" {
-		var some []rssBatch
-		for _, m := range mix {
-			if strings.Contains(m.name, only) {
-				some = append(some, m)
-			}
-		}
-		mix = some
-	}
+	only, skip := os.Getenv("BACKLOT_RSS_ONLY"), os.Getenv("BACKLOT_RSS_SKIP")
+	var some []rssBatch
 	for _, m := range mix {
+		if strings.Contains(m.name, only) && (skip == "" || !strings.Contains(m.name, skip)) {
+			some = append(some, m)
+		}
+	}
+	mix = some
+	for _, m := range append(mix, tif...) {
 		var n int
 		for _, p := range m.files {
 			n += len(p.data)
 		}
 		b.Logf("batch %s: %d bytes", m.name, n)
 	}
-	return mix
+	return mix, tif
 }
 
 // peakRSSRun starts the binary with flags, uploads every batch of mix at
@@ -196,11 +208,23 @@ func peakRSSRun(b *testing.B, bin string, mix []rssBatch, flags []string) (int64
 	addr := make(chan string, 1)
 	var logMu sync.Mutex
 	var tail []string // the last log lines, for a failure
+	var logTo io.Writer = io.Discard
+	if name := os.Getenv("BACKLOT_RSS_LOG"); name != "" { // the process's stderr, for a closer look
+		f, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		logTo = f
+	}
 	go func() {
 		defer close(exited)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			logMu.Lock()
+			fmt.Fprintf(logTo, "%s %s\n", time.Now().Format("15:04:05.000"), sc.Bytes())
+			logMu.Unlock()
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "backlot listening" {
 				addr <- line.Addr
@@ -228,6 +252,28 @@ func peakRSSRun(b *testing.B, bin string, mix []rssBatch, flags []string) (int64
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if logTo != io.Discard { // the resident set every 20 ms, beside the log
+		go func() {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+					for _, l := range strings.Split(string(raw), "\n") {
+						if strings.HasPrefix(l, "VmRSS:") {
+							logMu.Lock()
+							fmt.Fprintf(logTo, "%s rss %s\n", time.Now().Format("15:04:05.000"), strings.Fields(l)[1])
+							logMu.Unlock()
+						}
+					}
+				}
+			}
+		}()
+	}
 	start := time.Now()
 	streams := make([]*stream, len(mix))
 	for i, m := range mix {
