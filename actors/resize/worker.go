@@ -19,7 +19,8 @@ import (
 // A worker waits for the next job when it is done; one is started whenever
 // all of its nice value's workers are busy (a resize that timed out still
 // runs to its end on its worker), so their number is the most resizes ever
-// under way at once. Workers are kept per nice value because a thread may
+// under way at once: with a Budget, at most its slots, timed-out ones
+// included (budget.go). Workers are kept per nice value because a thread may
 // lower its own priority but, unprivileged, not raise it again.
 var workers struct {
 	mu    sync.Mutex
