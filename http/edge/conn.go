@@ -341,13 +341,13 @@ func (c *Conn) refuse(rej *Reject) {
 }
 
 // linger half-closes conn and reads what the client still sends, for up
-// to a second or 256 KiB.
+// to a second or 1 MiB.
 func linger(conn net.Conn) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-	_, _ = io.CopyN(io.Discard, conn, 256<<10)
+	_, _ = io.CopyN(io.Discard, conn, 1<<20)
 }
 
 // reply is the whole HTTP response for rej: API.md's JSON error, closing.
