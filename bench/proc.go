@@ -18,14 +18,18 @@ import (
 // which is how a run reports the peak of its own measured phase.
 
 // PeakRSS returns a process's VmHWM in bytes.
-func PeakRSS(pid int) (int64, error) {
+func PeakRSS(pid int) (int64, error) { return StatusBytes(pid, "VmHWM") }
+
+// StatusBytes returns a "kB" field of a process's /proc/<pid>/status
+// (VmRSS, VmHWM, …) in bytes.
+func StatusBytes(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("peak RSS of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("%s of pid %d: %w", field, pid, err)
 	}
-	kb, err := statusKB(b, "VmHWM")
+	kb, err := statusKB(b, field)
 	if err != nil {
-		return 0, fmt.Errorf("peak RSS of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("%s of pid %d: %w", field, pid, err)
 	}
 	return kb << 10, nil
 }

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 // backlotBinary builds cmd/backlot once per test run.
-func backlotBinary(t *testing.T) string {
+func backlotBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "backlot-bin-")

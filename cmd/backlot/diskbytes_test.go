@@ -38,19 +38,10 @@ func inTmpfs(t *testing.T, size string) string {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs in a user namespace")
 	}
-	skipOrFail := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skipOrFail = t.Fatalf
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		skipOrFail("unshare (util-linux) not found: %v", err)
-		return ""
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(unshare, "--user", "--map-root-user", "--mount",
-		"sh", "-c", `mount -t tmpfs -o size=`+size+` backlot-test "$0" && exec "$@"`, dir,
-		os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
+	wrap, skipOrFail := tmpfsWrap(t, size, dir)
+	args := append(wrap[1:], os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
+	cmd := exec.Command(wrap[0], args...)
 	cmd.Env = append(os.Environ(), tmpfsEnv+"="+dir)
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a tmpfs of %s:\n%s", size, out)

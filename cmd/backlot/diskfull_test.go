@@ -21,24 +21,32 @@ func onTmpfs(t *testing.T, size string, extra ...string) *proc {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	skipOrFail := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skipOrFail = t.Fatalf
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		skipOrFail("unshare (util-linux) not found: %v", err)
-		return nil
-	}
 	dir := t.TempDir()
-	wrap := []string{unshare, "--user", "--map-root-user", "--mount",
-		"sh", "-c", `mount -t tmpfs -o size=` + size + ` backlot-test "$0" && exec "$@"`, dir}
+	wrap, skipOrFail := tmpfsWrap(t, size, dir)
 	p, err := startProcWrapped(t, wrap, dir, nil, append([]string{"--workers", "1"}, extra...)...)
 	if err != nil {
 		skipOrFail("cannot run backlot on a tmpfs in a user namespace: %v", err)
 		return nil
 	}
 	return p
+}
+
+// tmpfsWrap is the command prefix that runs a command with a tmpfs of
+// size mounted on dir, in a user and mount namespace of its own (unshare),
+// and how to give up where that cannot run: skip outside CI, fail in it
+// (both end the test).
+func tmpfsWrap(t *testing.T, size, dir string) (wrap []string, skipOrFail func(string, ...any)) {
+	t.Helper()
+	skipOrFail = t.Skipf
+	if os.Getenv("CI") == "true" {
+		skipOrFail = t.Fatalf
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		skipOrFail("unshare (util-linux) not found: %v", err)
+	}
+	return []string{unshare, "--user", "--map-root-user", "--mount",
+		"sh", "-c", `mount -t tmpfs -o size=` + size + ` backlot-test "$0" && exec "$@"`, dir}, skipOrFail
 }
 
 // bigJPEGs are photo-like JPEGs of about 1 MB each, at least total bytes

@@ -317,7 +317,7 @@ func status(t *testing.T, url string) int {
 }
 
 // get reads url and requires the status.
-func get(t *testing.T, url string, want int) []byte {
+func get(t testing.TB, url string, want int) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/bench"
 )
 
 // BenchmarkPeakRSS starts the real backlot binary, uploads a hostile mix
@@ -53,7 +54,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc (Linux)")
 	}
-	bin := buildForBench(b)
+	bin := backlotBinary(b)
 	mix, tif := hostileMix(b)
 	extra := strings.Fields(os.Getenv("BACKLOT_RSS_FLAGS"))
 	for _, c := range []struct {
@@ -316,13 +317,12 @@ func peakRSSRun(b *testing.B, bin string, mix []rssBatch, flags []string) (int64
 // time for a second.
 func waitIdle(b *testing.B, pid int) {
 	b.Helper()
-	cpu := func() string {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu := func() time.Duration {
+		d, err := bench.CPUTime(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-		return f[11] + " " + f[12] // utime, stime (fields 14 and 15 of stat)
+		return d
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	last, quiet := cpu(), 0
@@ -338,52 +338,14 @@ func waitIdle(b *testing.B, pid int) {
 	}
 }
 
-// procStatusBytes reads a "kB" field of /proc/pid/status.
+// procStatusBytes reads a "kB" field of /proc/pid/status, in bytes.
 func procStatusBytes(b *testing.B, pid int, field string) int64 {
 	b.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := bench.StatusBytes(pid, field)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n << 10
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
-}
-
-var benchBin = struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}{}
-
-// buildForBench builds cmd/backlot once per run into a directory removed
-// when the benchmark ends.
-func buildForBench(b *testing.B) string {
-	b.Helper()
-	benchBin.once.Do(func() {
-		benchBin.dir, benchBin.err = os.MkdirTemp("", "backlot-rss-")
-		if benchBin.err != nil {
-			return
-		}
-		benchBin.path = filepath.Join(benchBin.dir, "backlot")
-		if out, err := exec.Command("go", "build", "-o", benchBin.path, ".").CombinedOutput(); err != nil {
-			benchBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	b.Cleanup(func() { _ = os.RemoveAll(benchBin.dir) })
-	if benchBin.err != nil {
-		b.Fatal(benchBin.err)
-	}
-	return benchBin.path
+	return n
 }
 
 func pngOf(b *testing.B, img image.Image) []byte {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/backlot/backlot/bench"
 )
 
 // BenchmarkIdleStreams starts the real backlot binary, makes a batch that
@@ -61,10 +62,7 @@ func BenchmarkIdleStreams(b *testing.B) {
 	}
 	bin := os.Getenv("BACKLOT_BIN")
 	if bin == "" {
-		bin = filepath.Join(b.TempDir(), "backlot")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
-		}
+		bin = backlotBinary(b)
 	}
 	var r idleRun
 	for range b.N {
@@ -136,7 +134,7 @@ func idleStreamsRun(b *testing.B, bin string, streams int) idleRun {
 	first := dialIdleStream(b, base, up.Events)
 	first.Close()
 	metrics := func() map[string]float64 {
-		httpGet(b, base+"/debug/pprof/heap?gc=1") // runtime.GC in the server
+		get(b, base+"/debug/pprof/heap?gc=1", 200) // runtime.GC in the server
 		return scrapeIdle(b, base)
 	}
 	// A build from before close detection frees that stream at its ping.
@@ -188,13 +186,13 @@ func idleStreamsRun(b *testing.B, bin string, streams int) idleRun {
 	if dir := os.Getenv("BACKLOT_PPROF_DIR"); dir != "" {
 		// What the streams hold: go tool pprof -sample_index=inuse_space.
 		for name, path := range map[string]string{"heap.pb.gz": "/debug/pprof/heap", "goroutines.txt": "/debug/pprof/goroutine?debug=1"} {
-			if err := os.WriteFile(filepath.Join(dir, name), httpGet(b, base+path), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name), get(b, base+path, 200), 0o644); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
 	var st struct{ State string }
-	if err := json.Unmarshal(httpGet(b, base+up.Status), &st); err != nil || st.State == "done" {
+	if err := json.Unmarshal(get(b, base+up.Status, 200), &st); err != nil || st.State == "done" {
 		b.Fatalf("the batch is %q (%v): the streams were not idle", st.State, err)
 	}
 
@@ -263,25 +261,11 @@ func dialIdleStream(b *testing.B, base, path string) net.Conn {
 	return c
 }
 
-func httpGet(b *testing.B, url string) []byte {
-	b.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		b.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return body
-}
-
 // scrapeIdle reads the unlabelled samples of /metrics.
 func scrapeIdle(b *testing.B, base string) map[string]float64 {
 	b.Helper()
 	out := map[string]float64{}
-	for _, line := range bytes.Split(httpGet(b, base+"/metrics"), []byte("\n")) {
+	for _, line := range bytes.Split(get(b, base+"/metrics", 200), []byte("\n")) {
 		f := strings.Fields(string(line))
 		if len(f) != 2 || strings.HasPrefix(f[0], "#") || strings.Contains(f[0], "{") {
 			continue
@@ -296,19 +280,9 @@ func scrapeIdle(b *testing.B, base string) map[string]float64 {
 // vmRSS is the resident set of process pid, in bytes.
 func vmRSS(b *testing.B, pid int) int64 {
 	b.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := bench.StatusBytes(pid, "VmRSS")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
+	return n
 }

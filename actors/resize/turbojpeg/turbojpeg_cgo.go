@@ -194,17 +194,22 @@ func ReadHeader(jpeg []byte) (Header, error) {
 	return hd, nil
 }
 
-// Decode decodes jpeg at f into buf, which must hold ReadHeader's
-// Header.Size(f) bytes. The result is an *image.YCbCr or an *image.Gray
-// whose pixels are buf's; it is never larger than f.Scale of each side.
-func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
+// decodeHandle checks a decode's arguments and takes a handle for it.
+func decodeHandle(jpeg []byte, f Factor, buf []byte) (*handle, error) {
 	if len(jpeg) == 0 || len(buf) == 0 {
 		return nil, &Error{Msg: "empty input or buffer"}
 	}
 	if !supported(f) {
 		return nil, &Error{Msg: "unsupported scaling factor"}
 	}
-	h, err := getHandle()
+	return getHandle()
+}
+
+// Decode decodes jpeg at f into buf, which must hold ReadHeader's
+// Header.Size(f) bytes. The result is an *image.YCbCr or an *image.Gray
+// whose pixels are buf's; it is never larger than f.Scale of each side.
+func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
+	h, err := decodeHandle(jpeg, f, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -234,13 +239,7 @@ func Decode(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
 // *image.CMYK, its values as image/jpeg returns them, or an *image.RGBA
 // (opaque), whose pixels are buf's.
 func DecodePixels(jpeg []byte, f Factor, buf []byte) (image.Image, error) {
-	if len(jpeg) == 0 || len(buf) == 0 {
-		return nil, &Error{Msg: "empty input or buffer"}
-	}
-	if !supported(f) {
-		return nil, &Error{Msg: "unsupported scaling factor"}
-	}
-	h, err := getHandle()
+	h, err := decodeHandle(jpeg, f, buf)
 	if err != nil {
 		return nil, err
 	}
