@@ -73,10 +73,6 @@ func (s *supervisor) Receive(c *actor.Context) {
 
 func (s *supervisor) handle(c *actor.Context, msg any) {
 	switch m := msg.(type) {
-	case actor.Started:
-		if s.ready() {
-			s.closeBatch(c) // a predecessor may have stopped just short of it
-		}
 	case claimed:
 		if m.pool != nil {
 			s.pools[m.job] = m.pool
@@ -97,10 +93,6 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 	case retry:
 		s.pending--
 		s.handle(c, m.msg)
-	case closeDone:
-		if s.ready() {
-			s.closeBatch(c)
-		}
 	}
 }
 
@@ -267,59 +259,50 @@ func (s *supervisor) appendTerminal(c *actor.Context, job persistence.Job, ev pe
 	return true
 }
 
-// append records evs (plus done when they finish the batch) durably, then
-// fans them out. On a broken rule (a duplicate, e.g. after redelivery) it
-// resyncs from the store; on another error it schedules orig again.
+// append records evs durably, then fans out what the store recorded: evs
+// with their seqs and, when they finished the batch, the done the store
+// decided in the same write. On a broken rule (a duplicate, e.g. after
+// redelivery) it resyncs from the store; on another error it schedules
+// orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
 	now := time.Now().UTC()
 	for i := range evs {
 		evs[i].At = now
 	}
-	all, err := s.batch.WithDone(evs...)
-	if err == nil {
-		ctx, cancel := s.ctx()
-		var nb *persistence.Batch
-		if s.token != 0 {
-			all, nb, err = s.fencer.AppendFenced(ctx, s.id, s.token, all...)
-		} else {
-			all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, all...)
-		}
-		cancel()
-		if err == nil {
-			fresh := all
-			if len(all) > 0 && all[0].Seq != uint64(len(s.events))+1 {
-				// Another writer (a second supervisor while the members'
-				// views differ) appended meanwhile: take the log from the
-				// store, so the mirror and the subscribers see no gap.
-				fresh = s.missed(all)
-			}
-			before := s.batch.State()
-			s.batch = nb
-			s.events = append(s.events, fresh...)
-			s.fanOut(c, fresh)
-			s.observe(all)
-			if after := nb.State(); after != before {
-				s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
-			}
-			s.closeBatch(c)
-			return all, true
-		}
+	ctx, cancel := s.ctx()
+	var all []persistence.Event
+	var nb *persistence.Batch
+	var err error
+	if s.token != 0 {
+		all, nb, err = s.fencer.AppendFenced(ctx, s.id, s.token, evs...)
+	} else {
+		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, evs...)
 	}
-	if errors.Is(err, persistence.ErrFenced) {
+	cancel()
+	switch {
+	case err == nil && (len(all) == 0 || all[0].Seq == uint64(len(s.events))+1):
+		before := s.batch.State()
+		s.batch = nb
+		s.events = append(s.events, all...)
+		s.fanOut(c, all)
+		s.observe(all)
+		if after := nb.State(); after != before {
+			s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
+		}
+		return all, true
+	case err == nil:
+		// Another writer appended since this mirror was read (only a
+		// store without fencing allows it): the log is read again.
+		s.log.Warn("log written by another writer; resyncing from the store", "want_seq", len(s.events)+1, "got_seq", all[0].Seq)
+		s.resync(c)
+		return all, true
+	case errors.Is(err, persistence.ErrFenced):
 		// A newer supervisor of this batch took it: it writes from now on.
 		s.yield(c, "fenced off by a newer supervisor", orig)
 		return nil, false
-	}
-	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
+	case errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound):
 		s.log.Info("append refused; resyncing from the store", "err", err)
-		had := len(s.events)
-		s.load()
-		if s.batch != nil && len(s.events) > had {
-			// Another writer's events (say the done that ended the batch):
-			// the subscribers get them from here too, or wait forever.
-			s.fanOut(c, s.events[had:])
-		}
-		s.closeBatch(c)
+		s.resync(c)
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
 			s.dropClaim(c, m.job)
@@ -331,6 +314,17 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	s.log.Warn("append failed; will retry", "err", err)
 	s.after(c, retryStoreAfter, retry{msg: orig})
 	return nil, false
+}
+
+// resync reads the batch and its log again and fans out what the store
+// has beyond this mirror (say the done another writer's last terminal
+// event brought), so no subscriber waits on an event it will not get.
+func (s *supervisor) resync(c *actor.Context) {
+	had := len(s.events)
+	s.load()
+	if s.batch != nil && len(s.events) > had {
+		s.fanOut(c, s.events[had:])
+	}
 }
 
 func (s *supervisor) ack(job persistence.Job) {
@@ -362,9 +356,6 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 	if !s.ready() {
 		s.deliver(c, m.sub, delivery{err: s.loadErr, final: true})
 		return
-	}
-	if s.sys.clustered() {
-		s.catchUp(c)
 	}
 	var evs []persistence.Event
 	if m.after < uint64(len(s.events)) {

@@ -189,36 +189,39 @@ func (b *Batch) Apply(ev *Event) error {
 	return nil
 }
 
-// ApplyAll applies evs in order to a copy of b; on the first broken rule it
-// returns the error and b is untouched. On success it returns the new batch.
-// It assigns Seq in evs in place, also to the events before a broken one, so
-// a caller that must keep its slice as given passes a copy.
-func (b *Batch) ApplyAll(evs []Event) (*Batch, error) {
+// Decide is the store's half of a write: it applies evs, as a writer
+// proposes them, to a copy of b and decides what follows from them. When
+// they leave every image terminal, done follows in the same write (At: the
+// last event's), so which event ends a batch is decided with the
+// transition that ends it, inside the store's transaction, and no crash
+// can fall between them. It returns the batch after the write and the
+// events to store: evs with their Seq, then done when it came. A writer
+// never proposes queued (NewBatch makes it) or done (the store decides
+// it): either is refused with an error wrapping ErrConflict, as is any
+// broken rule of Apply; b is untouched then. evs is not modified.
+func (b *Batch) Decide(evs []Event) (*Batch, []Event, error) {
+	out := make([]Event, len(evs), len(evs)+1)
+	copy(out, evs)
 	nb := b.Clone()
-	for i := range evs {
-		if err := nb.Apply(&evs[i]); err != nil {
-			return nil, err
+	for i := range out {
+		if t := out[i].Type; t == EventQueued || t == EventDone {
+			return nil, nil, fmt.Errorf("%w: %s is not a writer's to append (batch %s)", ErrConflict, t, b.ID)
 		}
-	}
-	return nb, nil
-}
-
-// WithDone returns evs followed by a done event when, after evs, every image
-// of b is terminal — so the last terminal event and done are appended in one
-// write and no crash can fall between them. b is not changed.
-func (b *Batch) WithDone(evs ...Event) ([]Event, error) {
-	nb, err := b.ApplyAll(append([]Event(nil), evs...))
-	if err != nil {
-		return nil, err
+		if err := nb.Apply(&out[i]); err != nil {
+			return nil, nil, err
+		}
 	}
 	if nb.Finished() && !nb.Done {
-		var at time.Time
-		if len(evs) > 0 {
-			at = evs[len(evs)-1].At
+		done := Event{Type: EventDone, BatchID: b.ID}
+		if len(out) > 0 {
+			done.At = out[len(out)-1].At
 		}
-		evs = append(evs, Event{Type: EventDone, BatchID: b.ID, At: at})
+		if err := nb.Apply(&done); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, done)
 	}
-	return evs, nil
+	return nb, out, nil
 }
 
 // CheckNew is the shape a backend's Create accepts: a fresh batch from

@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -167,40 +168,65 @@ func TestApply(t *testing.T) {
 	}
 }
 
-func TestApplyAll(t *testing.T) {
+func TestDecide(t *testing.T) {
 	b := fixture(t)
 	orig := b.Clone()
 
 	evs := []persistence.Event{proc("i0"), comp("i0"), proc("i1")}
-	nb, err := b.ApplyAll(evs)
+	given := slices.Clone(evs)
+	nb, out, err := b.Decide(evs)
 	if err != nil {
-		t.Fatalf("ApplyAll: %v", err)
+		t.Fatalf("Decide: %v", err)
 	}
-	if !reflect.DeepEqual(b, orig) {
-		t.Errorf("ApplyAll changed the batch it was called on")
+	if !reflect.DeepEqual(b, orig) || !reflect.DeepEqual(evs, given) {
+		t.Errorf("Decide changed the batch it was called on or the events given")
 	}
-	for i, e := range evs {
+	if len(out) != 3 {
+		t.Fatalf("Decide = %v, want the 3 events and no done", out)
+	}
+	for i, e := range out {
 		if e.Seq != uint64(i)+2 {
 			t.Errorf("event %d: seq %d, want %d", i, e.Seq, i+2)
 		}
 	}
-	if nb.LastSeq != 4 || nb.Completed != 1 || nb.Image("i1").State != persistence.ImageProcessing {
+	if nb.LastSeq != 4 || nb.Completed != 1 || nb.Image("i1").State != persistence.ImageProcessing || nb.Done {
 		t.Errorf("new batch = %+v", nb)
 	}
 
-	// A broken rule anywhere refuses the lot; b stays as it was.
+	// The last terminal event brings done, in the same write, with the
+	// counts and the last event's time.
+	last := fail("i2")
+	last.At = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	nb2, out, err := nb.Decide([]persistence.Event{fail("i1"), proc("i2"), last})
+	if err != nil {
+		t.Fatalf("Decide(last terminal): %v", err)
+	}
+	if len(out) != 4 || out[3].Type != persistence.EventDone || out[3].Seq != 8 || out[3].Total != 3 || out[3].Completed != 1 || out[3].Failed != 2 || !out[3].At.Equal(last.At) {
+		t.Errorf("Decide(last terminal) = %+v, want ..., failed, done (seq 8, 1+2 of 3, at %v)", out, last.At)
+	}
+	if !nb2.Done || !nb2.DoneAt.Equal(last.At) {
+		t.Errorf("batch after done: %+v", nb2)
+	}
+
+	// A broken rule anywhere refuses the lot, and so does a writer's
+	// queued or done; b stays as it was.
 	for _, evs := range [][]persistence.Event{
 		{comp("i0"), comp("i0")},
 		{proc("i0"), done},
 		{comp("i0"), proc("nope")},
+		{comp("i0"), proc("i1"), comp("i1"), proc("i2"), comp("i2"), done},
+		{{Type: persistence.EventQueued, BatchID: b.ID}},
 	} {
-		nb, err := b.ApplyAll(evs)
-		if err == nil || nb != nil {
-			t.Errorf("ApplyAll(%v) = %v, %v; want an error and no batch", evs, nb, err)
+		nb, out, err := b.Decide(evs)
+		if !errors.Is(err, persistence.ErrConflict) && !errors.Is(err, persistence.ErrNotFound) || nb != nil || out != nil {
+			t.Errorf("Decide(%v) = %v, %v, %v; want a refusal and nothing else", evs, nb, out, err)
 		}
 		if !reflect.DeepEqual(b, orig) {
-			t.Errorf("refused ApplyAll changed the batch")
+			t.Errorf("refused Decide changed the batch")
 		}
+	}
+	if _, _, err := nb2.Decide([]persistence.Event{proc("i0")}); !errors.Is(err, persistence.ErrConflict) {
+		t.Errorf("Decide after done = %v, want ErrConflict", err)
 	}
 }
 

@@ -23,9 +23,11 @@ type Store interface {
 	// batch is unknown.
 	Events(ctx context.Context, id string, after uint64) ([]Event, error)
 
-	// Append applies evs to the stored batch with Batch.Apply and stores
-	// them, all or nothing, durably. It returns the events with their
-	// sequence numbers and the batch after them. A broken rule returns an
+	// Append applies evs to the stored batch with Batch.Decide and stores
+	// what it decided, all or nothing, durably: evs and, when they leave
+	// every image terminal, done in the same write. It returns the stored
+	// events with their sequence numbers (done last when it came) and the
+	// batch after them. A writer's own done or queued is refused. A broken rule returns an
 	// error wrapping ErrConflict and writes nothing; two appenders racing
 	// never produce a gap, a repeated Seq or a second terminal event.
 	Append(ctx context.Context, id string, evs ...Event) ([]Event, *Batch, error)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/backlot/backlot/persistence"
 	bbolt "go.etcd.io/bbolt"
@@ -122,9 +121,10 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	return evs, nil
 }
 
-// Append applies evs to the stored batch with Batch.ApplyAll and stores the
-// batch and the events in one durable transaction; once done is among them
-// the batch leaves the unfinished index. It returns the events with their
+// Append applies evs to the stored batch with Batch.Decide and stores the
+// batch and the events it decided (done after the last terminal event) in
+// one durable transaction; once done is among them the batch leaves the
+// unfinished index. It returns the events with their
 // sequence numbers and the batch after them. A broken rule returns an error
 // wrapping persistence.ErrConflict (persistence.ErrNotFound for an unknown
 // batch or image) and writes nothing. The caller's evs are not modified.
@@ -139,14 +139,14 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 		}
 		return []persistence.Event{}, b, nil
 	}
-	evs = slices.Clone(evs) // ApplyAll assigns Seq in place
 	var nb *persistence.Batch
+	var out []persistence.Event
 	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := getBatch(tx, id)
 		if err != nil {
 			return err
 		}
-		if nb, err = b.ApplyAll(evs); err != nil {
+		if nb, out, err = b.Decide(evs); err != nil { // fresh on every try
 			return err
 		}
 		bv, err := json.Marshal(nb)
@@ -160,13 +160,13 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 		if log == nil {
 			return errors.New("event log missing")
 		}
-		for i := range evs {
-			v, err := json.Marshal(&evs[i])
+		for i := range out {
+			v, err := json.Marshal(&out[i])
 			if err != nil {
 				return err
 			}
-			if err := log.Put(seqKey(evs[i].Seq), v); err != nil {
-				return fmt.Errorf("event %d: %w", evs[i].Seq, err)
+			if err := log.Put(seqKey(out[i].Seq), v); err != nil {
+				return fmt.Errorf("event %d: %w", out[i].Seq, err)
 			}
 		}
 		if nb.Done {
@@ -180,7 +180,7 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 	if err != nil {
 		return nil, nil, s.fail(fmt.Sprintf("append to batch %s", id), err)
 	}
-	return evs, nb, nil
+	return out, nb, nil
 }
 
 // Unfinished lists the ids of batches whose done is not yet recorded, in

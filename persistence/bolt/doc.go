@@ -27,7 +27,7 @@
 //     is the exception: it returns at once and its delete goes with the
 //     next commit (a lost ack only redelivers a finished job; see below).
 //   - bbolt runs one writer at a time, and Append applies the events with
-//     Batch.ApplyAll to the batch it reads inside that transaction, so racing
+//     Batch.Decide to the batch it reads inside that transaction, so racing
 //     appenders cannot produce a gap, a repeated seq or a second terminal
 //     event. The rules themselves live in package persistence, not here.
 //   - A job stays in pending from Create until Ack deletes it. Claim writes

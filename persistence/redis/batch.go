@@ -128,7 +128,7 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	return evs, nil
 }
 
-// Append applies evs with Batch.ApplyAll to the batch as stored and writes
+// Append applies evs with Batch.Decide to the batch as stored and writes
 // the new batch (SET) and the events (RPUSH) in one MULTI/EXEC, which runs
 // only if the batch key is unchanged since it was read (WATCH); otherwise it
 // reads again and retries. Every writer of a log also writes its batch key,
@@ -200,8 +200,7 @@ func (s *Store) append(ctx context.Context, id string, token *uint64, evs []pers
 		if uint64(n.Val()) != b.LastSeq {
 			return fmt.Errorf("%w: batch %s has LastSeq %d but its log holds %d events", errCorrupt, id, b.LastSeq, n.Val())
 		}
-		out = slices.Clone(evs) // ApplyAll assigns Seq in place; fresh on every try
-		if nb, err = b.ApplyAll(out); err != nil {
+		if nb, out, err = b.Decide(evs); err != nil { // fresh on every try
 			return err
 		}
 		bv, err := json.Marshal(nb)

@@ -35,7 +35,7 @@
 //     the key is seen absent (persistence.ErrExists otherwise): the batch,
 //     event 1, its jobs and its unfinished entry appear together or not at all.
 //   - Append reads the batch under WATCH, applies the events with
-//     Batch.ApplyAll (the rules live in package persistence, never here) and
+//     Batch.Decide (the rules live in package persistence, never here) and
 //     writes the batch and the events, and on done moves the id from the
 //     unfinished set to the done index, in one MULTI/EXEC. If another node
 //     wrote the batch in between, EXEC fails and Append reads again (at

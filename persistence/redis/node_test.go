@@ -181,7 +181,7 @@ func TestNodesRaceTerminal(t *testing.T) {
 	for _, ev := range log {
 		types = append(types, ev.Type)
 	}
-	if want := []persistence.EventType{persistence.EventQueued, persistence.EventProcessing, persistence.EventCompleted}; !slices.Equal(types, want) {
+	if want := []persistence.EventType{persistence.EventQueued, persistence.EventProcessing, persistence.EventCompleted, persistence.EventDone}; !slices.Equal(types, want) {
 		t.Errorf("log = %v, want %v", types, want)
 	}
 }

@@ -97,8 +97,10 @@ func testEventsAfter(t *testing.T, op Opener) {
 	b := create(t, s, 2)
 	mustAppend(t, s, b.ID, processing(b, 0), completed(b, 0))
 	mustAppend(t, s, b.ID, processing(b, 1))
-	mustAppend(t, s, b.ID, retrying(b, 1, "boom"), processing(b, 1), failed(b, 1, "bad"))
-	mustAppend(t, s, b.ID, done(b))
+	evs, _ := mustAppend(t, s, b.ID, retrying(b, 1, "boom"), processing(b, 1), failed(b, 1, "bad"))
+	if len(evs) != 4 || evs[3].Type != persistence.EventDone {
+		t.Fatalf("the last terminal event's append stored %v, want its 3 events and done", types(evs))
+	}
 	all := mustEvents(t, s, b.ID, 0)
 	if len(all) != 8 {
 		t.Fatalf("log has %d events, want 8: %v", len(all), types(all))
@@ -156,14 +158,14 @@ func testAppendAttempts(t *testing.T, op Opener) {
 	if im := nb.Images[1]; im.State != persistence.ImageCompleted || im.Width != 64 || im.Height != 48 || im.Bytes != 1234 || im.Sum != 0xabcdef01 || nb.Completed != 1 {
 		t.Errorf("after completed: image %+v, completed %d", im, nb.Completed)
 	}
-	if nb.LastSeq != 7 {
-		t.Errorf("LastSeq = %d, want 7", nb.LastSeq)
+	if nb.LastSeq != 8 || !nb.Done {
+		t.Errorf("LastSeq = %d, done %v; want 8 (the done that came with the last terminal event)", nb.LastSeq, nb.Done)
 	}
 	sameBatch(t, mustBatch(t, s, b.ID), nb)
 	all := mustEvents(t, s, b.ID, 0)
 	contiguous(t, all, 1)
-	if len(all) != 7 {
-		t.Errorf("log = %v, want 7 events", types(all))
+	if len(all) != 8 {
+		t.Errorf("log = %v, want 8 events", types(all))
 	}
 }
 
@@ -189,28 +191,44 @@ func testAppendSecondTerminal(t *testing.T, op Opener) {
 	}
 }
 
-// testAppendDoneEarly: done before every image is terminal is ErrConflict.
+// testAppendDoneEarly: done is the store's to decide: a writer's done is
+// ErrConflict at any time, too early or not, and nothing is written.
 func testAppendDoneEarly(t *testing.T, op Opener) {
 	s := open(t, op)
 	b := create(t, s, 2)
 	refused(t, s, b.ID, persistence.ErrConflict, done(b))
 	mustAppend(t, s, b.ID, processing(b, 0), completed(b, 0), processing(b, 1))
 	refused(t, s, b.ID, persistence.ErrConflict, done(b))
+	refused(t, s, b.ID, persistence.ErrConflict, completed(b, 1), done(b))
+	queued := persistence.Event{Type: persistence.EventQueued, BatchID: b.ID}
+	refused(t, s, b.ID, persistence.ErrConflict, queued)
 }
 
-// testAppendDoneOnce: done carries the counts, comes once, and nothing
-// follows it.
+// testAppendDoneOnce: the append of the last terminal event gets done in
+// the same write, carrying the counts; it comes once and nothing follows
+// it.
 func testAppendDoneOnce(t *testing.T, op Opener) {
 	s := open(t, op)
 	b := create(t, s, 3)
-	mustAppend(t, s, b.ID, processing(b, 0), completed(b, 0), processing(b, 1), failed(b, 1, "x"), completed(b, 2))
-	evs, nb := mustAppend(t, s, b.ID, done(b))
-	if ev := evs[0]; ev.Seq != 7 || ev.Total != 3 || ev.Completed != 2 || ev.Failed != 1 {
-		t.Errorf("done = %+v, want seq 7, total 3, completed 2, failed 1", ev)
+	evs, nb := mustAppend(t, s, b.ID, processing(b, 0), completed(b, 0), processing(b, 1), failed(b, 1, "x"))
+	if len(evs) != 4 || nb.Done {
+		t.Fatalf("append before the last terminal event: %v, done %v; want 4 events, no done", types(evs), nb.Done)
 	}
-	if !nb.Done || nb.State() != persistence.BatchDone {
-		t.Errorf("batch after done: Done %v, State %s", nb.Done, nb.State())
+	last := completed(b, 2)
+	last.At = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	evs, nb = mustAppend(t, s, b.ID, processing(b, 2), last)
+	if len(evs) != 3 || evs[2].Type != persistence.EventDone {
+		t.Fatalf("append of the last terminal event stored %v, want processing, completed, done", types(evs))
 	}
+	if ev := evs[2]; ev.Seq != 8 || ev.Total != 3 || ev.Completed != 2 || ev.Failed != 1 || !ev.At.Equal(last.At) {
+		t.Errorf("done = %+v, want seq 8, total 3, completed 2, failed 1, at %v", ev, last.At)
+	}
+	if !nb.Done || nb.State() != persistence.BatchDone || !nb.DoneAt.Equal(last.At) {
+		t.Errorf("batch after done: Done %v, State %s, DoneAt %v", nb.Done, nb.State(), nb.DoneAt)
+	}
+	all := mustEvents(t, s, b.ID, 0)
+	contiguous(t, all, 1)
+	sameEvents(t, all[5:], evs)
 	refused(t, s, b.ID, persistence.ErrConflict, done(b))
 	refused(t, s, b.ID, persistence.ErrConflict, processing(b, 0))
 }
@@ -228,7 +246,7 @@ func testAppendAllOrNothing(t *testing.T, op Opener) {
 	}{
 		{"twice completed", persistence.ErrConflict, []persistence.Event{completed(b, 0), completed(b, 0)}},
 		{"completed then failed", persistence.ErrConflict, []persistence.Event{completed(b, 0), failed(b, 0, "x")}},
-		{"done too early at the end", persistence.ErrConflict, []persistence.Event{completed(b, 0), processing(b, 1), done(b)}},
+		{"done at the end", persistence.ErrConflict, []persistence.Event{completed(b, 0), processing(b, 1), done(b)}},
 		{"unknown image at the end", persistence.ErrNotFound, []persistence.Event{completed(b, 0), stranger}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { refused(t, s, b.ID, tc.want, tc.evs...) })
@@ -262,11 +280,11 @@ func testUnfinished(t *testing.T, op Opener) {
 	if got := unfinished(); len(got) != 2 || !got[a.ID] || !got[b.ID] {
 		t.Fatalf("Unfinished = %v, want %s and %s", got, a.ID, b.ID)
 	}
-	mustAppend(t, s, a.ID, processing(a, 0), completed(a, 0))
+	mustAppend(t, s, a.ID, processing(a, 0))
 	if got := unfinished(); !got[a.ID] {
-		t.Fatalf("Unfinished = %v: %s is finished but its done is not recorded", got, a.ID)
+		t.Fatalf("Unfinished = %v: %s is still processing", got, a.ID)
 	}
-	mustAppend(t, s, a.ID, done(a))
+	mustAppend(t, s, a.ID, completed(a, 0)) // and done, in the same write
 	if got := unfinished(); len(got) != 1 || !got[b.ID] {
 		t.Fatalf("Unfinished = %v, want only %s", got, b.ID)
 	}

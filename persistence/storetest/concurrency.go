@@ -105,10 +105,60 @@ func testConcurrentTerminal(t *testing.T, op Opener) {
 		t.Errorf("%d appenders completed the image, want exactly 1", wins)
 	}
 	log := mustEvents(t, s, b.ID, 0)
-	if got := types(log); !slices.Equal(got, []persistence.EventType{persistence.EventQueued, persistence.EventProcessing, persistence.EventCompleted}) {
-		t.Errorf("log = %v, want queued, processing, completed", got)
+	if got := types(log); !slices.Equal(got, []persistence.EventType{persistence.EventQueued, persistence.EventProcessing, persistence.EventCompleted, persistence.EventDone}) {
+		t.Errorf("log = %v, want queued, processing, completed, done", got)
 	}
-	if nb := mustBatch(t, s, b.ID); nb.Completed != 1 || nb.LastSeq != 3 {
-		t.Errorf("batch: completed %d, LastSeq %d; want 1 and 3", nb.Completed, nb.LastSeq)
+	if nb := mustBatch(t, s, b.ID); nb.Completed != 1 || nb.LastSeq != 4 {
+		t.Errorf("batch: completed %d, LastSeq %d; want 1 and 4", nb.Completed, nb.LastSeq)
+	}
+}
+
+// testConcurrentLastTerminals: writers racing to record the last terminal
+// events of different images (each judging from its own, stale, view of
+// the batch) still leave exactly one done, last in the log, decided by
+// the store in the write that made the batch finished. No writer adds
+// done, and nothing is left to repair afterwards.
+func testConcurrentLastTerminals(t *testing.T, op Opener) {
+	s := open(t, op)
+	const n = 8
+	b := create(t, s, n)
+	for i := range n {
+		mustAppend(t, s, b.ID, processing(b, i))
+	}
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			<-start
+			ev := completed(b, i)
+			if i%2 == 1 {
+				ev = failed(b, i, "bad")
+			}
+			_, _, err := s.Append(t.Context(), b.ID, ev)
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := recv(t, errs, "racer"); err != nil {
+			t.Errorf("Append of a distinct image's terminal event: %v", err)
+		}
+	}
+	log := mustEvents(t, s, b.ID, 0)
+	contiguous(t, log, 1)
+	dones := 0
+	for _, ev := range log {
+		if ev.Type == persistence.EventDone {
+			dones++
+		}
+	}
+	if dones != 1 || log[len(log)-1].Type != persistence.EventDone || len(log) != 1+2*n+1 {
+		t.Fatalf("log = %v: want %d events ending in exactly one done", types(log), 2+2*n)
+	}
+	if d := log[len(log)-1]; d.Total != n || d.Completed != n/2 || d.Failed != n/2 {
+		t.Errorf("done = %+v, want %d of %d completed and %d failed", d, n/2, n, n/2)
+	}
+	if nb := mustBatch(t, s, b.ID); !nb.Done {
+		t.Errorf("batch not done after its last terminal event: %+v", nb)
 	}
 }
