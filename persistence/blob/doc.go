@@ -26,8 +26,9 @@
 //
 // Every method fails with an error wrapping ctx.Err() when its ctx is
 // already done, and touches nothing. The ctx given to Create bounds the
-// whole Writer: once it is done, Write fails and so does Commit. A local
-// store cannot interrupt a system call already under way, so a cancelled
-// ctx is noticed between calls (between Writes, between listed entries);
-// a remote one aborts its request.
+// whole Writer: once it is done, Commit fails and nothing is committed;
+// Writes fail too, fsblob's at once, a remote store's once its request
+// has noticed. A local store cannot interrupt a system call already under
+// way, so it notices a cancelled ctx between calls (between Writes,
+// between listed entries); a remote one aborts its request.
 package blob

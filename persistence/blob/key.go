@@ -35,12 +35,15 @@ func BatchOf(key string) (string, bool) {
 		return "", false
 	}
 	id, _, ok := strings.Cut(rest, "/")
-	return id, ok && id != ""
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
 }
 
 // Bounds on keys: S3 takes keys up to 1024 bytes; a file system takes
-// names up to 255 bytes, and fsblob's temp names add up to 17 bytes to
-// the last segment.
+// names up to 255 bytes, and fsblob's temp names add 19 bytes to the
+// last segment.
 const (
 	maxKeyLen     = 1024
 	maxSegmentLen = 200
