@@ -57,6 +57,16 @@ func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, err
 		orient = exifOrientation(head[:n])
 		putBytes(head)
 	}
+	if info.Format == "tiff" {
+		// One big strip: re-stripped on the fly (tiffstrip.go).
+		if img, ok, err := decodeRestripped(f); ok {
+			if err != nil {
+				return decoded{}, err
+			}
+			b := img.Bounds()
+			return decoded{img: img, w: b.Dx(), h: b.Dy(), scale: 1, orient: orient}, nil
+		}
+	}
 	s := newSource(f)
 	br := getReader(s)
 	img, err := decode(info.Format, br)

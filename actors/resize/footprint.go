@@ -37,7 +37,8 @@ import (
 // made a thumbnail: a 16-bit RGBA PNG 378 MiB, an 8-bit one 191 MiB, a
 // baseline 4:2:0 JPEG 76 MiB, a progressive one 357 MiB (143 MiB of it
 // libjpeg's), a progressive YCCK one 1133 MiB (376 MiB libjpeg's, the
-// rest image/jpeg's fallback); see TestFootprintOfTheLargest.
+// rest image/jpeg's fallback), a 16-bit RGBA TIFF in one deflated strip
+// 394 MiB (re-stripped: tiffstrip.go); see TestFootprintOfTheLargest.
 //
 // Errors are Probe's.
 func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, error) {
@@ -130,11 +131,19 @@ func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Optio
 			forms = []form{anyForm(info)}
 		}
 	case "tiff":
-		// The file read into memory (grown in steps), each strip's or
-		// tile's decompressed data (a bytes.Buffer: up to 4x what it
-		// holds, garbage included), and the image.
+		// The file read into memory by the probe, up to its IFD (grown
+		// in steps: x/image/tiff writes the IFD last), and the image.
+		// The plain decode reads the file into memory again and
+		// inflates each strip or tile into a bytes.Buffer (up to 4x
+		// what it holds, garbage included); restrip reads the file
+		// where it lies and holds one synthesised strip at a time
+		// (tiffPlan.cost).
 		bpp := modelBytes(cfg.ColorModel)
-		dec = 5*size + 5*bpp*px
+		if tp := planTiff(f, size, restripMin, restripTarget); tp != nil {
+			dec = 5*size + bpp*px + tp.cost()
+		} else {
+			dec = 5*size + 5*bpp*px
+		}
 		forms = []form{anyForm(info)}
 		if cfg.ColorModel == color.GrayModel {
 			forms = []form{planarForm(info, 1, 0, 0)}

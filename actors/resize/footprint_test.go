@@ -52,6 +52,27 @@ func footprintInputs(t *testing.T) []struct {
 	if err := tiff.Encode(&tiffDeflate, photo, &tiff.Options{Compression: tiff.Deflate}); err != nil {
 		t.Fatal(err)
 	}
+	// One-strip 16-bit TIFFs (over restripMin: re-stripped) as x/image
+	// writes them and, by hand, with the predictor, LZW and PackBits.
+	var tiff16 bytes.Buffer
+	if err := tiff.Encode(&tiff16, nrgba64(w, h), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	hand := func(m image.Image, comp uint16, predictor bool) []byte {
+		s := tiffSpec{be: true, w: m.Bounds().Dx(), h: m.Bounds().Dy(), comp: comp, predictor: predictor}
+		switch m := m.(type) {
+		case *image.NRGBA64:
+			s.bps, s.photo, s.extra, s.raw = []uint16{16, 16, 16, 16}, 2, 2, m.Pix
+		case *image.RGBA64:
+			s.bps, s.photo, s.raw = []uint16{16, 16, 16}, 2, nil
+			for i := 0; i < len(m.Pix); i += 8 {
+				s.raw = append(s.raw, m.Pix[i:i+6]...)
+			}
+		case *image.Gray16:
+			s.bps, s.photo, s.raw = []uint16{16}, 1, m.Pix
+		}
+		return writeTIFF(t, s)
+	}
 	padded := encodeAs(t, "jpeg", Synthetic(320, 240, 4))
 	padded = append(padded, make([]byte, 8*320*240+1<<20)...)
 	return []struct {
@@ -83,6 +104,11 @@ func footprintInputs(t *testing.T) []struct {
 		{"tiff", encodeAs(t, "tiff", photo)},
 		{"tiff deflate", tiffDeflate.Bytes()},
 		{"tiff rgba16", encodeAs(t, "tiff", nrgba64(w, h))},
+		{"tiff rgba16 deflate", tiff16.Bytes()},
+		{"tiff rgba16 deflate predictor", hand(nrgba64(w, h), 8, true)},
+		{"tiff rgb16 lzw", hand(rgba64(w, h), 5, false)},
+		{"tiff rgba16 packbits", hand(nrgba64(w, h), 32773, false)},
+		{"tiff gray16 deflate", hand(gray16(2*w, h*5/4), 8, false)},
 		{"webp lossless", webpLossless},
 		{"webp lossy", webpLossy},
 	}
@@ -290,6 +316,9 @@ func TestFootprintOfTheLargest(t *testing.T) {
 		{"progressive 4:2:0 JPEG", headerJPEG(w, h, true, -1, 0x22, 0x11, 0x11), thumb, 350, 360, true, true},
 		{"progressive 4:4:4 JPEG", headerJPEG(w, h, true, -1, 0x11, 0x11, 0x11), thumb, 700, 720, true, false},
 		{"progressive YCCK JPEG", headerJPEG(w, h, true, 2, 0x11, 0x11, 0x11, 0x11), thumb, 1100, 1140, true, false},
+		// Re-stripped (tiffstrip.go): the image and ~12 MiB; the plain
+		// decode's whole-strip buffers made it 2 GB.
+		{"16-bit RGBA TIFF, one deflated strip", headerTIFF(t, w, h), thumb, 385, 400, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name := filepath.Join(dir, "h")
@@ -319,6 +348,22 @@ func TestFootprintOfTheLargest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// headerTIFF is a 16-bit RGBA TIFF of one deflated strip as x/image/tiff
+// writes it, w×h as its header says, whose strip holds one row: all
+// Footprint reads.
+func headerTIFF(t *testing.T, w, h int) []byte {
+	s := tiffKinds(w, 1, false)[5] // nrgba16
+	s.comp = 8
+	b := writeTIFF(t, s)
+	ifd := binary.LittleEndian.Uint32(b[4:])
+	e := b[ifd+2+12 : ifd+2+24]
+	if binary.LittleEndian.Uint16(e) != 257 {
+		t.Fatal("headerTIFF: no ImageLength")
+	}
+	binary.LittleEndian.PutUint16(e[8:], uint16(h))
+	return b
 }
 
 // nrgba64 is a 16-bit image with alpha: PNG colour type 6 at depth 16.
