@@ -10,7 +10,7 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// Handing a batch over (clustered mode). A supervisor stops serving its
+// Handing a batch over. A supervisor stops serving its
 // batch when
 //   - an append comes back persistence.ErrFenced: a newer supervisor of the
 //     batch (on another node, while the members' views differ) fenced it;
@@ -59,42 +59,6 @@ const fenceCheckEvery = time.Second
 // fenceCheck: time to check the fence (see fenceCheckEvery).
 type fenceCheck struct{}
 
-// clusterReceive is the clustered supervisor's Receive.
-func (s *supervisor) clusterReceive(c *actor.Context, msg any) {
-	switch m := msg.(type) {
-	case actor.Started:
-		c.Engine().Subscribe(c.PID())
-		s.armFenceCheck(c)
-	case actor.Stopped:
-		c.Engine().Unsubscribe(c.PID())
-		if s.check != nil {
-			s.check.Stop()
-		}
-		return
-	case fenceCheck:
-		if !s.moved {
-			s.checkFence(c)
-		}
-		return
-	case membersChanged:
-		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
-			s.yield(c, "the batch has another owner", nil)
-		}
-		return
-	}
-	if s.moved {
-		s.forward(c, msg)
-		return
-	}
-	s.handle(c, msg)
-	switch msg.(type) {
-	case claimed, workDone, subscribe:
-		if !s.moved && s.sys.ownerOf(s.id) != s.sys.self() {
-			s.yield(c, "this node is not the batch's owner", nil)
-		}
-	}
-}
-
 // yield stops this supervisor serving its batch (see above); orig, when
 // not nil, is the message whose append was refused.
 func (s *supervisor) yield(c *actor.Context, why string, orig any) {
@@ -102,7 +66,7 @@ func (s *supervisor) yield(c *actor.Context, why string, orig any) {
 	s.log.Info("supervisor hands its batch over", "why", why, "owner", s.sys.ownerOf(s.id), "subscribers", len(s.subs))
 	c.Send(s.manager, handover{batchID: s.id, pid: c.PID()})
 	for _, sub := range s.subs {
-		s.deliver(c, sub, delivery{err: clusterpb.ErrMoved})
+		s.sys.send(sub, delivery{err: clusterpb.ErrMoved})
 	}
 	clear(s.subs)
 	if orig != nil {
@@ -121,33 +85,7 @@ func (s *supervisor) forward(c *actor.Context, msg any) {
 	}
 }
 
-// handoverReceive handles the manager's side; it reports whether msg was
-// one of these.
-func (m *manager) handoverReceive(c *actor.Context, msg any) bool {
-	switch msg := msg.(type) {
-	case handover:
-		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
-			delete(m.sups, msg.batchID)
-		}
-	case handback:
-		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
-			m.clusterReceive(c, msg.msg)
-			return true
-		}
-		e, self := c.Engine(), c.PID()
-		time.AfterFunc(handbackAfter, func() { e.Send(self, reroute(msg)) })
-	case reroute:
-		m.clusterReceive(c, msg.msg)
-	default:
-		return false
-	}
-	return true
-}
-
 func (s *supervisor) armFenceCheck(c *actor.Context) {
-	if s.fencer == nil {
-		return
-	}
 	e, self := c.Engine(), c.PID()
 	s.check = time.AfterFunc(fenceCheckEvery, func() { e.Send(self, fenceCheck{}) })
 }
@@ -160,7 +98,7 @@ func (s *supervisor) checkFence(c *actor.Context) {
 	}
 	if s.token != 0 && len(s.subs) > 0 {
 		ctx, cancel := s.ctx()
-		_, _, err := s.fencer.AppendFenced(ctx, s.id, s.token)
+		_, _, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token)
 		cancel()
 		if errors.Is(err, persistence.ErrFenced) {
 			s.yield(c, "fenced off by a newer supervisor", nil)

@@ -11,9 +11,10 @@ import (
 // stopTimeout bounds how long the manager waits for its supervisors.
 const stopTimeout = 10 * time.Second
 
-// manager routes messages for a batch to its supervisor, spawning one when
-// the batch has none. Each incarnation gets a fresh actor id, so a stopping
-// supervisor never collides with its successor.
+// manager routes a batch's messages to its supervisor on the batch's owner
+// (members.go): its own, spawned on demand, or the owner's manager. Each
+// incarnation of a supervisor gets a fresh actor id, so a stopping one
+// never collides with its successor.
 type manager struct {
 	sys  *System
 	sups map[string]*actor.PID
@@ -27,18 +28,39 @@ func newManager(sys *System) actor.Producer {
 }
 
 func (m *manager) Receive(c *actor.Context) {
-	if m.sys.clustered() && m.clusterReceive(c, c.Message()) {
-		return
-	}
-	switch msg := c.Message().(type) {
+	msg, remote, from := fromWire(c.Message())
+	m.sys.heard(from)
+	switch msg := msg.(type) {
 	case claimed:
-		c.Send(m.supervisor(c, msg.job.BatchID), msg)
-	case wake:
-		m.supervisor(c, msg.batchID)
+		m.route(c, msg.job.BatchID, msg, remote)
+	case workDone:
+		m.route(c, msg.job.BatchID, msg, remote)
 	case subscribe:
-		c.Send(m.supervisor(c, msg.batchID), msg)
+		m.route(c, msg.batchID, msg, remote)
 	case unsubscribe:
-		if pid, ok := m.sups[msg.batchID]; ok {
+		if o := m.sys.ownerOf(msg.batchID); o != m.sys.self() && !remote {
+			m.sys.send(managerAt(o), msg)
+		} else if pid, ok := m.sups[msg.batchID]; ok {
+			c.Send(pid, msg)
+		}
+	case handover:
+		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
+			delete(m.sups, msg.batchID)
+		}
+	case handback:
+		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
+			m.route(c, msg.batchID, msg.msg, false)
+			return
+		}
+		// This node's view still names itself: hold the message while the
+		// views converge (handbackAfter), or two nodes fence each other
+		// in a loop.
+		e, self := c.Engine(), c.PID()
+		time.AfterFunc(handbackAfter, func() { e.Send(self, reroute(msg)) })
+	case reroute:
+		m.route(c, msg.batchID, msg.msg, false)
+	case membersChanged:
+		for _, pid := range m.sups {
 			c.Send(pid, msg)
 		}
 	case finished:
@@ -56,6 +78,18 @@ func (m *manager) Receive(c *actor.Context) {
 			<-c.Engine().PoisonCtx(ctx, pid).Done()
 		}
 	}
+}
+
+// route sends a batch's message to its supervisor: this node's when this
+// node owns the batch, or when the message came from another node's
+// manager (which saw this node as the owner: handled here, never forwarded
+// again, so views that differ make no loop); else the owner's manager.
+func (m *manager) route(c *actor.Context, batchID string, msg any, remote bool) {
+	if o := m.sys.ownerOf(batchID); o != m.sys.self() && !remote {
+		m.sys.send(managerAt(o), msg)
+		return
+	}
+	c.Send(m.supervisor(c, batchID), msg)
 }
 
 func (m *manager) supervisor(c *actor.Context, batchID string) *actor.PID {

@@ -9,20 +9,20 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// Local-only messages: plain structs. (Messages that cross nodes will be
-// protobuf when the cluster comes.)
+// The messages. Every actor sends and receives these plain structs; the
+// ones that may cross nodes (claimed, workDone, subscribe, unsubscribe,
+// delivery, work, settle) are turned into their clusterpb form and back
+// in one place, wire.go, when their target is on another node.
 
-// claimed: the claim loop took job from the store; routed manager → supervisor.
-// pool (clustered mode) is the pool that claimed it; nil: this node's.
+// claimed: pool claimed job from the store; pool → manager → the batch's
+// supervisor.
 type claimed struct {
 	job  persistence.Job
-	pool *actor.PID
+	pool *actor.PID // the pool that claimed it: its work and settle go there
 }
 
-// wake: make sure the batch has a supervisor (recovery at start).
-type wake struct{ batchID string }
-
-// subscribe: sub wants every event after seq `after`, then live ones.
+// subscribe: sub wants every event after seq `after`, then live ones;
+// subscriber → manager → supervisor.
 type subscribe struct {
 	batchID string
 	after   uint64
@@ -43,31 +43,40 @@ type delivery struct {
 	err    error
 }
 
-// work: resize one image; the result goes to replyTo.
+// work: resize one image; supervisor → the pool that claimed the job →
+// a resizer.
 type work struct {
-	job      persistence.Job
-	src, dst string
-	opts     persistence.Options
-	attempt  int
-	replyTo  *actor.PID
+	job     persistence.Job
+	opts    persistence.Options
+	attempt int
 }
 
-// workDone: the outcome of one attempt.
+// workDone: the outcome of one attempt; resizer → its pool → manager →
+// the batch's supervisor as of then.
 type workDone struct {
 	job     persistence.Job
 	attempt int
 	res     resize.Result
 	err     error
 	took    time.Duration
-	pool    *actor.PID // clustered: the pool that claimed job
+	pool    *actor.PID // the pool that claimed job
 }
 
-// resizerIdle: a resizer finished its job (its slot is free again).
-type resizerIdle struct{ pid *actor.PID }
+// settle: supervisor → the pool that claimed job: ack it (neither flag),
+// or requeue it after a wait; freeSlot when the job never reached a
+// resizer, so its claim slot is free again.
+type settle struct {
+	job      persistence.Job
+	requeue  bool
+	after    time.Duration
+	freeSlot bool
+}
 
-// slotFree: a claimed job will not reach a resizer (already terminal, given
-// up, or its supervisor could not load), so its claim slot is free again.
-type slotFree struct{}
+// resizerIdle: a resizer finished job (its claim slot is free again).
+type resizerIdle struct {
+	pid *actor.PID
+	job persistence.Job
+}
 
 // finished: the supervisor pid has nothing left to do.
 type finished struct {
@@ -75,8 +84,8 @@ type finished struct {
 	pid     *actor.PID
 }
 
-// requeue: the backoff of a retried job has passed; put it back in the queue.
-type requeue struct{ job persistence.Job }
+// retry wraps a message a supervisor handles again after a store failure.
+type retry struct{ msg any }
 
 // drain: stop claiming; the pool reports through System.drained once idle.
 type drain struct{}

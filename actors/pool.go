@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,23 +13,42 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// pool owns the resizers and the claim loop. A slot is a claim the pool can
-// still take: the loop claims only with a free slot, and a slot comes back
-// when a resizer finishes a job or a claimed job turns out to need no work.
-// So the jobs out of the queue at any time are at most claimSlots: one at
-// each resizer and Config.ClaimAhead more, recorded as processing and
-// waiting in queue.
+// pool owns the resizers, the claim loop and the jobs it claimed until
+// their supervisor says how to settle them. A slot is a claim the pool can
+// still take: the loop claims only with a free slot, and each claimed job
+// holds its slot until it has been at a resizer or turns out to need no
+// work. So the jobs out of the queue at any time are at most claimSlots:
+// one at each resizer and Config.ClaimAhead more, recorded as processing
+// and waiting in queue.
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
 	queue    []work
 	busy     int
 	slots    chan struct{}
+	slotted  map[persistence.Job]int // claimed jobs that still hold slots, and how many
+	held     map[persistence.Job]heldJob
+	gen      uint64 // numbers the changes of held jobs
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
-	held     map[persistence.Job]heldJob // clustered: claimed, not settled
-	gen      uint64                      // clustered: numbers the changes of held jobs
+}
+
+// heldJob is a job this pool claimed and has not been told to settle yet.
+// gen numbers its last change; a job not at a resizer has a timer that
+// checks, after HeldTimeout, whether it changed since (heldCheck): if not,
+// its claim or its outcome was lost (a supervisor gone with its node, a
+// dead letter) and it is sent again.
+type heldJob struct {
+	atResizer bool
+	gen       uint64
+	timer     *time.Timer
+}
+
+// heldCheck: HeldTimeout passed since held job's change gen.
+type heldCheck struct {
+	job persistence.Job
+	gen uint64
 }
 
 // claimSlots is how many jobs a pool takes out of the queue at once: one
@@ -40,38 +60,47 @@ type pool struct {
 func claimSlots(c Config) int { return c.Workers + c.ClaimAhead }
 
 func newPool(sys *System) actor.Producer {
-	return func() actor.Receiver { return &pool{sys: sys} }
+	return func() actor.Receiver {
+		return &pool{sys: sys, slotted: make(map[persistence.Job]int), held: make(map[persistence.Job]heldJob)}
+	}
 }
 
 func (p *pool) Receive(c *actor.Context) {
-	if p.sys.clustered() && p.clusterReceive(c, c.Message()) {
-		return
-	}
-	switch m := c.Message().(type) {
+	msg, _, _ := fromWire(c.Message())
+	switch m := msg.(type) {
 	case actor.Started:
-		n := p.sys.cfg.Workers
 		p.slots = make(chan struct{}, claimSlots(p.sys.cfg))
 		for range cap(p.slots) {
 			p.slots <- struct{}{}
 		}
-		for i := 0; i < n; i++ {
+		for i := range p.sys.cfg.Workers {
 			p.idle = append(p.idle, c.SpawnChild(newResizer(p.sys), "resizer", actor.WithID(strconv.Itoa(i))))
-		}
-		to := p.sys.manager
-		if p.sys.clustered() {
-			// Claims pass through the pool, which holds them until settled.
-			p.held = make(map[persistence.Job]heldJob)
-			to = c.PID()
-			c.Engine().Subscribe(c.PID())
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.loopDone = cancel, make(chan struct{})
-		go p.claimLoop(ctx, c.Engine(), to, c.PID())
+		go p.claimLoop(ctx, c.Engine(), c.PID())
+	case claimed:
+		p.slotted[m.job]++ // twice when a lease expired while this pool still held it
+		p.hold(c, m.job, false)
+		c.Send(p.sys.manager, m)
 	case work:
+		if _, ok := p.held[m.job]; ok {
+			p.hold(c, m.job, true)
+		}
 		p.onWork(c, m)
+	case workDone:
+		// The attempt ended here. Until its supervisor settles it, the job
+		// counts as not at a resizer again: an outcome lost with a node
+		// that leaves is sent again. This node's manager routes it to the
+		// batch's owner as of now (the supervisor that sent the work may
+		// be gone).
+		if _, ok := p.held[m.job]; ok {
+			p.hold(c, m.job, false)
+		}
+		c.Send(p.sys.manager, m)
 	case resizerIdle:
 		p.busy--
-		p.release()
+		p.release(m.job)
 		if len(p.queue) > 0 && !p.draining {
 			next := p.queue[0]
 			p.queue = p.queue[1:]
@@ -81,8 +110,29 @@ func (p *pool) Receive(c *actor.Context) {
 			p.idle = append(p.idle, m.pid)
 		}
 		p.checkDrained()
-	case slotFree:
-		p.release()
+	case settle:
+		p.onSettle(m)
+	case heldCheck:
+		if h, ok := p.held[m.job]; ok && h.gen == m.gen && !h.atResizer {
+			p.sys.cfg.Logger.Info("no word on a claimed job; sending it again",
+				"batch_id", m.job.BatchID, "image_id", m.job.ImageID, "after", p.sys.cfg.HeldTimeout)
+			p.resend(c, m.job)
+		}
+	case membersChanged:
+		// A supervisor lost with its node: every held job not at a resizer
+		// (a claim, work, outcome or settle in flight, a backoff) goes
+		// again to the batch's new owner, which drops it if its image is
+		// terminal. Jobs at a resizer report through the pool and the
+		// manager, which route to the new owner already.
+		var lost []persistence.Job // resend changes held: not while ranging over it
+		for j, h := range p.held {
+			if o := Owner(j.BatchID, m.old); !h.atResizer && !slices.Contains(m.now, o) {
+				lost = append(lost, j)
+			}
+		}
+		for _, j := range lost {
+			p.resend(c, j)
+		}
 	case drain:
 		if !p.draining {
 			p.draining = true
@@ -91,6 +141,9 @@ func (p *pool) Receive(c *actor.Context) {
 		}
 		p.checkDrained()
 	case actor.Stopped:
+		for j := range p.held {
+			p.unhold(j)
+		}
 		if p.cancel != nil {
 			p.cancel()
 			<-p.loopDone
@@ -102,7 +155,7 @@ func (p *pool) onWork(c *actor.Context, m work) {
 	if p.draining {
 		// Not started: the job stays in flight in the store and is
 		// redone after the restart.
-		p.release()
+		p.release(m.job)
 		return
 	}
 	if len(p.idle) == 0 {
@@ -115,12 +168,79 @@ func (p *pool) onWork(c *actor.Context, m work) {
 	c.Send(r, m)
 }
 
-func (p *pool) release() {
+// onSettle acks or requeues a job this pool claimed, as its supervisor says.
+func (p *pool) onSettle(m settle) {
+	p.unhold(m.job)
+	st, log, j := p.sys.cfg.Store, p.sys.cfg.Logger, m.job
+	if m.requeue {
+		time.AfterFunc(m.after, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			defer cancel()
+			if err := st.Requeue(ctx, j); err != nil {
+				// Still in flight: redelivered after the lease or a restart.
+				log.Warn("requeue failed", "image_id", j.ImageID, "err", err)
+			}
+		})
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		if err := st.Ack(ctx, j); err != nil {
+			// Harmless: the job is redelivered later, finds its image
+			// terminal and is acked then.
+			log.Warn("ack failed", "image_id", j.ImageID, "err", err)
+		}
+		cancel()
+	}
+	if m.freeSlot {
+		p.release(j)
+	}
+}
+
+// release gives back a slot job holds, if it holds one: a job sent again
+// (a lost message, a node that left) may reach a resizer twice for one
+// claim, and the second release has nothing to give back.
+func (p *pool) release(j persistence.Job) {
+	n := p.slotted[j]
+	if n == 0 {
+		return
+	}
+	if n == 1 {
+		delete(p.slotted, j)
+	} else {
+		p.slotted[j] = n - 1
+	}
 	select {
 	case p.slots <- struct{}{}:
-	default: // more releases than claims would be a bug; never block the pool on it
-		p.sys.cfg.Logger.Warn("pool: slot released twice")
+	default: // a claim the loop did not take a slot for (tests hand some in)
 	}
+}
+
+// hold records a change of a held job: at a resizer (its outcome comes
+// back through the pool), or waiting for word from its supervisor, for at
+// most HeldTimeout before it is sent again.
+func (p *pool) hold(c *actor.Context, j persistence.Job, atResizer bool) {
+	p.unhold(j)
+	p.gen++
+	h := heldJob{atResizer: atResizer, gen: p.gen}
+	if !atResizer {
+		e, self, msg := c.Engine(), c.PID(), heldCheck{job: j, gen: p.gen}
+		h.timer = time.AfterFunc(p.sys.cfg.HeldTimeout, func() { e.Send(self, msg) })
+	}
+	p.held[j] = h
+}
+
+func (p *pool) unhold(j persistence.Job) {
+	if h, ok := p.held[j]; ok {
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		delete(p.held, j)
+	}
+}
+
+// resend sends a held job's claim again, to the batch's owner as of now.
+func (p *pool) resend(c *actor.Context, j persistence.Job) {
+	p.hold(c, j, false)
+	c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
 }
 
 func (p *pool) checkDrained() {
@@ -137,7 +257,7 @@ func (p *pool) checkDrained() {
 
 // claimLoop runs in its own goroutine: it may block in Store.Claim, which an
 // actor must not. It only sends messages; the pool owns all state.
-func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, to, self *actor.PID) {
+func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) {
 	defer close(p.loopDone)
 	log := p.sys.cfg.Logger
 	wait := 100 * time.Millisecond
@@ -168,11 +288,7 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, to, self *actor.P
 			continue
 		}
 		wait = 100 * time.Millisecond
-		if p.sys.clustered() {
-			e.Send(to, claimed{job: job, pool: self})
-		} else {
-			e.Send(to, claimed{job: job})
-		}
+		e.Send(self, claimed{job: job, pool: self})
 	}
 }
 
@@ -189,17 +305,13 @@ func newResizer(sys *System) actor.Producer {
 
 func (r *resizer) Receive(c *actor.Context) {
 	if w, ok := c.Message().(work); ok {
-		obs := r.sys.cfg.Observer
+		obs, f := r.sys.cfg.Observer, r.sys.cfg.Files
 		obs.ResizeStarted()
 		start := time.Now()
-		res, err := resize.Process(w.src, w.dst, w.opts, r.sys.cfg.Limits)
+		res, err := resize.Process(f.Source(w.job.BatchID, w.job.ImageID), f.Output(w.job.BatchID, w.job.ImageID, w.opts.Format), w.opts, r.sys.cfg.Limits)
 		took := time.Since(start)
 		obs.ResizeEnded()
-		d := workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took}
-		if r.sys.clustered() {
-			d.pool = c.Parent()
-		}
-		c.Send(w.replyTo, d)
-		c.Send(c.Parent(), resizerIdle{pid: c.PID()})
+		c.Send(c.Parent(), workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took, pool: c.Parent()})
+		c.Send(c.Parent(), resizerIdle{pid: c.PID(), job: w.job})
 	}
 }

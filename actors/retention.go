@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"time"
-
-	"github.com/backlot/backlot/persistence"
 )
 
 // retentionBatch is how many expired batches one sweep deletes at most, so
@@ -17,7 +15,7 @@ const retentionBatch = 100
 // files. Files of a batch deleted from the store but not from disk (a crash
 // in between) are removed by the start-up sweep of unrecorded directories.
 // It runs every period/10 (at least every second, at most hourly).
-func (s *System) janitor(ctx context.Context, r persistence.Retainer, period time.Duration) {
+func (s *System) janitor(ctx context.Context, period time.Duration) {
 	defer close(s.janitorDone)
 	every := min(max(period/10, time.Second), time.Hour)
 	if s.cfg.RetentionEvery > 0 {
@@ -31,7 +29,7 @@ func (s *System) janitor(ctx context.Context, r persistence.Retainer, period tim
 			return
 		case <-t.C:
 		}
-		n, err := s.Sweep(ctx, r, time.Now().Add(-period))
+		n, err := s.Sweep(ctx, time.Now().Add(-period))
 		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("retention sweep", "err", err, "deleted", n)
 		} else if n > 0 {
@@ -42,8 +40,8 @@ func (s *System) janitor(ctx context.Context, r persistence.Retainer, period tim
 
 // Sweep deletes every batch done before cut, with its files; it returns
 // how many it deleted.
-func (s *System) Sweep(ctx context.Context, r persistence.Retainer, cut time.Time) (int, error) {
-	deleted := 0
+func (s *System) Sweep(ctx context.Context, cut time.Time) (int, error) {
+	r, deleted := s.cfg.Store, 0
 	for {
 		ids, err := r.Expired(ctx, cut, retentionBatch)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -53,9 +54,8 @@ type subscriber struct {
 	sub     *Subscription
 	closed  bool
 	last    uint64 // the highest seq passed on (at first: after)
-	// clustered: gen numbers this subscriber's Subscribes, got its
-	// Deliveries; timer checks that one came (resubscribe.go), or
-	// resubscribes after a move.
+	// gen numbers this subscriber's subscribes, got its deliveries; timer
+	// checks that one came, or resubscribes after a move.
 	gen   uint64
 	got   uint64
 	timer *time.Timer
@@ -78,21 +78,107 @@ func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription)
 	}
 }
 
+// A subscriber keeps the last seq it passed on, so whenever it subscribes
+// again (its batch's supervisor moved, a gap, no answer) it asks for the
+// events after that one: nothing repeated, no gap. It subscribes again
+//   - when the member list changes its batch's owner;
+//   - on a delivery whose first event is past last+1 (a gap);
+//   - on clusterpb.ErrMoved (its supervisor handed the batch over), after
+//     handbackAfter, when the members' views have likely converged;
+//   - when no delivery came within SubscribeTimeout of a subscribe (it or
+//     its answer was lost: a dead letter on a node restarting under the
+//     same address, a supervisor that stopped meanwhile). Every subscribe
+//     is answered by one delivery, possibly empty;
+//   - when no delivery came for streamIdle while the batch is unfinished:
+//     a fan-out can be lost too (a supervisor does not send to a node its
+//     view does not list yet), and when the lost one carried the done,
+//     nothing later would show the gap.
+//
+// On a node alone none of these losses can happen, and the checks cost a
+// timer.
+
+// streamIdle is how long a subscriber waits without a delivery before it
+// subscribes again (a batch may be idle that long legitimately: the cost
+// is one subscribe and an empty answer).
+const streamIdle = 5 * time.Second
+
+// subscribeCheck: SubscribeTimeout passed since subscribe number gen, or
+// streamIdle since delivery number got.
+type subscribeCheck struct{ gen, got uint64 }
+
+// resubscribeNow: the wait after a move is over.
+type resubscribeNow struct{}
+
 func (s *subscriber) Receive(c *actor.Context) {
-	if s.sys.clustered() && s.clusterReceive(c, c.Message()) {
-		return
-	}
-	switch m := c.Message().(type) {
+	msg, _, _ := fromWire(c.Message())
+	switch m := msg.(type) {
 	case actor.Started:
-		c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.after, sub: c.PID()})
+		s.resubscribe(c)
 	case delivery:
-		m.events = s.fresh(m.events)
-		s.deliver(m)
+		s.onDelivery(c, m)
+	case membersChanged:
+		if Owner(s.batchID, m.old) != Owner(s.batchID, m.now) {
+			s.resubscribe(c)
+		}
+	case subscribeCheck:
+		if m.gen == s.gen && m.got == s.got {
+			s.sys.cfg.Logger.Debug("no delivery in time; subscribing again", "batch_id", s.batchID, "after", s.last)
+			s.resubscribe(c)
+		}
+	case resubscribeNow:
+		s.resubscribe(c)
 	case actor.Stopped:
+		s.sys.subs.Delete(c.PID())
+		if s.timer != nil {
+			s.timer.Stop()
+		}
 		c.Send(s.sys.manager, unsubscribe{batchID: s.batchID, sub: c.PID()})
 		s.close()
 		s.sys.subscribers.Add(-1)
 	}
+}
+
+func (s *subscriber) onDelivery(c *actor.Context, m delivery) {
+	s.got++
+	s.later(c, streamIdle, subscribeCheck{gen: s.gen, got: s.got})
+	if errors.Is(m.err, clusterpb.ErrMoved) {
+		s.later(c, handbackAfter, resubscribeNow{})
+		return
+	}
+	evs := m.events
+	for len(evs) > 0 && evs[0].Seq <= s.last {
+		evs = evs[1:]
+	}
+	if len(evs) > 0 && evs[0].Seq != s.last+1 {
+		s.resubscribe(c) // a gap: events from a supervisor we had not caught up with
+		return
+	}
+	if len(evs) > 0 {
+		s.last = evs[len(evs)-1].Seq
+	}
+	m.events = evs
+	s.deliver(m)
+}
+
+// resubscribe subscribes (again) from the last event passed on and checks
+// for an answer after SubscribeTimeout.
+func (s *subscriber) resubscribe(c *actor.Context) {
+	if s.closed {
+		return
+	}
+	s.gen++
+	c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.last, sub: c.PID()})
+	s.later(c, s.sys.cfg.SubscribeTimeout, subscribeCheck{gen: s.gen, got: s.got})
+}
+
+// later sends msg to this subscriber after d, replacing the pending timer
+// (a subscriber waits for one thing at a time).
+func (s *subscriber) later(c *actor.Context, d time.Duration, msg any) {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	e, self := c.Engine(), c.PID()
+	s.timer = time.AfterFunc(d, func() { e.Send(self, msg) })
 }
 
 func (s *subscriber) deliver(m delivery) {
@@ -113,19 +199,6 @@ func (s *subscriber) deliver(m delivery) {
 	if m.final || m.err != nil {
 		s.close()
 	}
-}
-
-// fresh drops the events at or below the last one passed on (at first the
-// resume point), so a subscriber never sees an event twice or one at or
-// below its Last-Event-ID, whatever a delivery holds; it advances last.
-func (s *subscriber) fresh(evs []persistence.Event) []persistence.Event {
-	for len(evs) > 0 && evs[0].Seq <= s.last {
-		evs = evs[1:]
-	}
-	if len(evs) > 0 {
-		s.last = evs[len(evs)-1].Seq
-	}
-	return evs
 }
 
 func (s *subscriber) close() {

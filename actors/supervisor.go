@@ -9,10 +9,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // storeTimeout bounds one store call made from an actor.
@@ -22,8 +20,13 @@ const storeTimeout = 10 * time.Second
 // than a broken rule (the store unreachable) is tried again.
 const retryStoreAfter = time.Second
 
-// supervisor owns one batch: its state, its event log in memory (a mirror of
-// the durable one) and its subscribers. It is the only writer of the log.
+// supervisor owns one batch on the batch's owner: a mirror of its stored
+// log and the subscribers it fans that log out to. It is the batch's only
+// writer while it holds the batch's latest fencing token (taken before its
+// first read): it records each attempt's start and outcome through the
+// store, which decides what they produce (done with the last terminal
+// event), sends the work to the pool that claimed the job and tells that
+// pool to settle the job. It keeps nothing the store does not have.
 type supervisor struct {
 	sys     *System
 	id      string
@@ -32,41 +35,54 @@ type supervisor struct {
 	events  []persistence.Event // events[i].Seq == i+1
 	subs    map[string]*actor.PID
 	loadErr error
-	pending int // timers (backoffs, store retries) that will message us
+	pending int // timers (store retries) that will message us
 	over    bool
 	log     *slog.Logger
-	// pools: the pool that claimed each job (clustered mode), where its
-	// Work and Settle go.
-	pools map[persistence.Job]*actor.PID
-	// fencer (clustered mode, a store that fences): token is this
-	// supervisor's, taken before its first load; every append is fenced
-	// with it. moved: it was fenced off or its batch has another owner; it
-	// writes nothing more and hands every message back (handover.go).
-	fencer persistence.Fencer
-	token  uint64
-	moved  bool
-	check  *time.Timer // the next fenceCheck
+	pools   map[persistence.Job]*actor.PID // the pool that claimed each job
+	token   uint64                         // this writer's fencing token; 0 until fenced
+	// moved: fenced off, or the batch has another owner; it writes nothing
+	// more and hands every message back (handover.go).
+	moved bool
+	check *time.Timer // the next fenceCheck
 }
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
-	var fencer persistence.Fencer
-	if f, ok := sys.cfg.Store.(persistence.Fencer); ok && sys.clustered() {
-		fencer = f
-	}
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			pools: make(map[persistence.Job]*actor.PID), fencer: fencer,
-			log: sys.cfg.Logger.With("batch_id", batchID),
+			pools: make(map[persistence.Job]*actor.PID), log: sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
 }
 
 func (s *supervisor) Receive(c *actor.Context) {
-	if s.sys.clustered() {
-		s.clusterReceive(c, c.Message())
-	} else {
-		s.handle(c, c.Message())
+	switch m := c.Message().(type) {
+	case actor.Started:
+		s.armFenceCheck(c)
+	case actor.Stopped:
+		if s.check != nil {
+			s.check.Stop()
+		}
+	case fenceCheck:
+		if !s.moved {
+			s.checkFence(c)
+		}
+	case membersChanged:
+		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
+			s.yield(c, "the batch has another owner", nil)
+		}
+	default:
+		if s.moved {
+			s.forward(c, m)
+			break
+		}
+		s.handle(c, m)
+		switch m.(type) {
+		case claimed, workDone, subscribe:
+			if !s.moved && s.sys.ownerOf(s.id) != s.sys.self() {
+				s.yield(c, "this node is not the batch's owner", nil)
+			}
+		}
 	}
 	s.maybeFinish(c)
 }
@@ -87,31 +103,26 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 		s.onSubscribe(c, m)
 	case unsubscribe:
 		delete(s.subs, m.sub.String())
-	case requeue:
-		s.pending--
-		s.onRequeue(c, m.job)
 	case retry:
 		s.pending--
 		s.handle(c, m.msg)
 	}
 }
 
-// retry wraps a message to handle again after a store failure.
-type retry struct{ msg any }
-
 func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }
 
-// load reads the batch and its log from the store. On failure it keeps
-// what it had and records the error; a later message tries again. A
-// fencing supervisor fences first (once), so it reads everything the
-// batch's previous writer wrote before that one was cut off.
+// load reads the batch and its log from the store, fencing first (once),
+// so it reads everything the batch's previous writer wrote before being
+// cut off. On failure it keeps what it had and records the error; a later
+// message tries again.
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if s.fencer != nil && s.token == 0 {
-		tok, err := s.fencer.Fence(ctx, s.id)
+	st := s.sys.cfg.Store
+	if s.token == 0 {
+		tok, err := st.Fence(ctx, s.id)
 		if err != nil {
 			s.loadErr = fmt.Errorf("fence batch %s: %w", s.id, err)
 			s.log.Warn("supervisor cannot fence its batch", "err", err)
@@ -119,10 +130,10 @@ func (s *supervisor) load() {
 		}
 		s.token = tok
 	}
-	b, err := s.sys.cfg.Store.Batch(ctx, s.id)
+	b, err := st.Batch(ctx, s.id)
 	var evs []persistence.Event
 	if err == nil {
-		evs, err = s.sys.cfg.Store.Events(ctx, s.id, 0)
+		evs, err = st.Events(ctx, s.id, 0)
 	}
 	if err != nil {
 		s.loadErr = fmt.Errorf("load batch %s: %w", s.id, err)
@@ -147,25 +158,20 @@ func (s *supervisor) gone() bool {
 }
 
 // onClaimed starts an attempt: record processing (the store numbers the
-// attempt), then hand the image to the pool.
+// attempt), then send the image to the pool that claimed it.
 func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 	if !s.ready() {
 		if s.gone() {
-			s.dropClaim(c, job) // an orphan job: nothing to do
+			s.settle(settle{job: job, freeSlot: true}) // an orphan job: nothing to do
 			return
 		}
 		// The store is unreachable: hand the job back once it may be.
-		if s.sys.clustered() {
-			s.settle(job, &clusterpb.Settle{FreeSlot: true, Requeue: true, After: durationpb.New(retryStoreAfter)})
-			return
-		}
-		c.Send(s.sys.pool, slotFree{})
-		s.after(c, retryStoreAfter, requeue{job: job})
+		s.settle(settle{job: job, freeSlot: true, requeue: true, after: retryStoreAfter})
 		return
 	}
 	im := s.batch.Image(job.ImageID)
 	if s.batch.Done || im == nil || im.State.Terminal() {
-		s.dropClaim(c, job) // a redelivered duplicate: already settled
+		s.settle(settle{job: job, freeSlot: true}) // a redelivered duplicate: already settled
 		return
 	}
 	if im.Attempts >= s.sys.cfg.MaxAttempts {
@@ -173,8 +179,8 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 		if im.Error != "" {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
 		}
-		if s.appendTerminal(c, job, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}, claimed{job: job}) {
-			s.freeSlot(c, job)
+		if _, ok := s.append(c, claimed{job: job}, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}); ok {
+			s.settle(settle{job: job, freeSlot: true})
 		}
 		return
 	}
@@ -182,37 +188,23 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 	if !ok {
 		return // refused: settled by append; failed: retried, still holding its slot
 	}
-	f := s.sys.cfg.Files
-	s.dispatch(c, work{
-		job: job, opts: s.batch.Options, attempt: evs[0].Attempt, replyTo: c.PID(),
-		src: f.Source(s.id, job.ImageID), dst: f.Output(s.id, job.ImageID, s.batch.Options.Format),
-	})
+	// The outcome comes back through the claiming pool and its node's
+	// manager, so it reaches the batch's owner as of then even if this
+	// supervisor has handed the batch over meanwhile.
+	s.sys.send(s.poolOf(job), work{job: job, opts: s.batch.Options, attempt: evs[0].Attempt})
 }
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
 func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 	if !s.ready() {
 		if s.gone() {
-			s.ack(m.job)
+			s.settle(settle{job: m.job})
 			return
 		}
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
-	ev := persistence.Event{BatchID: s.id, ImageID: m.job.ImageID}
-	switch {
-	case m.err == nil:
-		ev.Type = persistence.EventCompleted
-		ev.URL = persistence.ResultURL(s.id, m.job.ImageID)
-		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.res.Width, m.res.Height, m.res.Bytes, m.res.Sum
-	case resize.Permanent(m.err):
-		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)
-	case m.attempt < s.sys.cfg.MaxAttempts:
-		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.err)
-	default:
-		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.attempt, resize.Message(m.err))
-	}
+	ev := outcome(s.id, m, s.sys.cfg.MaxAttempts)
 	if m.err != nil {
 		attrs := []any{"image_id", m.job.ImageID, "attempt", m.attempt, "err", m.err}
 		var pe *resize.PanicError
@@ -221,66 +213,55 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 		}
 		s.log.Info("resize attempt failed", attrs...)
 	}
-	if ev.Type.Terminal() {
-		if s.appendTerminal(c, m.job, ev, m) {
-			s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
-		}
-		return
-	}
 	if _, ok := s.append(c, m, ev); !ok {
 		return
 	}
 	s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
-	// The job stays in flight during the backoff: a crash meanwhile
-	// redelivers it, which is what we want.
-	if s.sys.clustered() { // the claiming pool keeps the timer
-		s.settle(m.job, &clusterpb.Settle{Requeue: true, After: durationpb.New(s.sys.cfg.backoff(m.attempt))})
+	if ev.Type.Terminal() {
+		s.settle(settle{job: m.job})
 		return
 	}
-	s.after(c, s.sys.cfg.backoff(m.attempt), requeue{job: m.job})
+	// The job stays in flight during the backoff (the claiming pool keeps
+	// the timer): a crash meanwhile redelivers it, which is what we want.
+	s.settle(settle{job: m.job, requeue: true, after: s.sys.cfg.backoff(m.attempt)})
 }
 
-func (s *supervisor) onRequeue(c *actor.Context, job persistence.Job) {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	if err := s.sys.cfg.Store.Requeue(ctx, job); err != nil {
-		s.log.Warn("requeue failed; will retry", "image_id", job.ImageID, "err", err)
-		s.after(c, retryStoreAfter, requeue{job: job})
+// outcome is the event an attempt's result makes: completed, failed
+// (permanent, or the last attempt) or retrying.
+func outcome(batchID string, m workDone, maxAttempts int) persistence.Event {
+	ev := persistence.Event{BatchID: batchID, ImageID: m.job.ImageID}
+	switch {
+	case m.err == nil:
+		ev.Type = persistence.EventCompleted
+		ev.URL = persistence.ResultURL(batchID, m.job.ImageID)
+		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.res.Width, m.res.Height, m.res.Bytes, m.res.Sum
+	case resize.Permanent(m.err):
+		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)
+	case m.attempt < maxAttempts:
+		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.err)
+	default:
+		ev.Type = persistence.EventFailed
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.attempt, resize.Message(m.err))
 	}
+	return ev
 }
 
-// appendTerminal records ev (and done when it is the last) and acks the
-// job. It reports whether the job is settled.
-func (s *supervisor) appendTerminal(c *actor.Context, job persistence.Job, ev persistence.Event, orig any) bool {
-	if _, ok := s.append(c, orig, ev); !ok {
-		return false
-	}
-	s.ack(job)
-	return true
-}
-
-// append records evs durably, then fans out what the store recorded: evs
-// with their seqs and, when they finished the batch, the done the store
-// decided in the same write. On a broken rule (a duplicate, e.g. after
-// redelivery) it resyncs from the store; on another error it schedules
-// orig again.
+// append records evs with this supervisor's token, then fans out what the
+// store recorded: evs with their seqs and, when they finished the batch,
+// the done the store decided in the same write. On a broken rule (a
+// duplicate, e.g. after redelivery) it settles orig's job and reads the
+// log again; fenced off, it hands the batch over; on another error it
+// schedules orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
 	now := time.Now().UTC()
 	for i := range evs {
 		evs[i].At = now
 	}
 	ctx, cancel := s.ctx()
-	var all []persistence.Event
-	var nb *persistence.Batch
-	var err error
-	if s.token != 0 {
-		all, nb, err = s.fencer.AppendFenced(ctx, s.id, s.token, evs...)
-	} else {
-		all, nb, err = s.sys.cfg.Store.Append(ctx, s.id, evs...)
-	}
+	all, nb, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token, evs...)
 	cancel()
 	switch {
-	case err == nil && (len(all) == 0 || all[0].Seq == uint64(len(s.events))+1):
+	case err == nil && all[0].Seq == uint64(len(s.events))+1:
 		before := s.batch.State()
 		s.batch = nb
 		s.events = append(s.events, all...)
@@ -291,9 +272,9 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		}
 		return all, true
 	case err == nil:
-		// Another writer appended since this mirror was read (only a
-		// store without fencing allows it): the log is read again.
-		s.log.Warn("log written by another writer; resyncing from the store", "want_seq", len(s.events)+1, "got_seq", all[0].Seq)
+		// Written behind the mirror: only a writer without the token can
+		// (a test, an operator's tool). Read the log again.
+		s.log.Warn("log written by another writer; reading it again", "want_seq", len(s.events)+1, "got_seq", all[0].Seq)
 		s.resync(c)
 		return all, true
 	case errors.Is(err, persistence.ErrFenced):
@@ -301,13 +282,13 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		s.yield(c, "fenced off by a newer supervisor", orig)
 		return nil, false
 	case errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound):
-		s.log.Info("append refused; resyncing from the store", "err", err)
+		s.log.Info("append refused; reading the log again", "err", err)
 		s.resync(c)
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
-			s.dropClaim(c, m.job)
+			s.settle(settle{job: m.job, freeSlot: true})
 		case workDone: // the resizer already gave its slot back
-			s.ack(m.job)
+			s.settle(settle{job: m.job})
 		}
 		return nil, false
 	}
@@ -317,8 +298,8 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 }
 
 // resync reads the batch and its log again and fans out what the store
-// has beyond this mirror (say the done another writer's last terminal
-// event brought), so no subscriber waits on an event it will not get.
+// has beyond this mirror, so no subscriber waits on an event it will not
+// get.
 func (s *supervisor) resync(c *actor.Context) {
 	had := len(s.events)
 	s.load()
@@ -327,41 +308,31 @@ func (s *supervisor) resync(c *actor.Context) {
 	}
 }
 
-func (s *supervisor) ack(job persistence.Job) {
-	if s.sys.clustered() {
-		s.settle(job, &clusterpb.Settle{})
-		return
+// poolOf is the pool that claimed job (this node's if unknown: a job a
+// test or a retry handed in without one).
+func (s *supervisor) poolOf(job persistence.Job) *actor.PID {
+	if p, ok := s.pools[job]; ok {
+		return p
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	if err := s.sys.cfg.Store.Ack(ctx, job); err != nil {
-		// Harmless: the job is redelivered later, finds its image
-		// terminal and is acked then.
-		s.log.Warn("ack failed", "image_id", job.ImageID, "err", err)
-	}
+	return s.sys.pool
 }
 
-// dropClaim ends a freshly claimed job that needs no work: acked (it is
-// settled) and its claim slot given back to the pool.
-func (s *supervisor) dropClaim(c *actor.Context, job persistence.Job) {
-	if s.sys.clustered() {
-		s.settle(job, &clusterpb.Settle{FreeSlot: true})
-		return
-	}
-	s.ack(job)
-	c.Send(s.sys.pool, slotFree{})
+// settle tells the pool that claimed the job what to do with it.
+func (s *supervisor) settle(st settle) {
+	s.sys.send(s.poolOf(st.job), st)
+	delete(s.pools, st.job)
 }
 
 func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 	if !s.ready() {
-		s.deliver(c, m.sub, delivery{err: s.loadErr, final: true})
+		s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
 		return
 	}
 	var evs []persistence.Event
 	if m.after < uint64(len(s.events)) {
 		evs = append(evs, s.events[m.after:]...) // a copy: the subscriber reads it on another goroutine
 	}
-	s.deliver(c, m.sub, delivery{events: evs, final: s.batch.Done})
+	s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
 	if !s.batch.Done {
 		s.subs[m.sub.String()] = m.sub
 	}
@@ -370,7 +341,7 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 func (s *supervisor) fanOut(c *actor.Context, evs []persistence.Event) {
 	d := delivery{events: evs, final: s.batch.Done}
 	for _, pid := range s.subs {
-		s.deliver(c, pid, d)
+		s.sys.send(pid, d)
 	}
 	if s.batch.Done {
 		clear(s.subs)

@@ -47,25 +47,24 @@ type Config struct {
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
 	// Retention deletes finished batches (store and files) this long after
-	// their done; 0 keeps them forever. Needs a store that implements
-	// persistence.Retainer.
+	// their done; 0 keeps them forever.
 	Retention time.Duration
 	// RetentionEvery overrides how often the janitor looks (default
 	// Retention/10, between 1 s and 1 h).
 	RetentionEvery time.Duration
 	// Cluster, when set, makes this system a member of a cluster: the
-	// actors live on the node's engine, each batch's supervisor runs on
-	// one member (see route.go), and jobs are settled by the pool that
-	// claimed them. Nil: the single-node system, no remoting.
+	// actors live on the node's engine and the members are the cluster's
+	// (members.go). Nil: a cluster of one, this node, on an engine of its
+	// own without remoting. The actors run the same code either way.
 	Cluster *cluster.Node
-	// HeldTimeout (clustered): a job this node's pool claimed that is not
+	// HeldTimeout: a job this node's pool claimed that is not
 	// at one of its resizers and has had no word from its supervisor (Work
 	// or Settle) for this long is sent again to the batch's owner: the
 	// claim or the outcome was lost (a dead letter, a supervisor gone).
 	// Default 10 s; message hops take milliseconds, and a duplicate only
 	// costs an extra attempt.
 	HeldTimeout time.Duration
-	// SubscribeTimeout (clustered): a subscriber that got no Delivery this
+	// SubscribeTimeout: a subscriber that got no Delivery this
 	// long after it subscribed subscribes again (its Subscribe or the
 	// answer was lost). Default 2 s; a repeat is harmless (by seq).
 	SubscribeTimeout time.Duration
@@ -131,15 +130,19 @@ type System struct {
 	janitorDone chan struct{}
 
 	subscribers atomic.Int64 // live subscriber actors
+	subs        sync.Map     // *actor.PID of each live subscriber (tellMembers)
 
-	members   atomic.Pointer[[]string] // clustered: sorted member addresses
-	heardAt   sync.Map                 // clustered: address → when a message last came from it (reachable)
+	members   atomic.Pointer[[]string] // sorted member addresses (nil: this node alone)
+	heardAt   sync.Map                 // address → when a message last came from it (reachable)
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
 
-// Start builds the engine, spawns the manager and the pool (which starts
-// claiming) and wakes a supervisor for every unfinished batch.
+// Start builds the engine (or takes the cluster node's), spawns the
+// manager and the pool, which starts claiming. Nothing else is needed to
+// recover from a crash: every unfinished batch has a job in the queue
+// (pending, or in flight and redelivered), and the first one claimed
+// brings the batch's supervisor up.
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -156,25 +159,16 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{cfg: cfg, engine: e, drained: make(chan struct{})}
 	s.manager = e.Spawn(newManager(s), "manager", actor.WithID("node"))
 	s.pool = e.Spawn(newPool(s), "pool", actor.WithID("node"))
-	if cfg.Cluster != nil {
-		// No wake: in a cluster the shared queue drives every unfinished
-		// batch to done (CLUSTER.md, part 7), and a supervisor is spawned
-		// by its batch's first message on its owner.
+	if n := cfg.Cluster; n != nil {
 		wctx, cancel := context.WithCancel(context.Background())
 		s.stopWatch, s.watchDone = cancel, make(chan struct{})
-		go s.watchMembers(wctx, s.watchDone)
-		s.startJanitor()
-		return s, nil
-	}
-	ids, err := cfg.Store.Unfinished(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list unfinished batches: %w", err)
-	}
-	for _, id := range ids {
-		e.Send(s.manager, wake{batchID: id})
-	}
-	if len(ids) > 0 {
-		cfg.Logger.Info("recovering unfinished batches", "count", len(ids))
+		go s.watchMembers(wctx, func() []string {
+			var addrs []string
+			for _, m := range n.Members() {
+				addrs = append(addrs, m.Addr)
+			}
+			return addrs
+		}, s.watchDone)
 	}
 	s.startJanitor()
 	return s, nil
@@ -183,16 +177,12 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 func (s *System) startJanitor() {
 	cfg := s.cfg
 	s.janitorDone = make(chan struct{})
-	r, ok := cfg.Store.(persistence.Retainer)
-	if cfg.Retention > 0 && ok {
+	if cfg.Retention > 0 {
 		jctx, cancel := context.WithCancel(context.Background())
 		s.stopJanitor = cancel
-		go s.janitor(jctx, r, cfg.Retention)
+		go s.janitor(jctx, cfg.Retention)
 	} else {
 		close(s.janitorDone)
-		if cfg.Retention > 0 {
-			cfg.Logger.Warn("retention is set but the store cannot delete batches; keeping them")
-		}
 	}
 }
 
@@ -244,5 +234,6 @@ func (s *System) Subscribe(batchID string, after uint64) *Subscription {
 	sub := &Subscription{sys: s, ch: make(chan *Chunk, s.cfg.SubscriberBuffer)}
 	s.subscribers.Add(1)
 	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber", subscriberOpts()...)
+	s.subs.Store(sub.pid, struct{}{})
 	return sub
 }

@@ -203,13 +203,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.accepting.Load() {
 		return unavailable("shutting_down", "this node is shutting down")
 	}
-	if p, ok := s.store.(persistence.Pinger); ok {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-		defer cancel()
-		if err := p.Ping(ctx); err != nil {
-			s.log.Warn("readiness: store unreachable", "err", err)
-			return unavailable("store_unavailable", "the store is unreachable")
-		}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: store unreachable", "err", err)
+		return unavailable("store_unavailable", "the store is unreachable")
 	}
 	if err := s.diskRoom(0); err != nil {
 		return err

@@ -3,19 +3,27 @@ package http
 import (
 	"io"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/bolt"
 )
 
 // TestReadyzRevealsNothing: with a token, readiness stays open but names
 // the cluster's members (node ids, addresses) only to a holder of it.
 func TestReadyzRevealsNothing(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "backlot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	s := New(Config{Token: "s3cret", Members: func() []cluster.Member {
 		return []cluster.Member{{ID: "node-a"}}
-	}}, nil, nil, persistence.Files{Root: t.TempDir()}, nil)
+	}}, st, nil, persistence.Files{Root: dir}, nil)
 	for _, tc := range []struct {
 		auth        string
 		wantMembers bool

@@ -118,13 +118,9 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 // storeReachable answers 503 at once when the store says it is down, so a
 // client does not send a large body only to be refused at the end.
 func (s *Server) storeReachable(ctx context.Context) error {
-	p, ok := s.store.(persistence.Pinger)
-	if !ok {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := p.Ping(ctx); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("upload refused: store unreachable", "err", err)
 		return unavailable("store_unavailable", "the store is unreachable; retry later")
 	}
@@ -135,11 +131,10 @@ func (s *Server) storeReachable(ctx context.Context) error {
 // over MaxQueued. (Two uploads checking at once may pass it by one batch:
 // the bound is for backpressure, not an exact quota.)
 func (s *Server) roomFor(ctx context.Context, n int) error {
-	qs, ok := s.store.(persistence.QueueStats)
-	if s.cfg.MaxQueued <= 0 || !ok {
+	if s.cfg.MaxQueued <= 0 {
 		return nil
 	}
-	pending, inflight, err := qs.QueueDepth(ctx)
+	pending, inflight, err := s.store.QueueDepth(ctx)
 	if err != nil {
 		if errors.Is(err, persistence.ErrUnavailable) {
 			return unavailable("store_unavailable", "the store is unreachable; retry later")

@@ -10,9 +10,9 @@ import (
 // ErrConflict: nothing of the append was written.
 var ErrFenced = fmt.Errorf("writer fenced off by a later one: %w", ErrConflict)
 
-// Fencer is implemented by stores that can fence a batch's writer, so that
-// of two writers of one log (two supervisors of a batch while the members
-// of a cluster disagree on its owner) only the one that fenced last writes.
+// Fencer fences a batch's writer, so that of two writers of one log (two
+// supervisors of a batch while the members of a cluster disagree on its
+// owner) only the one that fenced last writes.
 // The Store's own rules (no gap, no repeated seq, no second terminal event)
 // hold either way; fencing also stops a stale writer from adding legal but
 // stale events (a second processing) on top of a mirror it no longer owns.

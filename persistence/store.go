@@ -55,20 +55,26 @@ type Store interface {
 	// Close releases the store and wakes blocked Claims; later calls,
 	// Close included, return ErrClosed.
 	Close() error
+
+	// Every backend has these too: part of the contract, not options a
+	// wrapper could hide by accident (storetest runs them on every one).
+	Pinger
+	QueueStats
+	Retainer
+	Fencer
 }
 
-// Pinger is implemented by stores that can say whether they are reachable.
+// Pinger says whether the store is reachable.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// QueueStats is implemented by stores that can count their queue.
+// QueueStats counts the queue.
 type QueueStats interface {
 	QueueDepth(ctx context.Context) (pending, inflight int, err error)
 }
 
-// Retainer is implemented by stores that can forget finished batches
-// (retention).
+// Retainer forgets finished batches (retention).
 type Retainer interface {
 	// Expired lists up to limit ids of batches whose done was recorded
 	// before t, oldest first.

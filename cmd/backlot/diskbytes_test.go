@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlot/backlot/actors/resize"
-	"github.com/backlot/backlot/persistence"
 )
 
 // tmpfsEnv names, in a test binary run again by inTmpfs, the tmpfs it runs on.
@@ -75,15 +74,11 @@ func requireNoBatch(t *testing.T, n *node, dir string) {
 	if ids, err := n.store.Unfinished(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("store holds unfinished batches %v (%v)", ids, err)
 	}
-	if r, ok := n.store.(persistence.Retainer); ok {
-		if ids, err := r.Expired(ctx, time.Now().Add(100*365*24*time.Hour), 100); err != nil || len(ids) != 0 {
-			t.Fatalf("store holds finished batches %v (%v)", ids, err)
-		}
+	if ids, err := n.store.Expired(ctx, time.Now().Add(100*365*24*time.Hour), 100); err != nil || len(ids) != 0 {
+		t.Fatalf("store holds finished batches %v (%v)", ids, err)
 	}
-	if q, ok := n.store.(persistence.QueueStats); ok {
-		if pending, inflight, err := q.QueueDepth(ctx); err != nil || pending+inflight != 0 {
-			t.Fatalf("queue holds %d pending, %d in flight (%v)", pending, inflight, err)
-		}
+	if pending, inflight, err := n.store.QueueDepth(ctx); err != nil || pending+inflight != 0 {
+		t.Fatalf("queue holds %d pending, %d in flight (%v)", pending, inflight, err)
 	}
 	if d := batchDirs(t, dir); len(d) != 0 {
 		t.Fatalf("rejected upload left %v on disk", d)

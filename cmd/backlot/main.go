@@ -101,7 +101,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	return m.Config.Parse(args, getenv)
 }
 
-// Open opens the store, starts the actors (recovering unfinished batches)
+// Open opens the store, starts the actors (which redo unfinished work as they claim it)
 // and binds the listener.
 func (m *Main) Open(ctx context.Context) error {
 	c := m.Config

@@ -93,13 +93,11 @@ func New() *Metrics {
 	return m
 }
 
-// Gauges registers the values read at scrape time: the queue depth (when
-// the store can count it) and the open event streams.
+// Gauges registers the values read at scrape time: the queue depth and
+// the open event streams.
 func (m *Metrics) Gauges(st persistence.Store, streams func() int64) {
-	if qs, ok := st.(persistence.QueueStats); ok {
-		m.Registry.MustRegister(&queueCollector{qs: qs, desc: prometheus.NewDesc(
-			"backlot_queue_depth", "Jobs in the work queue by state (pending, inflight).", []string{"state"}, nil)})
-	}
+	m.Registry.MustRegister(&queueCollector{qs: st, desc: prometheus.NewDesc(
+		"backlot_queue_depth", "Jobs in the work queue by state (pending, inflight).", []string{"state"}, nil)})
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "backlot_sse_subscribers", Help: "Event streams open on this node.",
 	}, func() float64 { return float64(streams()) }))

@@ -9,38 +9,11 @@ import (
 )
 
 // Store wraps st so that each call's latency is observed by operation and
-// result. Claim is not timed (it blocks until work arrives); the optional
-// Pinger, QueueStats and Retainer pass through, and the wrapper is a
-// persistence.Fencer exactly when st is one (the supervisors of a cluster
-// look for it).
+// result. Claim is not timed (it blocks until work arrives). Every method
+// of persistence.Store passes through to st: the contract has no optional
+// parts a wrapper could hide.
 func (m *Metrics) Store(st persistence.Store) persistence.Store {
-	t := &timedStore{Store: st, m: m}
-	if f, ok := st.(persistence.Fencer); ok {
-		return &fencedStore{timedStore: t, f: f}
-	}
-	return t
-}
-
-// fencedStore is timedStore for a store that fences.
-type fencedStore struct {
-	*timedStore
-	f persistence.Fencer
-}
-
-var _ persistence.Fencer = (*fencedStore)(nil)
-
-func (s *fencedStore) Fence(ctx context.Context, id string) (uint64, error) {
-	start := time.Now()
-	t, err := s.f.Fence(ctx, id)
-	s.observe("fence", start, ignoreNotFound(err))
-	return t, err
-}
-
-func (s *fencedStore) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
-	start := time.Now()
-	out, b, err := s.f.AppendFenced(ctx, id, token, evs...)
-	s.observe("append", start, err)
-	return out, b, err
+	return &timedStore{Store: st, m: m}
 }
 
 type timedStore struct {
@@ -48,11 +21,19 @@ type timedStore struct {
 	m *Metrics
 }
 
-var (
-	_ persistence.Pinger     = (*timedStore)(nil)
-	_ persistence.QueueStats = (*timedStore)(nil)
-	_ persistence.Retainer   = (*timedStore)(nil)
-)
+func (s *timedStore) Fence(ctx context.Context, id string) (uint64, error) {
+	start := time.Now()
+	t, err := s.Store.Fence(ctx, id)
+	s.observe("fence", start, ignoreNotFound(err))
+	return t, err
+}
+
+func (s *timedStore) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	start := time.Now()
+	out, b, err := s.Store.AppendFenced(ctx, id, token, evs...)
+	s.observe("append", start, err)
+	return out, b, err
+}
 
 func (s *timedStore) observe(op string, start time.Time, err error) {
 	result := "ok"
@@ -104,23 +85,6 @@ func (s *timedStore) Requeue(ctx context.Context, j persistence.Job) error {
 	return err
 }
 
-// Ping reports the wrapped store's health; a store that cannot tell is
-// taken as reachable.
-func (s *timedStore) Ping(ctx context.Context) error {
-	if p, ok := s.Store.(persistence.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-// QueueDepth counts the wrapped store's queue, if it can.
-func (s *timedStore) QueueDepth(ctx context.Context) (int, int, error) {
-	if q, ok := s.Store.(persistence.QueueStats); ok {
-		return q.QueueDepth(ctx)
-	}
-	return 0, 0, nil
-}
-
 // ignoreNotFound: an unknown id is an answer, not a store failure.
 func ignoreNotFound(err error) error {
 	if errors.Is(err, persistence.ErrNotFound) {
@@ -129,27 +93,16 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// Expired passes through to a store that supports retention; one that does
-// not has nothing that expires.
 func (s *timedStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	r, ok := s.Store.(persistence.Retainer)
-	if !ok {
-		return nil, nil
-	}
 	start := time.Now()
-	ids, err := r.Expired(ctx, before, limit)
+	ids, err := s.Store.Expired(ctx, before, limit)
 	s.observe("expired", start, err)
 	return ids, err
 }
 
-// Delete passes through to a store that supports retention.
 func (s *timedStore) Delete(ctx context.Context, id string) error {
-	r, ok := s.Store.(persistence.Retainer)
-	if !ok {
-		return errors.New("this store cannot delete batches")
-	}
 	start := time.Now()
-	err := r.Delete(ctx, id)
+	err := s.Store.Delete(ctx, id)
 	s.observe("delete", start, err)
 	return err
 }

@@ -129,6 +129,12 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 // wrapping persistence.ErrConflict (persistence.ErrNotFound for an unknown
 // batch or image) and writes nothing. The caller's evs are not modified.
 func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	return s.append(ctx, id, nil, evs)
+}
+
+// append is Append; check, when not nil, runs inside the write once the
+// batch is found and refuses it with its error (AppendFenced's fence).
+func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) error, evs []persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -145,6 +151,11 @@ func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event)
 		b, err := getBatch(tx, id)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
 		}
 		if nb, out, err = b.Decide(evs); err != nil { // fresh on every try
 			return err

@@ -51,6 +51,9 @@ type Store struct {
 	claimed map[string]persistence.Job // pending key → job, claimed and not settled (queue.go)
 	acked   map[string]struct{}        // pending keys acked, their delete not yet committed
 
+	fmu    sync.Mutex        // guards fences
+	fences map[string]uint64 // batch id → its latest fencing token (fence.go)
+
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests
 	quit     chan struct{} // closed by Close: commitLoop returns
@@ -76,7 +79,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{},
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{}, fences: map[string]uint64{},
 		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil

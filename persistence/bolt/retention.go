@@ -66,5 +66,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 		return tx.Bucket(bucketBatches).Delete([]byte(id))
 	})
+	if err == nil {
+		s.fmu.Lock()
+		delete(s.fences, id)
+		s.fmu.Unlock()
+	}
 	return s.fail(fmt.Sprintf("delete batch %s", id), err)
 }

@@ -30,8 +30,7 @@
 //
 // Subtests run one after another, never in parallel, each on data of its own.
 // Nothing sleeps: waits are on channels, bounded by a generous timeout that
-// fails the test instead of hanging it. The optional interfaces
-// (persistence.Pinger, persistence.QueueStats, persistence.Fencer) are
-// checked when the store implements them; the Fence rule is skipped for a
-// store without Fencer.
+// fails the test instead of hanging it. Every method of the contract
+// (Ping, QueueDepth, retention, fencing included) is run on every backend:
+// none is optional.
 package storetest

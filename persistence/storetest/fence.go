@@ -8,19 +8,16 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// testFence: for a store that implements persistence.Fencer, each Fence
+// testFence: each Fence
 // gives a greater token; an AppendFenced with the latest token writes, one
 // with an older token returns ErrFenced (which is also ErrConflict) and
 // writes nothing; an unknown batch is ErrNotFound; and two writers racing,
 // each fencing in turn and appending with its token, leave a log without a
 // gap, a repeat or a second terminal event, every refused write refused
-// for being fenced. Skipped for stores without Fencer.
+// for being fenced.
 func testFence(t *testing.T, op Opener) {
 	s := open(t, op)
-	f, ok := s.(persistence.Fencer)
-	if !ok {
-		t.Skip("the store does not implement persistence.Fencer")
-	}
+	f := s
 	ctx := t.Context()
 	if _, err := f.Fence(ctx, "no-such-batch"); !errors.Is(err, persistence.ErrNotFound) {
 		t.Fatalf("Fence(unknown) = %v, want ErrNotFound", err)

@@ -76,19 +76,9 @@ func testClosed(t *testing.T, op Opener) {
 		{"Claim", func() error { _, err := s.Claim(ctx); return err }},
 		{"Ack", func() error { return s.Ack(ctx, j) }},
 		{"Requeue", func() error { return s.Requeue(ctx, j) }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+		{"QueueDepth", func() error { _, _, err := s.QueueDepth(ctx); return err }},
 		{"Close", s.Close},
-	}
-	if p, ok := s.(persistence.Pinger); ok {
-		calls = append(calls, struct {
-			name string
-			call func() error
-		}{"Ping", func() error { return p.Ping(ctx) }})
-	}
-	if qs, ok := s.(persistence.QueueStats); ok {
-		calls = append(calls, struct {
-			name string
-			call func() error
-		}{"QueueDepth", func() error { _, _, err := qs.QueueDepth(ctx); return err }})
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {

@@ -173,10 +173,7 @@ func testConcurrentClaim(t *testing.T, op Opener) {
 // Claim, Requeue and Ack.
 func testQueueDepth(t *testing.T, op Opener) {
 	s := open(t, op)
-	qs, ok := s.(persistence.QueueStats)
-	if !ok {
-		t.Skip("store does not implement persistence.QueueStats")
-	}
+	qs := s
 	depth := func(wantPending, wantInflight int) {
 		t.Helper()
 		p, f, err := qs.QueueDepth(t.Context())
@@ -203,10 +200,7 @@ func testQueueDepth(t *testing.T, op Opener) {
 // testPing: a store that can ping says it is reachable.
 func testPing(t *testing.T, op Opener) {
 	s := open(t, op)
-	p, ok := s.(persistence.Pinger)
-	if !ok {
-		t.Skip("store does not implement persistence.Pinger")
-	}
+	p := s
 	if err := p.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}

@@ -10,13 +10,10 @@ import (
 
 // testRetention: a done batch appears in Expired once its done time is
 // before the cut, oldest first; Delete forgets it and its log; an unfinished
-// batch cannot be deleted. Skipped for stores without persistence.Retainer.
+// batch cannot be deleted.
 func testRetention(t *testing.T, op Opener) {
 	s := open(t, op)
-	r, ok := s.(persistence.Retainer)
-	if !ok {
-		t.Skip("store does not implement persistence.Retainer")
-	}
+	r := s
 	ctx := t.Context()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	finish := func(b *persistence.Batch, at time.Time) {
