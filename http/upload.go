@@ -197,6 +197,26 @@ func discardRest(c *fiber.Ctx, body io.Reader) {
 	c.Set(fiber.HeaderConnection, "close")
 }
 
+// admit refuses (413 image_too_large) an image that no attempt could
+// decode with opts within the decode memory's ceiling (resize.Admit): in
+// bytes, not pixels, as its header declares them.
+func (s *Server) admit(batchID string, images []persistence.Image, opts persistence.Options) error {
+	b := s.cfg.ResizeLimits.Budget
+	if b == nil {
+		return nil
+	}
+	for _, im := range images {
+		err := resize.Admit(s.files.Source(batchID, im.ID), opts, s.cfg.MaxPixels, b.Ceiling())
+		switch {
+		case errors.Is(err, resize.ErrTooMuchMemory):
+			return fileError(fiber.StatusRequestEntityTooLarge, "image_too_large", resize.Message(err), im.Name)
+		case err != nil:
+			return fmt.Errorf("admit upload: %w", err)
+		}
+	}
+	return nil
+}
+
 // record parses the options and, once the images' files and the batch
 // directories are fsynced and the store holds the batch with its first
 // event and its jobs, returns nil.
@@ -212,6 +232,9 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 			e.Extra = map[string]any{"param": oe.Param}
 			return e
 		}
+		return err
+	}
+	if err := s.admit(batchID, images, opts); err != nil {
 		return err
 	}
 	syncs.add(s.files.BatchDir(batchID))

@@ -43,11 +43,18 @@ func (d *decoded) release() {
 // decodeSource decodes f, which probe has judged to be info. opts (with
 // defaults) tell the JPEG decoder how small it may decode.
 func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, error) {
+	return decodeSourceFallback(f, info, opts, true)
+}
+
+// decodeSourceFallback is decodeSource; without fallback, a JPEG that
+// libjpeg-turbo fails on fails here, rather than going to image/jpeg (the
+// caller found that image/jpeg would need more memory than it may have).
+func decodeSourceFallback(f *os.File, info Info, opts persistence.Options, fallback bool) (decoded, error) {
 	if info.Format == "jpeg" && turbojpeg.Available {
 		// libjpeg-turbo decodes from memory. A file far larger than its
 		// pixels could need (junk after the image) is streamed instead.
 		if st, err := f.Stat(); err == nil && st.Size() <= 8*int64(info.Width)*int64(info.Height)+1<<20 {
-			return decodeTurbo(f, int(st.Size()), info, opts)
+			return decodeTurbo(f, int(st.Size()), info, opts, fallback)
 		}
 	}
 	orient := 1
@@ -91,7 +98,7 @@ func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, err
 // say) decodes here too, and one it fails fails here with the same
 // message ("decode jpeg: unexpected EOF" for a truncated one), followed
 // by libjpeg-turbo's.
-func decodeTurbo(file *os.File, size int, info Info, opts persistence.Options) (decoded, error) {
+func decodeTurbo(file *os.File, size int, info Info, opts persistence.Options, fallback bool) (decoded, error) {
 	data, err := readAll(file, size)
 	if err != nil {
 		return decoded{}, err
@@ -102,6 +109,9 @@ func decodeTurbo(file *os.File, size int, info Info, opts persistence.Options) (
 	if terr == nil {
 		return decoded{img: img, w: info.Width, h: info.Height, scale: float64(f.Num) / float64(f.Denom),
 			orient: orient, pooled: pooled}, nil
+	}
+	if !fallback {
+		return decoded{}, permanent(fmt.Errorf("decode jpeg: libjpeg-turbo: %v; image/jpeg would need more memory than this node gives one image: %w", terr, ErrTooMuchMemory))
 	}
 	img, err = jpeg.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -116,8 +116,20 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 		return Result{}, err
 	}
 	var sh share
+	fallback := true
 	if lim.Budget != nil {
-		sh = lim.Budget.acquire(safeFootprint(f, info, cfg, opts))
+		need, native := safeFootprint(f, info, cfg, opts)
+		if ceiling := lim.Budget.Ceiling(); need > ceiling {
+			// Admitted under another limit (a node restarted with less, a
+			// peer configured otherwise), or needing it only if
+			// libjpeg-turbo fails and image/jpeg takes over.
+			if sure, _ := safeFootprintOf(f, info, cfg, opts, false); sure > ceiling && sure != math.MaxInt64 {
+				f.Close()
+				return Result{}, permanent(fmt.Errorf("%w: about %.1f MiB, over %.1f MiB", ErrTooMuchMemory, float64(sure)/(1<<20), float64(ceiling)/(1<<20)))
+			}
+			fallback = false
+		}
+		sh = lim.Budget.acquire(need, native)
 	}
 	lim.hooks.onAdmitted()
 	// work owns f and the share from here on: whoever runs it, the caller
@@ -125,7 +137,7 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 	work := func(a *attempt) (Result, error) {
 		defer sh.release()
 		defer f.Close()
-		return run(f, info, dst, opts, lim, a)
+		return run(f, info, dst, opts, lim, a, fallback)
 	}
 	if lim.Timeout <= 0 && lim.Nice <= 0 {
 		return work(nil)
@@ -176,12 +188,16 @@ func Process(src, dst string, opts persistence.Options, lim Limits) (Result, err
 // (a bug: footprint checks every offset it reads) would take the actor
 // down: it asks for the whole budget instead.
 func safeFootprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
+	return safeFootprintOf(f, info, cfg, opts, true)
+}
+
+func safeFootprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
 	defer func() {
 		if recover() != nil {
 			need, native = math.MaxInt64, 0
 		}
 	}()
-	return footprint(f, info, cfg, opts)
+	return footprintOf(f, info, cfg, opts, fallback)
 }
 
 // attempt decides, once, between the worker renaming dst and the caller
@@ -204,14 +220,14 @@ func (a *attempt) alive() bool { return a == nil || a.state.Load() != abandoned 
 
 // run is one attempt on f, which probe judged to be info, with opts
 // (defaults filled in).
-func run(f *os.File, info Info, dst string, opts persistence.Options, lim Limits, a *attempt) (res Result, err error) {
+func run(f *os.File, info Info, dst string, opts persistence.Options, lim Limits, a *attempt, fallback bool) (res Result, err error) {
 	// A decoder panic on hostile bytes fails this image, never the node.
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	dec, err := decodeSource(f, info, opts)
+	dec, err := decodeSourceFallback(f, info, opts, fallback)
 	if err != nil {
 		return Result{}, err
 	}

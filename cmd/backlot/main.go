@@ -178,6 +178,9 @@ func (m *Main) Open(ctx context.Context) error {
 		},
 	}, m.store, m.sys, files, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
+	if b := m.sys.Budget(); b != nil {
+		met.DecodeMemory(b.Held, b.Bytes, b.Ceiling)
+	}
 	m.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -277,13 +277,28 @@ func peakRSSRun(b *testing.B, bin string, mix []rssBatch, flags []string) (int64
 	}
 	start := time.Now()
 	streams := make([]*stream, len(mix))
+	results := make([]string, len(mix))
 	for i, m := range mix {
-		r := upload(b, url, m.files...)
+		ct, body := multipartBody(b, m.files...)
+		resp := post(b, url+"/api/images", ct, body)
+		if resp.StatusCode == 413 { // more than this build may decode at once: refused at upload
+			var e apiErr
+			decodeJSON(b, resp, &e)
+			results[i] = fmt.Sprintf("%s: refused, %s: %s", m.name, e.Code, e.Error)
+			continue
+		}
+		var r uploadReply
+		decodeJSON(b, resp, &r)
+		if resp.StatusCode != 202 {
+			b.Fatalf("upload %s: %d", m.name, resp.StatusCode)
+		}
 		streams[i] = openSSE(b, ctx, url+r.Events, "")
 	}
-	results := make([]string, len(mix))
 	var wg sync.WaitGroup
 	for i, s := range streams {
+		if s == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() { // no Fatal off the benchmark's goroutine: the verdict goes to results
 			defer wg.Done()

@@ -103,6 +103,32 @@ func (m *Metrics) Gauges(st persistence.Store, streams func() int64) {
 	}, func() float64 { return float64(streams()) }))
 }
 
+// DecodeMemory registers backlot_decode_memory_bytes: the bytes the
+// resize attempts under way hold of the decode budget (held), the
+// budget itself (budget) and the most one attempt may ever need
+// (ceiling; more is refused at upload with 413 image_too_large), read at
+// scrape time.
+func (m *Metrics) DecodeMemory(held, budget, ceiling func() int64) {
+	m.Registry.MustRegister(&funcsCollector{
+		desc: prometheus.NewDesc("backlot_decode_memory_bytes", "Decode memory: bytes held by resize attempts, the budget, and the ceiling for one image.", []string{"state"}, nil),
+		vals: map[string]func() int64{"held": held, "budget": budget, "ceiling": ceiling},
+	})
+}
+
+// funcsCollector reports one gauge per label value, each read from its func.
+type funcsCollector struct {
+	desc *prometheus.Desc
+	vals map[string]func() int64
+}
+
+func (f *funcsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+
+func (f *funcsCollector) Collect(ch chan<- prometheus.Metric) {
+	for label, v := range f.vals {
+		ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, float64(v()), label)
+	}
+}
+
 // ClusterMembers registers backlot_cluster_members, the members this node
 // sees (itself included), read at scrape time; only a clustered node has it.
 func (m *Metrics) ClusterMembers(n func() int) {
