@@ -18,13 +18,18 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"github.com/backlot/backlot/actors"
-	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
 )
+
+// Member is a cluster member as /readyz lists it.
+type Member struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+}
 
 // Config holds the HTTP side's limits. Zero values take the defaults noted.
 type Config struct {
@@ -54,7 +59,7 @@ type Config struct {
 	CORSOrigins string
 	// Members lists the cluster members this node sees, for /readyz; nil
 	// when the node runs alone.
-	Members func() []cluster.Member
+	Members func() []Member
 	// ResizeLimits are the resize actors' limits, which the rebuild of a
 	// result a power cut took keeps too (results.go).
 	ResizeLimits resize.Limits

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
 )
@@ -21,8 +20,8 @@ func TestReadyzRevealsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := New(Config{Token: "s3cret", Members: func() []cluster.Member {
-		return []cluster.Member{{ID: "node-a"}}
+	s := New(Config{Token: "s3cret", Members: func() []Member {
+		return []Member{{ID: "node-a"}}
 	}}, st, nil, persistence.Files{Root: dir}, nil)
 	for _, tc := range []struct {
 		auth        string

@@ -145,14 +145,20 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	var err error
-	var members func() []cluster.Member
+	var members func() []bhttp.Member
 	if c.ClusterListen != "" {
 		m.cluster, err = cluster.Start(cluster.Config{ID: c.NodeID, Listen: c.ClusterListen, Peers: c.PeerList(), Logger: m.Log})
 		if err != nil {
 			return err
 		}
-		members = m.cluster.Members
-		met.ClusterMembers(func() int { return len(members()) })
+		members = func() []bhttp.Member {
+			var out []bhttp.Member
+			for _, mb := range m.cluster.Members() {
+				out = append(out, bhttp.Member{ID: mb.ID, Addr: mb.Addr})
+			}
+			return out
+		}
+		met.ClusterMembers(func() int { return len(m.cluster.Members()) })
 	}
 	// One budget for the resizers and the HTTP layer's rebuilds: at most
 	// --workers decodes at once, holding at most --max-decode-memory.

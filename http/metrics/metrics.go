@@ -1,5 +1,6 @@
 // Package metrics is Backlot's Prometheus instrumentation: it implements
-// actors.Observer, wraps a persistence.Store to time its calls, counts
+// the actors' Observer (by its methods: it imports nothing of the actors),
+// wraps a persistence.Store to time its calls, counts
 // uploads and events sent, and serves GET /metrics. Each Metrics has its own
 // registry (no global state), with the Go runtime and process collectors.
 package metrics
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/backlot/backlot/actors"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -36,8 +36,6 @@ type Metrics struct {
 	requests       *prometheus.CounterVec
 	rebuilds       *prometheus.CounterVec
 }
-
-var _ actors.Observer = (*Metrics)(nil)
 
 // New builds the collectors on a fresh registry.
 func New() *Metrics {
