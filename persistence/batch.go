@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -234,4 +235,35 @@ func CheckNew(b *Batch, queued Event) error {
 			queued.Type, queued.Seq, queued.BatchID, b.LastSeq)
 	}
 	return nil
+}
+
+// NewRecord is a fresh batch as every backend's Create stores it, each
+// part as JSON: the batch, its queued event and one job per image, in
+// image order.
+type NewRecord struct {
+	Batch, Queued []byte
+	Jobs          [][]byte
+}
+
+// EncodeNew checks that b and queued are what Create accepts (CheckNew)
+// and encodes them: the preamble every backend's Create shares.
+func EncodeNew(b *Batch, queued Event) (NewRecord, error) {
+	var r NewRecord
+	if err := CheckNew(b, queued); err != nil {
+		return r, err
+	}
+	var err error
+	if r.Batch, err = json.Marshal(b); err != nil {
+		return r, err
+	}
+	if r.Queued, err = json.Marshal(queued); err != nil {
+		return r, err
+	}
+	r.Jobs = make([][]byte, len(b.Images))
+	for i, im := range b.Images {
+		if r.Jobs[i], err = json.Marshal(Job{BatchID: b.ID, ImageID: im.ID}); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }

@@ -20,23 +20,11 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		return err
 	}
 	op := fmt.Sprintf("create batch %s", b.ID)
-	if err := persistence.CheckNew(b, queued); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	bv, err := json.Marshal(b)
+	rec, err := persistence.EncodeNew(b, queued)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	ev, err := json.Marshal(queued)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	jobs := make([][]byte, len(b.Images))
-	for i, im := range b.Images {
-		if jobs[i], err = json.Marshal(persistence.Job{BatchID: b.ID, ImageID: im.ID}); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-	}
+	bv, ev, jobs := rec.Batch, rec.Queued, rec.Jobs
 	id := []byte(b.ID)
 	err = s.update(func(tx *bbolt.Tx) error {
 		batches := tx.Bucket(bucketBatches)

@@ -15,6 +15,11 @@
 //	pending     queue key     → Job, FIFO by key (keys from pending's NextSequence), until acked
 //	inflight    queue key     → Job: only in files of earlier versions, moved to pending at Open
 //	unfinished  batch id      → empty; an index of batches whose done is not recorded
+//	done        time + id     → empty; finished batches by the time of their done (8-byte big-endian Unix ns, then the id): retention's Expired
+//
+// Fencing tokens (Fence, AppendFenced) are kept in memory, not in the
+// file: the file is locked by one process, which holds every writer of
+// its batches, and a restart ends them all (fence.go).
 //
 // # Invariants
 //

@@ -31,23 +31,13 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		return err
 	}
 	op := fmt.Sprintf("create batch %s", b.ID)
-	if err := persistence.CheckNew(b, queued); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	bv, err := json.Marshal(b)
+	rec, err := persistence.EncodeNew(b, queued)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	ev, err := json.Marshal(queued)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	jobs := make([]any, len(b.Images))
-	for i, im := range b.Images {
-		j, err := json.Marshal(persistence.Job{BatchID: b.ID, ImageID: im.ID})
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
+	bv, ev := rec.Batch, rec.Queued
+	jobs := make([]any, len(rec.Jobs))
+	for i, j := range rec.Jobs {
 		jobs[i] = j
 	}
 	bk, ek := s.k.batch(b.ID), s.k.events(b.ID)
