@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/backlot/backlot/actors/resize"
@@ -20,20 +22,29 @@ func TestBudgetDefaults(t *testing.T) {
 // TestResizersShareTheBudget: every attempt goes through the budget the
 // configuration gives (the node's, shared with the HTTP layer), and once
 // the batch is done nothing is held: each attempt gave back its share.
-// With a budget smaller than one image, the images run one at a time.
+// With a budget smaller than one image (but a ceiling, twice the budget,
+// above it), the images run one at a time, each holding all of it.
 func TestResizersShareTheBudget(t *testing.T) {
-	budget := resize.NewBudget(1, 4)
+	src := jpegOf(t, 320, 240)
+	path := filepath.Join(t.TempDir(), "src.jpg")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	need, err := resize.Footprint(path, persistence.DefaultOptions(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := resize.NewBudget(need*2/3, 4)
 	e := newEnv(t, func(c *Config) { c.Workers = 4; c.Limits.Budget = budget })
 	if e.sys.Budget() != budget {
 		t.Fatal("the system does not use the budget it was given")
 	}
-	src := jpegOf(t, 320, 240)
 	b := e.create(t, src, src, src, src, src, src)
 	evs := follow(t, e.sys.Subscribe(b.ID, 0))
 	if last := evs[len(evs)-1]; last.Type != persistence.EventDone || last.Completed != 6 {
 		t.Fatalf("events %v", types(evs))
 	}
-	if budget.Peak() != 1 || budget.Held() != 0 || budget.Running() != 0 {
-		t.Errorf("budget peak %d, held %d, running %d: want 1, 0, 0", budget.Peak(), budget.Held(), budget.Running())
+	if budget.Peak() != budget.Bytes() || budget.Held() != 0 || budget.Running() != 0 {
+		t.Errorf("budget peak %d, held %d, running %d: want %d, 0, 0", budget.Peak(), budget.Held(), budget.Running(), budget.Bytes())
 	}
 }

@@ -77,7 +77,7 @@ func TestSupervisorClosesABatchAnotherWriterFinished(t *testing.T) {
 	im0 := b.Images[0].ID
 	other := []persistence.Event{
 		{Type: persistence.EventProcessing, BatchID: b.ID, ImageID: im0, At: time.Now().UTC()},
-		{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: im0, URL: persistence.ResultURL(b.ID, im0), Width: 1, Height: 1, Bytes: 1, At: time.Now().UTC()},
+		{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: im0, Width: 1, Height: 1, Bytes: 1, At: time.Now().UTC()},
 	}
 	if _, _, err := st.Append(t.Context(), b.ID, other...); err != nil {
 		t.Fatal(err)

@@ -233,7 +233,6 @@ func outcome(batchID string, m workDone, maxAttempts int) persistence.Event {
 	switch {
 	case m.err == nil:
 		ev.Type = persistence.EventCompleted
-		ev.URL = persistence.ResultURL(batchID, m.job.ImageID)
 		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.res.Width, m.res.Height, m.res.Bytes, m.res.Sum
 	case resize.Permanent(m.err):
 		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)

@@ -70,7 +70,7 @@ func (s *Server) status(c *fiber.Ctx) error {
 	for i, im := range b.Images {
 		v.Images[i] = imageView{
 			ID: im.ID, Name: im.Name, State: string(im.State), Attempts: im.Attempts,
-			URL: persistence.ResultURL(b.ID, im.ID), Error: im.Error,
+			URL: resultURL(b.ID, im.ID), Error: im.Error,
 			Width: im.Width, Height: im.Height, Bytes: im.Bytes,
 		}
 	}

@@ -133,7 +133,7 @@ func (e *eventStream) wait() {
 		}
 		for i := range ch.Events {
 			ev := &ch.Events[i]
-			data, err := ev.Data()
+			data, err := eventData(ev)
 			if err != nil {
 				s.log.Error("render event", "seq", ev.Seq, "err", err)
 				e.end = io.EOF

@@ -35,7 +35,7 @@ var (
 	}
 	comp = func(im string) persistence.Event {
 		e := event(persistence.EventCompleted, im)
-		e.URL, e.Width, e.Height, e.Bytes, e.Sum = "/api/images/b/"+im, 10, 20, 300, 0xc0ffee
+		e.Width, e.Height, e.Bytes, e.Sum = 10, 20, 300, 0xc0ffee
 		return e
 	}
 	fail = func(im string) persistence.Event {

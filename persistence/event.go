@@ -1,8 +1,6 @@
 package persistence
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -28,8 +26,9 @@ type ImageRef struct {
 	Name string `json:"name"`
 }
 
-// Event is one entry of a batch's log. Which fields matter depends on Type;
-// Data renders exactly the fields API.md lists for it. Seq is assigned by
+// Event is one entry of a batch's log. Which fields matter depends on
+// Type; the HTTP layer renders each as API.md says (an event's result URL
+// is the API's business, made there from the ids). Seq is assigned by
 // Batch.Apply when the event is appended.
 type Event struct {
 	Seq      uint64    `json:"seq"`
@@ -39,7 +38,6 @@ type Event struct {
 	Attempt  int       `json:"attempt,omitempty"`
 	Attempts int       `json:"attempts,omitempty"`
 	Error    string    `json:"error,omitempty"`
-	URL      string    `json:"url,omitempty"`
 	Width    int       `json:"width,omitempty"`
 	Height   int       `json:"height,omitempty"`
 	Bytes    int64     `json:"bytes,omitempty"`
@@ -52,62 +50,6 @@ type Event struct {
 	Images    []ImageRef `json:"images,omitempty"`
 	// At is when the event was made; not part of the client's data.
 	At time.Time `json:"at,omitzero"`
-}
-
-// Data renders the event's data line as API.md specifies for its type.
-func (e *Event) Data() ([]byte, error) {
-	var v any
-	switch e.Type {
-	case EventQueued:
-		imgs := e.Images
-		if imgs == nil {
-			imgs = []ImageRef{}
-		}
-		v = struct {
-			BatchID string     `json:"batchId"`
-			Total   int        `json:"total"`
-			Images  []ImageRef `json:"images"`
-		}{e.BatchID, e.Total, imgs}
-	case EventProcessing:
-		v = struct {
-			BatchID string `json:"batchId"`
-			ImageID string `json:"imageId"`
-			Attempt int    `json:"attempt"`
-		}{e.BatchID, e.ImageID, e.Attempt}
-	case EventRetrying:
-		v = struct {
-			BatchID string `json:"batchId"`
-			ImageID string `json:"imageId"`
-			Attempt int    `json:"attempt"`
-			Error   string `json:"error"`
-		}{e.BatchID, e.ImageID, e.Attempt, e.Error}
-	case EventCompleted:
-		v = struct {
-			BatchID string `json:"batchId"`
-			ImageID string `json:"imageId"`
-			URL     string `json:"url"`
-			Width   int    `json:"width"`
-			Height  int    `json:"height"`
-			Bytes   int64  `json:"bytes"`
-		}{e.BatchID, e.ImageID, e.URL, e.Width, e.Height, e.Bytes}
-	case EventFailed:
-		v = struct {
-			BatchID  string `json:"batchId"`
-			ImageID  string `json:"imageId"`
-			Error    string `json:"error"`
-			Attempts int    `json:"attempts"`
-		}{e.BatchID, e.ImageID, e.Error, e.Attempts}
-	case EventDone:
-		v = struct {
-			BatchID   string `json:"batchId"`
-			Total     int    `json:"total"`
-			Completed int    `json:"completed"`
-			Failed    int    `json:"failed"`
-		}{e.BatchID, e.Total, e.Completed, e.Failed}
-	default:
-		return nil, fmt.Errorf("unknown event type %q", e.Type)
-	}
-	return json.Marshal(v)
 }
 
 // Job is one unit of queued work: resize image ImageID of batch BatchID.

@@ -65,8 +65,3 @@ func CanonicalID(s string) (string, bool) {
 	}
 	return s, true
 }
-
-// ResultURL is the API path of an image's result.
-func ResultURL(batchID, imageID string) string {
-	return "/api/images/" + batchID + "/" + imageID
-}

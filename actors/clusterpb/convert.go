@@ -39,7 +39,7 @@ func (o *Options) Persistence() persistence.Options {
 func FromEvent(e persistence.Event) *Event {
 	pe := &Event{
 		Seq: e.Seq, Type: string(e.Type), BatchId: e.BatchID, ImageId: e.ImageID,
-		Attempt: int32(e.Attempt), Attempts: int32(e.Attempts), Error: e.Error, Url: e.URL,
+		Attempt: int32(e.Attempt), Attempts: int32(e.Attempts), Error: e.Error,
 		Width: int32(e.Width), Height: int32(e.Height), Bytes: e.Bytes, Sum: e.Sum,
 		Total: int32(e.Total), Completed: int32(e.Completed), Failed: int32(e.Failed),
 	}
@@ -56,7 +56,7 @@ func FromEvent(e persistence.Event) *Event {
 func (e *Event) Persistence() persistence.Event {
 	pe := persistence.Event{
 		Seq: e.GetSeq(), Type: persistence.EventType(e.GetType()), BatchID: e.GetBatchId(), ImageID: e.GetImageId(),
-		Attempt: int(e.GetAttempt()), Attempts: int(e.GetAttempts()), Error: e.GetError(), URL: e.GetUrl(),
+		Attempt: int(e.GetAttempt()), Attempts: int(e.GetAttempts()), Error: e.GetError(),
 		Width: int(e.GetWidth()), Height: int(e.GetHeight()), Bytes: e.GetBytes(), Sum: e.GetSum(),
 		Total: int(e.GetTotal()), Completed: int(e.GetCompleted()), Failed: int(e.GetFailed()),
 	}

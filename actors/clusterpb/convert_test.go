@@ -23,7 +23,7 @@ func events() []persistence.Event {
 			Images: []persistence.ImageRef{{ID: "i1", Name: "a.jpg"}, {ID: "i2", Name: "b \"quoted\".png"}}},
 		{Seq: 2, Type: persistence.EventProcessing, BatchID: "b", ImageID: "i1", Attempt: 1, At: at},
 		{Seq: 3, Type: persistence.EventRetrying, BatchID: "b", ImageID: "i1", Attempt: 1, Error: "timed out", At: at},
-		{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i1", URL: "/api/images/b/i1", Width: 4096, Height: 1, Bytes: 1 << 40, Sum: 0xdeadbeef, At: at},
+		{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i1", Width: 4096, Height: 1, Bytes: 1 << 40, Sum: 0xdeadbeef, At: at},
 		{Seq: 5, Type: persistence.EventFailed, BatchID: "b", ImageID: "i2", Attempts: 3, Error: "unsupported", At: at},
 		{Seq: 6, Type: persistence.EventDone, BatchID: "b", Total: 2, Completed: 1, Failed: 1}, // zero At
 	}

@@ -229,7 +229,7 @@ type Event struct {
 	Attempt       int32                  `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	Attempts      int32                  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
-	Url           string                 `protobuf:"bytes,8,opt,name=url,proto3" json:"url,omitempty"`
+	Url           string                 `protobuf:"bytes,8,opt,name=url,proto3" json:"url,omitempty"` // unused: a result's URL is the HTTP layer's to make
 	Width         int32                  `protobuf:"varint,9,opt,name=width,proto3" json:"width,omitempty"`
 	Height        int32                  `protobuf:"varint,10,opt,name=height,proto3" json:"height,omitempty"`
 	Bytes         int64                  `protobuf:"varint,11,opt,name=bytes,proto3" json:"bytes,omitempty"`

@@ -33,7 +33,7 @@ func TestLostResultIsRebuilt(t *testing.T) {
 	files := persistence.Files{Root: dir}
 	im := r.Images[0]
 	out := files.Output(r.BatchID, im.ID, persistence.FormatJPEG)
-	url := n.url + persistence.ResultURL(r.BatchID, im.ID)
+	url := n.url + "/api/images/" + r.BatchID + "/" + im.ID
 	good := get(t, url, http.StatusOK)
 	if onDisk, err := os.ReadFile(out); err != nil || !bytes.Equal(onDisk, good) {
 		t.Fatalf("result on disk differs from the one served (%v)", err)
@@ -95,7 +95,7 @@ func TestLostResultIsRebuilt(t *testing.T) {
 
 	// The other image is untouched and served as it was.
 	other := r.Images[1]
-	get(t, n.url+persistence.ResultURL(r.BatchID, other.ID), http.StatusOK)
+	get(t, n.url+"/api/images/"+r.BatchID+"/"+other.ID, http.StatusOK)
 
 	// With its upload gone as well, the result cannot come back.
 	if err := os.Remove(files.Source(r.BatchID, im.ID)); err != nil {

@@ -92,7 +92,7 @@ func processing(b *persistence.Batch, i int) persistence.Event {
 
 func completed(b *persistence.Batch, i int) persistence.Event {
 	return persistence.Event{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: b.Images[i].ID,
-		URL: persistence.ResultURL(b.ID, b.Images[i].ID), Width: 10, Height: 10, Bytes: 100}
+		Width: 10, Height: 10, Bytes: 100}
 }
 
 // claim takes one job, which must be there or arrive within wait.

@@ -118,7 +118,7 @@ func retrying(b *persistence.Batch, i int, msg string) persistence.Event {
 
 func completed(b *persistence.Batch, i int) persistence.Event {
 	return persistence.Event{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: b.Images[i].ID,
-		URL: "/api/images/" + b.ID + "/" + b.Images[i].ID, Width: 64, Height: 48, Bytes: 1234, Sum: 0xabcdef01}
+		Width: 64, Height: 48, Bytes: 1234, Sum: 0xabcdef01}
 }
 
 func failed(b *persistence.Batch, i int, msg string) persistence.Event {
