@@ -46,8 +46,8 @@ type handback struct {
 	msg     any
 }
 
-// reroute: a handback held for handbackAfter; route it now.
-type reroute handback
+// handbackDue: a handback held for handbackAfter; route it now.
+type handbackDue handback
 
 // fenceCheckEvery is how often a fencing supervisor of an unfinished batch
 // that has subscribers checks that it is still the batch's writer. A
@@ -59,9 +59,9 @@ const fenceCheckEvery = time.Second
 // fenceCheck: time to check the fence (see fenceCheckEvery).
 type fenceCheck struct{}
 
-// yield stops this supervisor serving its batch (see above); orig, when
+// handOver stops this supervisor serving its batch (see above); orig, when
 // not nil, is the message whose append was refused.
-func (s *supervisor) yield(c *actor.Context, why string, orig any) {
+func (s *supervisor) handOver(c *actor.Context, why string, orig any) {
 	s.moved = true
 	s.log.Info("supervisor hands its batch over", "why", why, "owner", s.sys.ownerOf(s.id), "subscribers", len(s.subs))
 	c.Send(s.manager, handover{batchID: s.id, pid: c.PID()})
@@ -70,16 +70,17 @@ func (s *supervisor) yield(c *actor.Context, why string, orig any) {
 	}
 	clear(s.subs)
 	if orig != nil {
-		s.forward(c, orig)
+		s.handBack(c, orig)
 	}
 }
 
-// forward hands a message of a supervisor that yielded back to the manager.
-func (s *supervisor) forward(c *actor.Context, msg any) {
+// handBack gives a message of a supervisor that handed its batch over back
+// to the manager, which routes it to the owner.
+func (s *supervisor) handBack(c *actor.Context, msg any) {
 	switch m := msg.(type) {
 	case retry:
 		s.pending--
-		s.forward(c, m.msg)
+		s.handBack(c, m.msg)
 	case claimed, workDone, subscribe:
 		c.Send(s.manager, handback{batchID: s.id, msg: m})
 	}
@@ -101,7 +102,7 @@ func (s *supervisor) checkFence(c *actor.Context) {
 		_, _, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token)
 		cancel()
 		if errors.Is(err, persistence.ErrFenced) {
-			s.yield(c, "fenced off by a newer supervisor", nil)
+			s.handOver(c, "fenced off by a newer supervisor", nil)
 			return
 		}
 	}

@@ -56,8 +56,8 @@ func (m *manager) Receive(c *actor.Context) {
 		// views converge (handbackAfter), or two nodes fence each other
 		// in a loop.
 		e, self := c.Engine(), c.PID()
-		time.AfterFunc(handbackAfter, func() { e.Send(self, reroute(msg)) })
-	case reroute:
+		time.AfterFunc(handbackAfter, func() { e.Send(self, handbackDue(msg)) })
+	case handbackDue:
 		m.route(c, msg.batchID, msg.msg, false)
 	case membersChanged:
 		for _, pid := range m.sups {

@@ -69,18 +69,18 @@ func (s *supervisor) Receive(c *actor.Context) {
 		}
 	case membersChanged:
 		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
-			s.yield(c, "the batch has another owner", nil)
+			s.handOver(c, "the batch has another owner", nil)
 		}
 	default:
 		if s.moved {
-			s.forward(c, m)
+			s.handBack(c, m)
 			break
 		}
 		s.handle(c, m)
 		switch m.(type) {
 		case claimed, workDone, subscribe:
 			if !s.moved && s.sys.ownerOf(s.id) != s.sys.self() {
-				s.yield(c, "this node is not the batch's owner", nil)
+				s.handOver(c, "this node is not the batch's owner", nil)
 			}
 		}
 	}
@@ -278,7 +278,7 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		return all, true
 	case errors.Is(err, persistence.ErrFenced):
 		// A newer supervisor of this batch took it: it writes from now on.
-		s.yield(c, "fenced off by a newer supervisor", orig)
+		s.handOver(c, "fenced off by a newer supervisor", orig)
 		return nil, false
 	case errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound):
 		s.log.Info("append refused; reading the log again", "err", err)

@@ -87,10 +87,10 @@ func (c *Config) defaults() error {
 		c.ClaimAhead = 0
 	}
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 3
+		c.MaxAttempts = persistence.DefaultMaxAttempts
 	}
 	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = time.Second
+		c.RetryBackoff = persistence.DefaultRetryBackoff
 	}
 	if c.SubscriberBuffer <= 0 {
 		c.SubscriberBuffer = 64

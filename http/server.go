@@ -71,22 +71,22 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.MaxFiles <= 0 {
-		c.MaxFiles = 100
+		c.MaxFiles = persistence.DefaultMaxFiles
 	}
 	if c.MaxFileSize <= 0 {
-		c.MaxFileSize = 32 << 20
+		c.MaxFileSize = persistence.DefaultMaxFileSize
 	}
 	if c.MaxBody <= 0 {
-		c.MaxBody = 1 << 30
+		c.MaxBody = persistence.DefaultMaxBody
 	}
 	if c.MaxPixels <= 0 {
-		c.MaxPixels = 50_000_000
+		c.MaxPixels = persistence.DefaultMaxPixels
 	}
 	if c.ResizeLimits.MaxPixels <= 0 { // a rebuild guards like an upload
 		c.ResizeLimits.MaxPixels = c.MaxPixels
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 15 * time.Second
+		c.PingInterval = persistence.DefaultSSEPing
 	}
 	if c.Metrics == nil {
 		c.Metrics = metrics.New()

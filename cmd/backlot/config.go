@@ -14,6 +14,7 @@ import (
 
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/persistence"
 )
 
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
@@ -63,9 +64,10 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
 		RedisPrefix: "backlot", NodeID: defaultNodeID(),
-		MaxFiles: 100, MaxFileSize: 32 << 20, MaxBody: 1 << 30, MaxPixels: 50_000_000, MaxQueued: 10_000,
-		MinFreeDisk: 256 << 20, Attempts: 3, ResizeTimeout: 60 * time.Second, RetryBackoff: time.Second,
-		ShutdownGrace: 30 * time.Second, SSEPing: 15 * time.Second, Retention: 24 * time.Hour,
+		MaxFiles: persistence.DefaultMaxFiles, MaxFileSize: persistence.DefaultMaxFileSize, MaxBody: persistence.DefaultMaxBody,
+		MaxPixels: persistence.DefaultMaxPixels, MaxQueued: persistence.DefaultMaxQueued, MinFreeDisk: persistence.DefaultMinFreeDisk,
+		Attempts: persistence.DefaultMaxAttempts, ResizeTimeout: 60 * time.Second, RetryBackoff: persistence.DefaultRetryBackoff,
+		ShutdownGrace: 30 * time.Second, SSEPing: persistence.DefaultSSEPing, Retention: persistence.DefaultRetention,
 		HeaderTimeout: 10 * time.Second, BodyIdleTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, WriteStall: 30 * time.Second,
 		LogLevel: "info", LogFormat: "text",
 		MaxDecodeMemory: resize.DefaultMaxDecodeMemory,
