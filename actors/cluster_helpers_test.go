@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/redis"
 	"github.com/backlot/backlot/persistence/redis/redistest"
+	"github.com/backlot/backlot/persistence/testkit"
 )
 
 // A clustered node in one test process: a cluster.Node on 127.0.0.1, its
@@ -143,28 +143,9 @@ func sameSet(a, b []string) bool {
 
 // waitFor polls cond every 10 ms until it holds, failing after within (a
 // deadlock guard, not a speed assertion).
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		<-tick.C
-	}
-}
+var waitFor = testkit.Eventually
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+var freeAddr = testkit.FreeAddr
 
 // createBatch records a batch of the given sources (written under files)
 // whose id, when owners is set, is one owner(id) accepts.

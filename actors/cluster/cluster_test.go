@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/testkit"
 )
 
 // Bounds of the waits: deadlock guards on a loaded 2-core machine, not
@@ -146,15 +146,7 @@ func tryStart(t *testing.T, id, addr string, peers []string) (*node, error) {
 
 // freeAddr is a port the kernel just handed out; someone may take it before
 // we listen, which start retries.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+var freeAddr = testkit.FreeAddr
 
 func ids(ms []cluster.Member) []string {
 	var out []string

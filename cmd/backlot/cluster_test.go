@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/persistence/redis/redistest"
+	"github.com/backlot/backlot/persistence/testkit"
 )
 
 func TestClusterConfig(t *testing.T) {
@@ -158,15 +158,7 @@ func startClusterNode(t *testing.T, dir, redisURL, id string, addr *string, peer
 
 // freeAddr is a port the kernel just handed out on 127.0.0.1; another
 // process may take it before ours listens, which startClusterNode retries.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+var freeAddr = testkit.FreeAddr
 
 // readyMembers is the member list of a node's /readyz (nil if it fails).
 func readyMembers(t *testing.T, url string) []cluster.Member {

@@ -5,12 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
-	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -20,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/http/sse"
+	"github.com/backlot/backlot/persistence/testkit"
 )
 
 // node is one in-process Backlot on 127.0.0.1:0.
@@ -80,38 +76,13 @@ func startNodeWith(t testing.TB, dir string, mutate func(*Config), tweak func(*M
 	return n
 }
 
-// photo makes a photo-like image: gradients, noise and an edge.
-func photo(w, h int, seed uint64) *image.RGBA {
-	r := rand.New(rand.NewPCG(seed, 7))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			n := uint8(r.IntN(24))
-			c := color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 256), 255}
-			if x > w/2 {
-				c.B = 255 - c.B
-			}
-			img.SetRGBA(x, y, color.RGBA{c.R/2 + n, c.G/2 + n, c.B/2 + n, 255})
-		}
-	}
-	return img
-}
-
-func jpegBytes(t testing.TB, w, h int, seed uint64) []byte {
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, photo(w, h, seed), &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func pngBytes(t testing.TB, w, h int, seed uint64) []byte {
-	var b bytes.Buffer
-	if err := png.Encode(&b, photo(w, h, seed)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+// The shared helpers (persistence/testkit) under the names these tests use.
+var (
+	photo      = testkit.Photo
+	jpegBytes  = testkit.JPEG
+	pngBytes   = testkit.PNG
+	eventually = testkit.Eventually
+)
 
 type part struct {
 	field, filename string
@@ -276,20 +247,6 @@ func names(evs []sse.Event) string {
 		fmt.Fprintf(&b, "%s:%s ", e.ID, e.Name)
 	}
 	return b.String()
-}
-
-// eventually polls cond every 10ms until it holds or within passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }
 
 // batchDirs lists the batch directories under a data dir.

@@ -12,6 +12,7 @@ import (
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/redis"
 	"github.com/backlot/backlot/persistence/redis/redistest"
+	"github.com/backlot/backlot/persistence/testkit"
 	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -125,14 +126,7 @@ func goClaim(ctx context.Context, s persistence.Store) <-chan claimResult {
 // recv waits for one value on ch, failing the test after wait.
 func recv[T any](tb testing.TB, ch <-chan T, what string) T {
 	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(wait):
-		tb.Fatalf("%s: nothing after %s", what, wait)
-		var zero T
-		return zero
-	}
+	return testkit.Recv(tb, ch, wait, what)
 }
 
 // eventually polls cond every 10 ms until it holds, failing the test if it

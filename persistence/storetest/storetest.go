@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/testkit"
 	"github.com/google/uuid"
 )
 
@@ -231,14 +232,7 @@ type result[T any] struct {
 // recv waits for one value on ch, failing the test after wait.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(wait):
-		t.Fatalf("%s: nothing after %s", what, wait)
-		var zero T
-		return zero
-	}
+	return testkit.Recv(t, ch, wait, what)
 }
 
 // goClaim runs Claim in a goroutine and delivers its result on the channel.
