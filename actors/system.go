@@ -15,12 +15,13 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // Config is what the actors need. Zero values take the documented defaults.
 type Config struct {
 	Store persistence.Store // required
-	Files persistence.Files // required: where sources and outputs live
+	Blobs blob.Store        // required: the sources and results (blob.SourceKey, blob.OutputKey)
 	// Workers is the number of resizer actors (default: number of CPUs).
 	Workers int
 	// ClaimAhead is how many jobs the pool claims beyond one per resizer:
@@ -71,8 +72,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Store == nil || c.Files.Root == "" {
-		return errors.New("actors: Config needs a Store and Files")
+	if c.Store == nil || c.Blobs == nil {
+		return errors.New("actors: Config needs a Store and Blobs")
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()
