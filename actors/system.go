@@ -47,7 +47,7 @@ type Config struct {
 	SubscriberBuffer int
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
-	// Retention deletes finished batches (store and files) this long after
+	// Retention deletes finished batches (store and blobs) this long after
 	// their done; 0 keeps them forever.
 	Retention time.Duration
 	// RetentionEvery overrides how often the janitor looks (default
