@@ -67,7 +67,7 @@ func asAPIError(err error) *Error {
 	case errors.As(err, &fe):
 		return fromFiber(fe)
 	case errors.Is(err, blob.ErrInsufficientStorage), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return insufficientStorage("the server's disk is full: nothing was stored; retry later or on another node")
+		return insufficientStorage("the server's disk is full: the upload was not stored; retry later or on another node")
 	case errors.Is(err, blob.ErrUnavailable):
 		return unavailable("store_unavailable", "the store is unreachable; retry later")
 	}
