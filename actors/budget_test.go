@@ -1,8 +1,7 @@
 package actors
 
 import (
-	"os"
-	"path/filepath"
+	"bytes"
 	"testing"
 
 	"github.com/backlot/backlot/actors/resize"
@@ -26,11 +25,7 @@ func TestBudgetDefaults(t *testing.T) {
 // above it), the images run one at a time, each holding all of it.
 func TestResizersShareTheBudget(t *testing.T) {
 	src := jpegOf(t, 320, 240)
-	path := filepath.Join(t.TempDir(), "src.jpg")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	need, err := resize.Footprint(path, persistence.DefaultOptions(), 0)
+	need, err := resize.Footprint(bytes.NewReader(src), persistence.DefaultOptions(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 	"github.com/backlot/backlot/persistence/redis"
 	"github.com/backlot/backlot/persistence/redis/redistest"
 	"github.com/backlot/backlot/persistence/testkit"
@@ -30,7 +31,7 @@ type cnode struct {
 	node  *cluster.Node
 	store *redis.Store
 	st    persistence.Store // what the System was given
-	files persistence.Files
+	blobs blob.Store
 	sys   *System
 	logs  *logBuffer
 	cfg   Config
@@ -38,11 +39,11 @@ type cnode struct {
 
 type clusterWorld struct {
 	srv   *redistest.Server
-	files persistence.Files
+	blobs blob.Store
 }
 
 func newClusterWorld(t *testing.T) *clusterWorld {
-	return &clusterWorld{srv: redistest.Start(t), files: persistence.Files{Root: t.TempDir()}}
+	return &clusterWorld{srv: redistest.Start(t), blobs: blobsAt(t, t.TempDir())}
 }
 
 // start runs a node named name that knows peers; wrap, when set, wraps the
@@ -55,7 +56,7 @@ func (w *clusterWorld) start(t *testing.T, name string, wrap func(*redis.Store) 
 // startAt is start with the node's cluster address chosen by the caller.
 func (w *clusterWorld) startAt(t *testing.T, name, addr string, wrap func(*redis.Store) persistence.Store, mutate func(*Config), peers ...string) *cnode {
 	t.Helper()
-	n := &cnode{t: t, name: name, files: w.files, logs: &logBuffer{}}
+	n := &cnode{t: t, name: name, blobs: w.blobs, logs: &logBuffer{}}
 	var err error
 	n.node, err = cluster.Start(cluster.Config{ID: name, Listen: addr, Peers: peers})
 	if err != nil {
@@ -70,7 +71,7 @@ func (w *clusterWorld) startAt(t *testing.T, name, addr string, wrap func(*redis
 		n.st = wrap(n.store)
 	}
 	n.cfg = Config{
-		Store: n.st, Files: w.files, Workers: 2, RetryBackoff: 5 * time.Millisecond, Cluster: n.node,
+		Store: n.st, Blobs: w.blobs, Workers: 2, RetryBackoff: 5 * time.Millisecond, Cluster: n.node,
 		Logger: n.logs.logger(name),
 	}
 	if mutate != nil {
@@ -147,23 +148,18 @@ var waitFor = testkit.Eventually
 
 var freeAddr = testkit.FreeAddr
 
-// createBatch records a batch of the given sources (written under files)
-// whose id, when owners is set, is one owner(id) accepts.
-func createBatch(t *testing.T, st persistence.Store, files persistence.Files, owner func(id string) bool, sources ...[]byte) *persistence.Batch {
+// createBatch records a batch of the given sources (put in blobs) whose
+// id, when owners is set, is one owner(id) accepts.
+func createBatch(t *testing.T, st persistence.Store, blobs blob.Store, owner func(id string) bool, sources ...[]byte) *persistence.Batch {
 	t.Helper()
 	id := uuid.NewString()
 	for owner != nil && !owner(id) {
 		id = uuid.NewString()
 	}
-	if err := os.MkdirAll(files.BatchDir(id), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var images []persistence.Image
 	for i, src := range sources {
 		im := persistence.Image{ID: uuid.NewString(), Name: "img" + string(rune('a'+i)), Format: "jpeg"}
-		if err := os.WriteFile(files.Source(id, im.ID), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		putSource(t, blobs, id, im.ID, src)
 		images = append(images, im)
 	}
 	b, first, err := persistence.NewBatch(id, time.Now(), persistence.DefaultOptions(), images)
@@ -256,4 +252,22 @@ func dumpOnFailure(t *testing.T, nodes ...*cnode) {
 			n.logs.mu.Unlock()
 		}
 	})
+}
+
+// blobsAt is a blob store on dir, as the node's on its data directory.
+func blobsAt(t testing.TB, dir string) blob.Store {
+	t.Helper()
+	bs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
+
+// putSource stores an image's upload, as the upload does.
+func putSource(t testing.TB, bs blob.Store, batchID, imageID string, data []byte) {
+	t.Helper()
+	if _, err := blob.Put(t.Context(), bs, blob.SourceKey(batchID, imageID), bytes.NewReader(data), blob.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -16,7 +16,8 @@
 //     claim loop (a goroutine that claims a job only while a slot is free:
 //     one per resizer plus Config.ClaimAhead) and the jobs it claimed
 //     until their supervisor says ack or requeue.
-//   - resizer: runs resize.Process on one job at a time.
+//   - resizer: runs resize.Process on one job at a time: its source
+//     opened from Config.Blobs, its result created there.
 //   - subscriber: one per SSE connection; receives its batch's events and
 //     hands them to the connection's writer through a bounded channel it
 //     never blocks on (a reader that falls too far behind is cut off and

@@ -55,7 +55,7 @@ func TestFencedSupervisorHandsOver(t *testing.T) {
 	w := newClusterWorld(t)
 	a := w.start(t, "a", withManualClaims, nil)
 	src := jpegOf(t, 64, 48)
-	b := createBatch(t, a.store, w.files, nil, src, src)
+	b := createBatch(t, a.store, w.blobs, nil, src, src)
 	sub := a.sys.Subscribe(b.ID, 0)
 	first := <-sub.C() // queued: the supervisor is up and has fenced
 	if len(first.Events) != 1 {
@@ -103,7 +103,7 @@ func TestTwoSupervisorsRace(t *testing.T) {
 	for i := range 8 {
 		srcs = append(srcs, jpegOf(t, 320+i, 240))
 	}
-	bt := createBatch(t, a.store, w.files, nil, srcs...)
+	bt := createBatch(t, a.store, w.blobs, nil, srcs...)
 	subA := a.sys.Subscribe(bt.ID, 0)
 	first := <-subA.C() // a's supervisor is up and fenced: b's, started now, is newer
 	subB := b.sys.Subscribe(bt.ID, 0)

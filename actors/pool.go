@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // pool owns the resizers, the claim loop and the jobs it claimed until
@@ -292,7 +294,8 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 	}
 }
 
-// resizer runs one job at a time; the work itself is resize.Process,
+// resizer runs one job at a time; the work itself is resize.Process on
+// the job's source and result in Config.Blobs,
 // which first waits for a decode slot and the image's footprint from
 // Config.Limits.Budget (shared by all resizers): an attempt that timed
 // out keeps both until its decode has really returned, so the next one
@@ -305,13 +308,34 @@ func newResizer(sys *System) actor.Producer {
 
 func (r *resizer) Receive(c *actor.Context) {
 	if w, ok := c.Message().(work); ok {
-		obs, f := r.sys.cfg.Observer, r.sys.cfg.Files
+		obs := r.sys.cfg.Observer
 		obs.ResizeStarted()
 		start := time.Now()
-		res, err := resize.Process(f.Source(w.job.BatchID, w.job.ImageID), f.Output(w.job.BatchID, w.job.ImageID, w.opts.Format), w.opts, r.sys.cfg.Limits)
+		res, err := r.process(w)
 		took := time.Since(start)
 		obs.ResizeEnded()
 		c.Send(c.Parent(), workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took, pool: c.Parent()})
 		c.Send(c.Parent(), resizerIdle{pid: c.PID(), job: w.job})
 	}
+}
+
+// process is one attempt at w's job: its source opened from the blob
+// store (Process owns and closes it), its result created there when the
+// pixels are ready, with the reserve (work already accepted is what it is
+// kept for) and not durable (resize.Verify and the rebuild on read cover
+// a power cut). A source that cannot be opened is an I/O error, retried
+// like any other: one missing since a crash before its upload's 202 fails
+// as unreadable once the attempts are spent.
+func (r *resizer) process(w work) (resize.Result, error) {
+	// No deadline here: Limits.Timeout bounds the attempt, and one under
+	// way when the node drains is let finish (System.Drain).
+	ctx, bs := context.Background(), r.sys.cfg.Blobs
+	src, err := bs.Open(ctx, blob.SourceKey(w.job.BatchID, w.job.ImageID))
+	if err != nil {
+		return resize.Result{}, fmt.Errorf("open source: %w", err)
+	}
+	key := blob.OutputKey(w.job.BatchID, w.job.ImageID, w.opts.Format.Ext())
+	return resize.Process(src, func() (blob.Writer, error) {
+		return bs.Create(ctx, key, blob.CreateOptions{UseReserve: true})
+	}, w.opts, r.sys.cfg.Limits)
 }

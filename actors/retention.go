@@ -2,8 +2,10 @@ package actors
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"time"
+
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // retentionBatch is how many expired batches one sweep deletes at most, so
@@ -12,8 +14,9 @@ const retentionBatch = 100
 
 // janitor deletes finished batches older than the retention period: first
 // from the store (so no client is told of files that are gone), then their
-// files. Files of a batch deleted from the store but not from disk (a crash
-// in between) are removed by the start-up sweep of unrecorded directories.
+// objects in the blob store (DeletePrefix of the batch). Objects of a batch
+// deleted from the store but not from the blob store (a crash in between)
+// are removed by the start-up sweep of unrecorded batches.
 // It runs every period/10 (at least every second, at most hourly).
 func (s *System) janitor(ctx context.Context, period time.Duration) {
 	defer close(s.janitorDone)
@@ -38,8 +41,8 @@ func (s *System) janitor(ctx context.Context, period time.Duration) {
 	}
 }
 
-// Sweep deletes every batch done before cut, with its files; it returns
-// how many it deleted.
+// Sweep deletes every batch done before cut, with its sources and
+// results; it returns how many it deleted.
 func (s *System) Sweep(ctx context.Context, cut time.Time) (int, error) {
 	r, deleted := s.cfg.Store, 0
 	for {
@@ -51,8 +54,8 @@ func (s *System) Sweep(ctx context.Context, cut time.Time) (int, error) {
 			if err := r.Delete(ctx, id); err != nil {
 				return deleted, err
 			}
-			if err := os.RemoveAll(s.cfg.Files.BatchDir(id)); err != nil {
-				return deleted, err
+			if err := s.cfg.Blobs.DeletePrefix(ctx, blob.BatchPrefix(id)); err != nil {
+				return deleted, fmt.Errorf("delete batch %s's objects: %w", id, err)
 			}
 			deleted++
 		}

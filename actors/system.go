@@ -15,12 +15,13 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // Config is what the actors need. Zero values take the documented defaults.
 type Config struct {
 	Store persistence.Store // required
-	Files persistence.Files // required: where sources and outputs live
+	Blobs blob.Store        // required: the sources and results (blob.SourceKey, blob.OutputKey)
 	// Workers is the number of resizer actors (default: number of CPUs).
 	Workers int
 	// ClaimAhead is how many jobs the pool claims beyond one per resizer:
@@ -46,7 +47,7 @@ type Config struct {
 	SubscriberBuffer int
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
-	// Retention deletes finished batches (store and files) this long after
+	// Retention deletes finished batches (store and blobs) this long after
 	// their done; 0 keeps them forever.
 	Retention time.Duration
 	// RetentionEvery overrides how often the janitor looks (default
@@ -71,8 +72,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Store == nil || c.Files.Root == "" {
-		return errors.New("actors: Config needs a Store and Files")
+	if c.Store == nil || c.Blobs == nil {
+		return errors.New("actors: Config needs a Store and Blobs")
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()

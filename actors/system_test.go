@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"image/jpeg"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,12 +12,13 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/bolt"
 )
 
 type env struct {
 	store persistence.Store
-	files persistence.Files
+	blobs blob.Store
 	sys   *System
 }
 
@@ -29,8 +29,8 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: st, files: persistence.Files{Root: dir}}
-	cfg := Config{Store: st, Files: e.files, Workers: 2, RetryBackoff: 5 * time.Millisecond}
+	e := &env{store: st, blobs: blobsAt(t, dir)}
+	cfg := Config{Store: st, Blobs: e.blobs, Workers: 2, RetryBackoff: 5 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -53,16 +53,11 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 func (e *env) create(t *testing.T, sources ...[]byte) *persistence.Batch {
 	t.Helper()
 	id := uuid.NewString()
-	if err := os.MkdirAll(e.files.BatchDir(id), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var images []persistence.Image
 	for i, src := range sources {
 		im := persistence.Image{ID: uuid.NewString(), Name: "img" + string(rune('a'+i)), Format: "jpeg"}
 		if src != nil {
-			if err := os.WriteFile(e.files.Source(id, im.ID), src, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			putSource(t, e.blobs, id, im.ID, src)
 		}
 		images = append(images, im)
 	}
@@ -177,9 +172,7 @@ func TestRetryThenSuccess(t *testing.T) {
 		evs = append(evs, ch.Events...)
 		if last := evs[len(evs)-1]; last.Type == persistence.EventRetrying {
 			// the backoff is running: now make the source readable
-			if err := os.WriteFile(e.files.Source(b.ID, b.Images[0].ID), jpegOf(t, 80, 60), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			putSource(t, e.blobs, b.ID, b.Images[0].ID, jpegOf(t, 80, 60))
 		}
 	}
 	got := types(evs)
@@ -201,13 +194,13 @@ func TestRetryThenSuccess(t *testing.T) {
 // store, no process running) is finished by a new System on the same store.
 func TestRecoveryAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	files := persistence.Files{Root: dir}
+	blobs := blobsAt(t, dir)
 	path := filepath.Join(dir, "r.db")
 	st, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: st, files: files}
+	e := &env{store: st, blobs: blobs}
 	src := jpegOf(t, 120, 90)
 	b := e.create(t, src, src, src)
 	// claim one job and "crash" with it in flight
@@ -216,20 +209,20 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	}
 	st.Close()
 
-	e2 := newEnvOn(t, path, files)
+	e2 := newEnvOn(t, path, blobs)
 	evs := follow(t, e2.sys.Subscribe(b.ID, 0))
 	if got := evs[len(evs)-1]; got.Type != persistence.EventDone || got.Completed != 3 {
 		t.Fatalf("after recovery: %v", types(evs))
 	}
 }
 
-func newEnvOn(t *testing.T, path string, files persistence.Files) *env {
+func newEnvOn(t *testing.T, path string, blobs blob.Store) *env {
 	st, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: st, files: files}
-	e.sys, err = Start(t.Context(), Config{Store: st, Files: files, Workers: 2})
+	e := &env{store: st, blobs: blobs}
+	e.sys, err = Start(t.Context(), Config{Store: st, Blobs: blobs, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func TestSupervisorStopsWhenItsBatchMoves(t *testing.T) {
 	a := w.start(t, "a", withManualClaims, nil)
 	addrB := freeAddr(t)
 	src := jpegOf(t, 64, 48)
-	bt := createBatch(t, a.store, w.files, func(id string) bool {
+	bt := createBatch(t, a.store, w.blobs, func(id string) bool {
 		return Owner(id, []string{a.addr(), addrB}) == addrB
 	}, src, src)
 	sub := a.sys.Subscribe(bt.ID, 0)
@@ -80,7 +80,7 @@ func TestLostMessagesAreSentAgain(t *testing.T) {
 	b.stopSystem(t)
 
 	src := jpegOf(t, 64, 48)
-	bt := createBatch(t, a.store, w.files, func(id string) bool {
+	bt := createBatch(t, a.store, w.blobs, func(id string) bool {
 		return Owner(id, []string{a.addr(), b.addr()}) == b.addr()
 	}, src, src)
 	sub := a.sys.Subscribe(bt.ID, 0)

@@ -126,19 +126,19 @@ func (s *diesAfterDone) AppendFenced(ctx context.Context, id string, token uint6
 // the log is unchanged.
 func TestCrashAfterLastTerminal(t *testing.T) {
 	dir := t.TempDir()
-	files := persistence.Files{Root: dir}
+	blobs := blobsAt(t, dir)
 	path := filepath.Join(dir, "test.db")
 	st, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dying := &diesAfterDone{Store: st, died: make(chan struct{})}
-	sys, err := Start(t.Context(), Config{Store: dying, Files: files, Workers: 2, RetryBackoff: 5 * time.Millisecond})
+	sys, err := Start(t.Context(), Config{Store: dying, Blobs: blobs, Workers: 2, RetryBackoff: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := jpegOf(t, 64, 48)
-	e := &env{store: st, files: files, sys: sys}
+	e := &env{store: st, blobs: blobs, sys: sys}
 	b := e.create(t, src, src, src)
 	select {
 	case <-dying.died:
@@ -161,7 +161,7 @@ func TestCrashAfterLastTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sys, err = Start(t.Context(), Config{Store: st, Files: files, Workers: 2, RetryBackoff: 5 * time.Millisecond})
+	sys, err = Start(t.Context(), Config{Store: st, Blobs: blobs, Workers: 2, RetryBackoff: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

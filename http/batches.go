@@ -2,7 +2,6 @@ package http
 
 import (
 	"errors"
-	"os"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -78,8 +77,8 @@ func (s *Server) status(c *fiber.Ctx) error {
 }
 
 // result handles GET /api/images/:batch/:image: the resized image once
-// completed (checked against its record and rebuilt if a power cut took
-// it: results.go), 409 with its state before.
+// completed, read from the blob store (checked against its record and
+// rebuilt if a power cut took it: results.go), 409 with its state before.
 func (s *Server) result(c *fiber.Ctx) error {
 	b, err := s.loadBatch(c)
 	if err != nil {
@@ -100,20 +99,11 @@ func (s *Server) result(c *fiber.Ctx) error {
 		}
 		return e
 	}
-	path := s.files.Output(b.ID, im.ID, b.Options.Format)
-	if err := s.checkResult(c.UserContext(), b, im, path); err != nil {
-		return err
-	}
-	f, err := os.Open(path)
+	obj, err := s.openResult(c.UserContext(), b, im)
 	if err != nil {
-		return err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return err
 	}
 	c.Set(fiber.HeaderContentType, b.Options.Format.ContentType())
 	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
-	return c.SendStream(f, int(st.Size())) // fasthttp closes f when sent
+	return c.SendStream(obj, int(obj.Size())) // fasthttp closes obj when sent
 }

@@ -2,7 +2,8 @@
 //
 // Handlers only parse, check and answer; they return errors, and one error
 // handler (errors.go) turns them into API.md's JSON. Uploads stream part by
-// part to disk (Fiber's StreamRequestBody), so a request's memory does not
-// grow with its size. Event streams are fed by an actors.Subscription and
+// part into the blob store (Fiber's StreamRequestBody), so a request's
+// memory does not grow with its size; results are read from it. The
+// package opens no file itself (persistence/blob). Event streams are fed by an actors.Subscription and
 // framed by http/sse; a stream never blocks the actor that feeds it.
 package http

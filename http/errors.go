@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // Error is an error a client is meant to read: API.md's JSON
@@ -48,28 +50,37 @@ func insufficientStorage(msg string) *Error {
 	return &Error{Status: fiber.StatusInsufficientStorage, Code: "insufficient_storage", Message: msg, RetryAfter: 5}
 }
 
-// noSpace turns a full disk (ENOSPC, or a quota's EDQUOT) met anywhere
-// under an upload (a file, a directory, the store's commit) into 507
-// insufficient_storage. Other errors pass.
-func noSpace(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+// asAPIError is the one mapping of errors to what a client reads: an
+// *Error as it is, Fiber's own errors (fromFiber), and the storage's
+// signals met anywhere under a request: the blob store out of room
+// (blob.ErrInsufficientStorage: a full disk, or one below its reserve) or
+// a full disk under the store's commit (ENOSPC, or a quota's EDQUOT) is
+// 507 insufficient_storage; the blob store unreachable
+// (blob.ErrUnavailable) is 503 store_unavailable. nil: anything else,
+// which is internal.
+func asAPIError(err error) *Error {
+	var e *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &fe):
+		return fromFiber(fe)
+	case errors.Is(err, blob.ErrInsufficientStorage), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return insufficientStorage("the server's disk is full: the upload was not stored; retry later or on another node")
+	case errors.Is(err, blob.ErrUnavailable):
+		return unavailable("store_unavailable", "the store is unreachable; retry later")
 	}
-	return err
+	return nil
 }
 
 // errorHandler is Fiber's Config.ErrorHandler: the one place errors become
-// responses. Anything that is not an *Error or a *fiber.Error is internal:
-// logged for the operator, never shown to the client.
+// responses (asAPIError). Anything else is internal: logged for the
+// operator, never shown to the client.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
-		var e *Error
-		var fe *fiber.Error
-		switch {
-		case errors.As(err, &e):
-		case errors.As(err, &fe):
-			e = fromFiber(fe)
-		default:
+		e := asAPIError(err)
+		if e == nil {
 			log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err)
 			e = apiError(fiber.StatusInternalServerError, "internal", "internal server error")
 		}
@@ -117,13 +128,8 @@ func fromFiber(fe *fiber.Error) *Error {
 
 // codeOf is the API code an error will be answered with.
 func codeOf(err error) string {
-	var e *Error
-	var fe *fiber.Error
-	switch {
-	case errors.As(err, &e):
+	if e := asAPIError(err); e != nil {
 		return e.Code
-	case errors.As(err, &fe):
-		return fromFiber(fe).Code
 	}
 	return "internal"
 }

@@ -10,14 +10,15 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
-// Results are derived data: a resizer writes them without fsync and records
-// their size and CRC-32C with the completed event, durably (see
-// resize.writeAtomic). So before a result is served it is checked against
+// Results are derived data: a resizer writes them without a sync and
+// records their size and CRC-32C with the completed event, durably (see
+// resize.writeResult). So before a result is served it is checked against
 // that record, and one that a power cut took (missing, cut short, or
 // holding what the disk had before) is rebuilt from its source, which was
-// fsynced before the upload's 202. The same pipeline makes the same bytes;
+// synced before the upload's 202. The same pipeline makes the same bytes;
 // a rebuild that differs (another build's encoder) is served and logged.
 
 // rebuilder collapses concurrent rebuilds of one result into one (flight)
@@ -30,30 +31,33 @@ type rebuilder struct {
 
 func newRebuilder(n int) *rebuilder { return &rebuilder{slots: make(chan struct{}, max(n, 1))} }
 
-// checkResult returns nil when im's result file at path holds what was
-// recorded, rebuilding it first if it does not; an *Error (500
-// result_lost) when it cannot be rebuilt.
-func (s *Server) checkResult(ctx context.Context, b *persistence.Batch, im *persistence.Image, path string) error {
-	err := resize.Verify(path, im.Bytes, im.Sum)
+// openResult opens im's result in the blob store once it holds what was
+// recorded, rebuilding it first if it does not. The caller closes the
+// object (SendStream does). An *Error (500 result_lost) when it cannot be
+// rebuilt.
+func (s *Server) openResult(ctx context.Context, b *persistence.Batch, im *persistence.Image) (blob.Object, error) {
+	key := blob.OutputKey(b.ID, im.ID, b.Options.Format.Ext())
+	obj, err := s.checkedResult(ctx, key, im)
 	if err == nil {
-		return nil
+		return obj, nil
 	}
 	if !errors.Is(err, resize.ErrResultLost) {
-		return fmt.Errorf("check result: %w", err)
+		return nil, fmt.Errorf("check result: %w", err)
 	}
 	log := s.log.With("batch_id", b.ID, "image_id", im.ID)
 	log.Warn("result lost: rebuilding it from its source", "err", err)
-	_, err, _ = s.rebuilds.flight.Do(path, func() (any, error) {
+	_, err, _ = s.rebuilds.flight.Do(key, func() (any, error) {
 		select {
 		case s.rebuilds.slots <- struct{}{}:
 			defer func() { <-s.rebuilds.slots }()
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if resize.Verify(path, im.Bytes, im.Sum) == nil {
+		if obj, err := s.checkedResult(ctx, key, im); err == nil {
+			obj.Close()
 			return nil, nil // rebuilt while this waited for a slot
 		}
-		res, err := resize.Process(s.files.Source(b.ID, im.ID), path, b.Options, s.cfg.ResizeLimits)
+		res, err := s.rebuild(ctx, b, im, key)
 		s.met.ResultRebuilt(err == nil) // once per rebuild, however many reads wait for it
 		if err != nil {
 			return nil, err
@@ -67,8 +71,49 @@ func (s *Server) checkResult(ctx context.Context, b *persistence.Batch, im *pers
 	})
 	if err != nil {
 		log.Error("result lost and not rebuilt", "err", err)
-		return apiError(fiber.StatusInternalServerError, "result_lost",
+		return nil, apiError(fiber.StatusInternalServerError, "result_lost",
 			"the image's result file was lost and could not be rebuilt from its upload: "+resize.Message(err))
 	}
-	return nil
+	// As rebuilt: served even if it differs from the record (logged).
+	return s.blobs.Open(ctx, key)
+}
+
+// checkedResult opens the result under key and checks it against im's
+// record (resize.Verify); a missing one is lost too (wrapping
+// resize.ErrResultLost).
+func (s *Server) checkedResult(ctx context.Context, key string, im *persistence.Image) (blob.Object, error) {
+	obj, err := s.blobs.Open(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, fmt.Errorf("%w: it is missing", resize.ErrResultLost)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := resize.Verify(obj, im.Bytes, im.Sum); err != nil {
+		obj.Close()
+		return nil, err
+	}
+	return obj, nil
+}
+
+// errUploadGone is a rebuild's error when the source is missing too: the
+// client's message names no key.
+var errUploadGone = errors.New("the upload is missing")
+
+// rebuild makes im's result again from its source, as a resizer does
+// (actors' resizer.process), under the resizers' limits and budget.
+func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persistence.Image, key string) (resize.Result, error) {
+	src, err := s.blobs.Open(ctx, blob.SourceKey(b.ID, im.ID))
+	if errors.Is(err, blob.ErrNotFound) {
+		return resize.Result{}, errUploadGone
+	}
+	if err != nil {
+		return resize.Result{}, fmt.Errorf("open source: %w", err)
+	}
+	// Not the request's ctx: a rebuild other reads wait for (flight)
+	// commits even if this one's client has gone.
+	wctx := context.WithoutCancel(ctx)
+	return resize.Process(src, func() (blob.Writer, error) {
+		return s.blobs.Create(wctx, key, blob.CreateOptions{UseReserve: true})
+	}, b.Options, s.cfg.ResizeLimits)
 }

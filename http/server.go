@@ -23,6 +23,7 @@ import (
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/http/web"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // Member is a cluster member as /readyz lists it.
@@ -44,13 +45,6 @@ type Config struct {
 	// in the store's queue); an upload that would pass it gets 503 with
 	// Retry-After and stores nothing. 0: no bound.
 	MaxQueued int
-	// MinFreeDisk is the free space the data directory's file system
-	// keeps, for the store's commits and the results of work already
-	// accepted: an upload whose body would eat into it gets 507
-	// insufficient_storage, judged before a byte is written and again
-	// while it is written, and /readyz fails (503) while the free space
-	// is below it. 0: no reserve.
-	MinFreeDisk int64
 	// Pprof serves net/http/pprof under /debug/pprof/ (for profiling a
 	// node under load; off by default).
 	Pprof bool
@@ -100,7 +94,7 @@ type Server struct {
 	cfg   Config
 	store persistence.Store
 	sys   *actors.System
-	files persistence.Files
+	blobs blob.Store // every upload's and result's bytes
 	log   *slog.Logger
 	met   *metrics.Metrics
 
@@ -112,13 +106,18 @@ type Server struct {
 	streams   atomic.Int64 // open event streams
 }
 
-// New builds the server; it starts accepting uploads at once.
-func New(cfg Config, store persistence.Store, sys *actors.System, files persistence.Files, log *slog.Logger) *Server {
+// New builds the server; it starts accepting uploads at once. blobs holds
+// the uploads and results. When it watches a disk (blob.Spacer: fsblob
+// with a reserve), an upload whose body would eat into the reserve gets
+// 507 insufficient_storage, judged before a byte is written and again
+// while it is written, and /readyz fails (503) while the free space is
+// below it.
+func New(cfg Config, store persistence.Store, sys *actors.System, blobs blob.Store, log *slog.Logger) *Server {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: store, sys: sys, files: files, log: log, met: cfg.Metrics, closing: make(chan struct{}),
+	s := &Server{cfg: cfg, store: store, sys: sys, blobs: blobs, log: log, met: cfg.Metrics, closing: make(chan struct{}),
 		rebuilds: newRebuilder(runtime.GOMAXPROCS(0))}
 	s.accepting.Store(true)
 	s.app = fiber.New(fiber.Config{
@@ -214,7 +213,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		s.log.Warn("readiness: store unreachable", "err", err)
 		return unavailable("store_unavailable", "the store is unreachable")
 	}
-	if err := s.diskRoom(0); err != nil {
+	if err := s.diskRoom(ctx); err != nil {
 		return err
 	}
 	if s.cfg.Members != nil && s.authorized(c) {

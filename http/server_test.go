@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 	"github.com/backlot/backlot/persistence/bolt"
 )
 
@@ -20,9 +20,13 @@ func TestReadyzRevealsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	bs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := New(Config{Token: "s3cret", Members: func() []Member {
 		return []Member{{ID: "node-a"}}
-	}}, st, nil, persistence.Files{Root: dir}, nil)
+	}}, st, nil, bs, nil)
 	for _, tc := range []struct {
 		auth        string
 		wantMembers bool

@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // upload handles POST /api/images and counts the outcome.
@@ -34,9 +34,9 @@ func (s *Server) upload(c *fiber.Ctx) error {
 	return err
 }
 
-// doUpload streams each part to disk, judges each file by its bytes, then
-// records the batch durably and answers 202. On any error the batch's
-// directory is removed and nothing reaches the store.
+// doUpload streams each part to the blob store, judges each file by its
+// bytes, then records the batch durably and answers 202. On any error the
+// batch's objects are deleted and nothing reaches the store.
 func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	if !s.accepting.Load() {
 		return 0, unavailable("shutting_down", "this node is shutting down; retry on another node or later")
@@ -62,7 +62,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		return 0, apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body (%d bytes) is over the limit of %d bytes", n, s.cfg.MaxBody))
 	}
 	declared := int64(c.Request().Header.ContentLength()) // < 0: chunked, not known
-	if err := s.uploadRoom(max(declared, 0)); err != nil {
+	if err := s.uploadRoom(c.UserContext(), max(declared, 0)); err != nil {
 		discardRest(c, body)
 		return 0, err
 	}
@@ -75,8 +75,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	lr := &limitReader{r: br.r, n: s.cfg.MaxBody}
 
 	batchID := uuid.NewString()
-	dir := s.files.BatchDir(batchID)
-	in := &incoming{s: s, batchID: batchID, dir: dir, form: map[string]string{}, buf: br.buf, body: lr, declared: declared}
+	in := &incoming{s: s, ctx: c.UserContext(), batchID: batchID, form: map[string]string{}, buf: br.buf, body: lr, declared: declared}
 	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
 	if err == nil {
 		err = in.checkDisk() // what was written since the last look
@@ -85,18 +84,22 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form)
 	}
 	if err != nil {
-		_ = in.syncs.wait() // the files go below; let their fsyncs end first
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
+		// Every Writer is ended (incoming.file aborts its own); the
+		// objects go below, so let their syncs end first.
+		_ = in.syncs.wait()
+		if rmErr := s.blobs.DeletePrefix(context.WithoutCancel(c.UserContext()), blob.BatchPrefix(batchID)); rmErr != nil {
 			s.log.Error("remove rejected batch files", "batch_id", batchID, "err", rmErr)
 		}
 		if lr.over {
 			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
 		}
-		if full := noSpace(err); full != err {
-			s.log.Error("disk full: upload rejected", "batch_id", batchID, "err", err)
-			err = full
-		} else if codeOf(err) == "insufficient_storage" {
-			s.log.Warn("disk below its reserve: upload rejected", "batch_id", batchID, "err", err)
+		var e *Error
+		if codeOf(err) == "insufficient_storage" {
+			if errors.As(err, &e) { // checkDisk's
+				s.log.Warn("disk below its reserve: upload rejected", "batch_id", batchID, "err", err)
+			} else { // the disk full under the blob store or the store: asAPIError's 507
+				s.log.Error("disk full: upload rejected", "batch_id", batchID, "err", err)
+			}
 		}
 		discardRest(c, lr.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
@@ -149,44 +152,48 @@ func (s *Server) roomFor(ctx context.Context, n int) error {
 	return nil
 }
 
-// diskLow reports whether writing n more bytes would leave the data
-// directory's file system with less than MinFreeDisk free, and what is
-// free now. A file system that cannot tell its free space is given the
-// benefit of the doubt: a real ENOSPC still ends as 507 (noSpace).
-func (s *Server) diskLow(n int64) (free int64, low bool) {
-	if s.cfg.MinFreeDisk <= 0 {
-		return 0, false
+// diskLow reports whether writing n more bytes would leave the blob
+// store's disk with less than the reserve the store keeps, with what is
+// free now and the reserve. Only a store that watches a disk of ours
+// (blob.Spacer: fsblob) is looked at; one that cannot tell its free space,
+// or keeps no reserve, is given the benefit of the doubt: a real ENOSPC
+// still ends as 507 (the store's blob.ErrInsufficientStorage).
+func (s *Server) diskLow(ctx context.Context, n int64) (free, reserve int64, low bool) {
+	sp, ok := s.blobs.(blob.Spacer)
+	if !ok {
+		return 0, 0, false
 	}
-	free, ok := freeBytes(s.files.Root)
-	return free, ok && free-n < s.cfg.MinFreeDisk
+	free, reserve, ok = sp.Space(ctx)
+	return free, reserve, ok && reserve > 0 && free-n < reserve
 }
 
 // diskRoom is readiness's look at the disk: 503 insufficient_storage
-// while less than MinFreeDisk is free (n bytes more to come; /readyz asks
-// with 0). A node that is not ready answers 503 whatever the cause; an
-// upload refused for the disk gets 507 (uploadRoom).
-func (s *Server) diskRoom(n int64) error {
-	free, low := s.diskLow(n)
+// while less than the reserve is free. A node that is not ready answers
+// 503 whatever the cause; an upload refused for the disk gets 507
+// (uploadRoom).
+func (s *Server) diskRoom(ctx context.Context) error {
+	free, reserve, low := s.diskLow(ctx, 0)
 	if !low {
 		return nil
 	}
 	return unavailable("insufficient_storage", fmt.Sprintf(
-		"the server's disk is nearly full (%d bytes free, %d kept in reserve)", free, s.cfg.MinFreeDisk))
+		"the server's disk is nearly full (%d bytes free, %d kept in reserve)", free, reserve))
 }
 
 // uploadRoom answers API.md's 507 insufficient_storage (with Retry-After)
 // before a byte of the body is read when its declared length n (0 when
-// not declared, as for a chunked body) would eat into MinFreeDisk. The
+// not declared, as for a chunked body) would eat into the reserve. The
 // free space is looked at again while the body is written
-// (incoming.checkDisk), which is what bounds a chunked body.
-func (s *Server) uploadRoom(n int64) error {
-	free, low := s.diskLow(n)
+// (incoming.checkDisk, and the store's Writer), which is what bounds a
+// chunked body.
+func (s *Server) uploadRoom(ctx context.Context, n int64) error {
+	free, reserve, low := s.diskLow(ctx, n)
 	if !low {
 		return nil
 	}
 	return insufficientStorage(fmt.Sprintf(
 		"the server's disk is nearly full (%d bytes free, %d kept in reserve, this upload %d bytes); retry later or on another node",
-		free, s.cfg.MinFreeDisk, n))
+		free, reserve, n))
 }
 
 // discardRest reads a bounded rest of a rejected body, so a client that is
@@ -200,13 +207,18 @@ func discardRest(c *fiber.Ctx, body io.Reader) {
 // admit refuses (413 image_too_large) an image that no attempt could
 // decode with opts within the decode memory's ceiling (resize.Admit): in
 // bytes, not pixels, as its header declares them.
-func (s *Server) admit(batchID string, images []persistence.Image, opts persistence.Options) error {
+func (s *Server) admit(ctx context.Context, batchID string, images []persistence.Image, opts persistence.Options) error {
 	b := s.cfg.ResizeLimits.Budget
 	if b == nil {
 		return nil
 	}
 	for _, im := range images {
-		err := resize.Admit(s.files.Source(batchID, im.ID), opts, s.cfg.MaxPixels, b.Ceiling())
+		obj, err := s.blobs.Open(ctx, blob.SourceKey(batchID, im.ID))
+		if err != nil {
+			return fmt.Errorf("admit upload: %w", err)
+		}
+		err = resize.Admit(obj, opts, s.cfg.MaxPixels, b.Ceiling())
+		obj.Close()
 		switch {
 		case errors.Is(err, resize.ErrTooMuchMemory):
 			return fileError(fiber.StatusRequestEntityTooLarge, "image_too_large", resize.Message(err), im.Name)
@@ -217,9 +229,9 @@ func (s *Server) admit(batchID string, images []persistence.Image, opts persiste
 	return nil
 }
 
-// record parses the options and, once the images' files and the batch
-// directories are fsynced and the store holds the batch with its first
-// event and its jobs, returns nil.
+// record parses the options and, once the images' objects are durable
+// (their Syncs, started as each was written, have returned) and the store
+// holds the batch with its first event and its jobs, returns nil.
 func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, syncs *syncer, form map[string]string) error {
 	if len(images) == 0 {
 		return apiError(fiber.StatusBadRequest, "no_images", `the request has no "images" file part`)
@@ -234,11 +246,9 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 		}
 		return err
 	}
-	if err := s.admit(batchID, images, opts); err != nil {
+	if err := s.admit(ctx, batchID, images, opts); err != nil {
 		return err
 	}
-	syncs.add(s.files.BatchDir(batchID))
-	syncs.add(s.files.BatchDir(""))
 	if err := s.roomFor(ctx, len(images)); err != nil {
 		return err
 	}
@@ -246,7 +256,7 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 	if err != nil {
 		return err
 	}
-	// The store's commit and the files' fsyncs run at once: the 202 waits
+	// The store's commit and the objects' syncs run at once: the 202 waits
 	// for both, so what it acknowledges is durable, but for the longer of
 	// the two rather than their sum. A crash between them can leave a
 	// batch whose files were not yet durable; its client got no 202 (and
@@ -271,11 +281,11 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 // incoming is one upload being read.
 type incoming struct {
 	s       *Server
+	ctx     context.Context // the request's
 	batchID string
-	dir     string
 	form    map[string]string
 	images  []persistence.Image
-	syncs   syncer // the images' files being fsynced
+	syncs   syncer // the images' objects being synced
 	buf     []byte // the chunk files are written in (the upload's ioBuf)
 	parts   int
 
@@ -286,7 +296,9 @@ type incoming struct {
 
 // diskCheckEvery is how many bytes of files an upload writes between two
 // looks at the free space (a statfs, about a microsecond): a chunked body
-// eats at most this much into MinFreeDisk before it is refused.
+// eats at most this much into the reserve before it is refused. (The
+// store's Writer looks as often, at each file alone, without counting
+// what the body still declares.)
 const diskCheckEvery = 1 << 20
 
 // wrote counts n bytes written to the upload's files and, every
@@ -300,7 +312,7 @@ func (in *incoming) wrote(n int) error {
 }
 
 // checkDisk answers 507 insufficient_storage when the free space, less
-// what the body still declares to come, is below MinFreeDisk: the disk
+// what the body still declares to come, is below the reserve: the disk
 // crossed the floor while this upload was written (other uploads, results
 // and the store write to it too, and a chunked body declares nothing).
 func (in *incoming) checkDisk() error {
@@ -310,24 +322,38 @@ func (in *incoming) checkDisk() error {
 	if in.declared > 0 {
 		rest = max(in.declared-(s.cfg.MaxBody-in.body.n), 0)
 	}
-	free, low := s.diskLow(rest)
+	free, reserve, low := s.diskLow(in.ctx, rest)
 	if !low {
 		return nil
 	}
 	return insufficientStorage(fmt.Sprintf(
 		"the server's disk is below its reserve (%d bytes free, %d kept in reserve, %d bytes of the upload still to come): it went below while the upload was written, and nothing of the upload was kept; retry later or on another node",
-		free, s.cfg.MinFreeDisk, rest))
+		free, reserve, rest))
 }
 
-// watched is an upload file whose writes are counted (incoming.wrote): a
-// write past the free-space floor fails with its 507.
+// roomError is err, a failure of the blob store under the upload, unless
+// the store refused for want of room while the disk is below its reserve:
+// then checkDisk's 507, which tells what is free and kept. A full disk
+// without a reserve passes as it is: the one error mapping (errors.go)
+// answers it with 507.
+func (in *incoming) roomError(err error) error {
+	if errors.Is(err, blob.ErrInsufficientStorage) {
+		if e := in.checkDisk(); e != nil {
+			return e
+		}
+	}
+	return err
+}
+
+// watched is an upload's Writer whose writes are counted (incoming.wrote):
+// a write past the free-space floor fails with its 507.
 type watched struct {
-	f  *os.File
+	w  io.Writer
 	in *incoming
 }
 
 func (w watched) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	n, err := w.w.Write(p)
 	if err != nil {
 		return n, err
 	}
@@ -393,18 +419,15 @@ func badMultipart(err error) error {
 	return apiError(fiber.StatusBadRequest, "bad_multipart", "the multipart body could not be read: "+err.Error())
 }
 
-// file streams one image part to <dir>/<imageId>.src, judging it by its
-// first bytes as they arrive and by its header once written.
+// file streams one image part to the blob store under its SourceKey,
+// judging it by its first bytes as they arrive and by its header once
+// committed. The object is made durable in the background (syncs) while
+// the next part arrives.
 func (in *incoming) file(p *multipart.Part) error {
 	s := in.s
 	name := clientName(p)
 	if len(in.images) >= s.cfg.MaxFiles {
 		return apiError(fiber.StatusRequestEntityTooLarge, "too_many_files", fmt.Sprintf("a batch holds at most %d files", s.cfg.MaxFiles))
-	}
-	if len(in.images) == 0 {
-		if err := os.MkdirAll(in.dir, 0o755); err != nil {
-			return fmt.Errorf("create batch dir: %w", err)
-		}
 	}
 	head := make([]byte, 16)
 	n, err := io.ReadFull(p, head)
@@ -416,21 +439,26 @@ func (in *incoming) file(p *multipart.Part) error {
 		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its bytes", name)
 	}
 	id := uuid.NewString()
-	path := s.files.Source(in.batchID, id)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	key := blob.SourceKey(in.batchID, id)
+	w, err := s.blobs.Create(in.ctx, key, blob.CreateOptions{Exclusive: true})
 	if err != nil {
-		return fmt.Errorf("create upload file: %w", err)
+		return in.roomError(fmt.Errorf("create upload file: %w", err))
 	}
-	written, err := copyFile(f, head, p, s.cfg.MaxFileSize, in.buf, watched{f, in})
+	defer w.Abort() // after Commit it does nothing
+	written, err := copyFile(w, head, p, s.cfg.MaxFileSize, in.buf, watched{w, in})
 	if err != nil {
-		_ = f.Close()
 		if errors.Is(err, errFileTooLarge) {
 			return fileError(fiber.StatusRequestEntityTooLarge, "file_too_large", fmt.Sprintf("the file is over the limit of %d bytes", s.cfg.MaxFileSize), name)
 		}
-		return err
+		return in.roomError(err)
 	}
-	in.syncs.addFile(f) // fsynced and closed in the background, while the next part arrives
-	info, err := resize.Probe(path, s.cfg.MaxPixels)
+	if _, err := w.Commit(in.ctx); err != nil {
+		return in.roomError(fmt.Errorf("commit upload file: %w", err))
+	}
+	// Durable in the background, while the next part arrives; the 202
+	// waits for it (record).
+	in.syncs.start(func() error { return s.blobs.Sync(in.ctx, key) })
+	info, err := in.probe(key)
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
 		return fileError(fiber.StatusRequestEntityTooLarge, "too_many_pixels", fmt.Sprintf("the image declares more than %d pixels", s.cfg.MaxPixels), name)
@@ -443,12 +471,22 @@ func (in *incoming) file(p *multipart.Part) error {
 	return nil
 }
 
+// probe reads the header of the object under key (resize.Probe).
+func (in *incoming) probe(key string) (resize.Info, error) {
+	obj, err := in.s.blobs.Open(in.ctx, key)
+	if err != nil {
+		return resize.Info{}, fmt.Errorf("open upload file: %w", err)
+	}
+	defer obj.Close()
+	return resize.Probe(obj, in.s.cfg.MaxPixels)
+}
+
 var errFileTooLarge = errors.New("file too large")
 
 // copyFile writes head to f and then the rest of r through w (f, or f
 // watched for the free space) in chunks of buf's size, failing once more
 // than max bytes arrive.
-func copyFile(f *os.File, head []byte, r io.Reader, max int64, buf []byte, w io.Writer) (int64, error) {
+func copyFile(f io.Writer, head []byte, r io.Reader, max int64, buf []byte, w io.Writer) (int64, error) {
 	if _, err := f.Write(head); err != nil {
 		return 0, fmt.Errorf("write upload file: %w", err)
 	}
@@ -606,9 +644,10 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // syncParallel bounds the fsyncs one upload runs at once.
 const syncParallel = 8
 
-// syncer fsyncs an upload's files and directories in the background, each
-// as soon as it is written, several at a time: each fsync mostly waits for
-// the disk, which takes them together, and meanwhile the next part of the
+// syncer makes an upload's objects durable in the background (the blob
+// store's Sync: fsyncs of the file and its directories), each as soon as
+// it is committed, several at a time: each fsync mostly waits for the
+// disk, which takes them together, and meanwhile the next part of the
 // body arrives. So the upload waits, once its body is in, about as long as
 // for its last file's fsync rather than for the sum of them (measured on
 // 2 x 75 KB uploads under load: upload p50 1 ms lower than one after
@@ -618,20 +657,6 @@ type syncer struct {
 	limit sync.Once
 }
 
-// add starts fsyncing the file or directory at path.
-func (s *syncer) add(path string) {
-	s.start(func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("sync %s: %w", path, err)
-		}
-		return syncClose(f)
-	})
-}
-
-// addFile starts fsyncing f, which it then closes.
-func (s *syncer) addFile(f *os.File) { s.start(func() error { return syncClose(f) }) }
-
 // start runs do in the background, first waiting while syncParallel are
 // running.
 func (s *syncer) start(do func() error) {
@@ -639,17 +664,5 @@ func (s *syncer) start(do func() error) {
 	s.g.Go(do)
 }
 
-// wait returns once every fsync added has ended, with the first error.
+// wait returns once every sync started has ended, with the first error.
 func (s *syncer) wait() error { return s.g.Wait() }
-
-// syncClose fsyncs and closes f.
-func syncClose(f *os.File) error {
-	err := f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", f.Name(), err)
-	}
-	return nil
-}

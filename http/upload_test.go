@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // TestLimitReader: a body of exactly the limit is fine; one byte more is
@@ -104,18 +106,30 @@ func TestShownRune(t *testing.T) {
 	}
 }
 
-// TestInsufficientStorage: a full disk (ENOSPC, EDQUOT, however wrapped)
-// is API.md 1.1's 507 insufficient_storage with Retry-After; other errors
-// pass as they are.
-func TestInsufficientStorage(t *testing.T) {
-	for _, err := range []error{syscall.ENOSPC, syscall.EDQUOT, fmt.Errorf("write upload file: %w", &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC})} {
-		var e *Error
-		if !errors.As(noSpace(err), &e) || e.Status != fiber.StatusInsufficientStorage || e.Code != "insufficient_storage" || e.RetryAfter <= 0 {
-			t.Errorf("noSpace(%v) = %#v", err, noSpace(err))
+// TestStorageErrors: the blob store out of room (blob.ErrInsufficientStorage)
+// and a full disk under the store's commit (ENOSPC, EDQUOT), however
+// wrapped, are API.md 1.1's 507 insufficient_storage with Retry-After; the
+// blob store unreachable (blob.ErrUnavailable) is 503 store_unavailable
+// with Retry-After; other errors are internal.
+func TestStorageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{syscall.ENOSPC, fiber.StatusInsufficientStorage, "insufficient_storage"},
+		{syscall.EDQUOT, fiber.StatusInsufficientStorage, "insufficient_storage"},
+		{fmt.Errorf("commit batch: %w", &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}), fiber.StatusInsufficientStorage, "insufficient_storage"},
+		{fmt.Errorf("write upload file: %w", blob.ErrInsufficientStorage), fiber.StatusInsufficientStorage, "insufficient_storage"},
+		{fmt.Errorf("open result: %w", blob.ErrUnavailable), fiber.StatusServiceUnavailable, "store_unavailable"},
+	} {
+		e := asAPIError(tc.err)
+		if e == nil || e.Status != tc.status || e.Code != tc.code || e.RetryAfter <= 0 || codeOf(tc.err) != tc.code {
+			t.Errorf("asAPIError(%v) = %#v", tc.err, e)
 		}
 	}
 	other := errors.New("disk on fire")
-	if noSpace(other) != other {
-		t.Error("noSpace changed another error")
+	if asAPIError(other) != nil || codeOf(other) != "internal" {
+		t.Error("another error is not internal")
 	}
 }

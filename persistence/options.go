@@ -32,6 +32,15 @@ func (f Format) ContentType() string {
 	return "image/jpeg"
 }
 
+// Ext is the format's file extension, without the dot: the last part of
+// a result's blob key (blob.OutputKey).
+func (f Format) Ext() string {
+	if f == FormatPNG {
+		return "png"
+	}
+	return "jpg"
+}
+
 // Options are a batch's resize options (API.md, "Upload a batch").
 type Options struct {
 	Width   int    `json:"width"`

@@ -3,7 +3,6 @@ package resize
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/backlot/backlot/persistence"
 )
@@ -23,23 +22,18 @@ var ErrTooMuchMemory = errors.New("the image needs more memory to decode than th
 // 24 bytes a pixel for it), and is refused.
 func (b *Budget) Ceiling() int64 { return 2 * b.size }
 
-// Admit reports whether the image at path, which Probe accepted, can be
+// Admit reports whether the image src, which Probe accepted, can be
 // decoded by an attempt with opts within ceiling bytes: nil, or an error
 // wrapping ErrTooMuchMemory that says how much it needs. The need counted
 // is what the attempt holds when its decoder succeeds (Footprint less
 // the reservation for image/jpeg taking over from a failed libjpeg-turbo,
 // which decodeTurbo refuses for such an image instead). ceiling <= 0
 // admits everything.
-func Admit(path string, opts persistence.Options, maxPixels, ceiling int64) error {
+func Admit(src Source, opts persistence.Options, maxPixels, ceiling int64) error {
 	if ceiling <= 0 {
 		return nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("admit: %w", err)
-	}
-	defer f.Close()
-	info, cfg, err := probeConfig(f, maxPixels)
+	info, cfg, err := probeConfig(src, maxPixels)
 	if err != nil {
 		return err
 	}
@@ -47,7 +41,7 @@ func Admit(path string, opts persistence.Options, maxPixels, ceiling int64) erro
 	if err != nil {
 		return permanent(err)
 	}
-	if need, _ := footprintOf(f, info, cfg, opts, false); need > ceiling {
+	if need, _ := footprintOf(src, info, cfg, opts, false); need > ceiling {
 		return fmt.Errorf("%w: decoding this %dx%d %s to the options asked needs about %.1f MiB, over this node's limit of %.1f MiB (twice --max-decode-memory)",
 			ErrTooMuchMemory, info.Width, info.Height, info.Format, float64(need)/(1<<20), float64(ceiling)/(1<<20))
 	}

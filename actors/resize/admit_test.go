@@ -14,7 +14,7 @@ import (
 // holds when its decoder succeeds, and with image/jpeg's fallback counted.
 func needs(t *testing.T, path string) (sure, withFallback int64) {
 	t.Helper()
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,27 +42,35 @@ func budgetWithCeiling(c int64) *Budget { return NewBudget(c/2, 1) }
 func TestAdmit(t *testing.T) {
 	src := filepath.Join("testdata", "mem-ycck-progressive.jpg") // 1600x1200 progressive YCCK
 	sure, _ := needs(t, src)
-	if err := Admit(src, persistence.DefaultOptions(), 0, sure+2); err != nil {
+	admit := func(ceiling int64) error {
+		f, err := openFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return Admit(f, persistence.DefaultOptions(), 0, ceiling)
+	}
+	if err := admit(sure + 2); err != nil {
 		t.Fatalf("Admit within the ceiling: %v", err)
 	}
-	err := Admit(src, persistence.DefaultOptions(), 0, sure-2)
+	err := admit(sure - 2)
 	if !errors.Is(err, ErrTooMuchMemory) {
 		t.Fatalf("Admit over the ceiling = %v, want ErrTooMuchMemory", err)
 	}
 	t.Logf("refused: %v", err)
-	if err := Admit(src, persistence.DefaultOptions(), 0, 0); err != nil {
+	if err := admit(0); err != nil {
 		t.Fatalf("Admit with no ceiling: %v", err)
 	}
 
 	dst := filepath.Join(t.TempDir(), "out.jpg")
-	_, err = Process(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure - 2)})
+	_, err = processFile(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure - 2)})
 	if !errors.Is(err, ErrTooMuchMemory) || !Permanent(err) {
 		t.Fatalf("Process over the ceiling = %v, want a permanent ErrTooMuchMemory", err)
 	}
 	if _, err := os.Stat(dst); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Process over the ceiling left %s: %v", dst, err)
 	}
-	if _, err := Process(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure + 2)}); err != nil {
+	if _, err := processFile(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure + 2)}); err != nil {
 		t.Fatalf("Process within the ceiling: %v", err)
 	}
 }
@@ -87,12 +95,12 @@ func TestNoFallbackOverCeiling(t *testing.T) {
 		t.Fatalf("footprint with fallback %d, without %d: want the fallback to cost more", withFallback, sure)
 	}
 	dst := filepath.Join(t.TempDir(), "out.jpg")
-	_, err = Process(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure + (withFallback-sure)/2)})
+	_, err = processFile(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(sure + (withFallback-sure)/2)})
 	if !errors.Is(err, ErrTooMuchMemory) || !Permanent(err) {
 		t.Fatalf("cut file, fallback over the ceiling: %v; want a permanent ErrTooMuchMemory", err)
 	}
 	t.Logf("without fallback: %v", err)
-	_, err = Process(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(2 * withFallback)})
+	_, err = processFile(src, dst, persistence.DefaultOptions(), Limits{Budget: budgetWithCeiling(2 * withFallback)})
 	if err == nil || errors.Is(err, ErrTooMuchMemory) || !Permanent(err) {
 		t.Fatalf("cut file, fallback within the ceiling: %v; want image/jpeg's own permanent error", err)
 	}

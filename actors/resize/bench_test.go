@@ -63,7 +63,7 @@ func BenchmarkProcess(b *testing.B) {
 			dst := filepath.Join(dir, "dst.jpg")
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Process(src, dst, opts, benchLimits); err != nil {
+				if _, err := processFile(src, dst, opts, benchLimits); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -79,7 +79,7 @@ func BenchmarkDecode(b *testing.B) {
 	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
 	for _, s := range benchSizes {
 		b.Run(fmt.Sprintf("%dx%d", s.w, s.h), func(b *testing.B) {
-			f, err := os.Open(writeFile(b, b.TempDir(), "src.jpg", benchJPEGs()[[2]int{s.w, s.h}]))
+			f, err := openFile(writeFile(b, b.TempDir(), "src.jpg", benchJPEGs()[[2]int{s.w, s.h}]))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func BenchmarkProcessParallel(b *testing.B) {
 				next++
 				n.Unlock()
 				for pb.Next() {
-					if _, err := Process(src, dst, opts, benchLimits); err != nil {
+					if _, err := processFile(src, dst, opts, benchLimits); err != nil {
 						b.Error(err)
 						return
 					}

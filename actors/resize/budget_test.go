@@ -35,7 +35,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func budgetSource(t *testing.T) (string, int64) {
 	t.Helper()
 	src := writeFile(t, t.TempDir(), "src.png", encodeAs(t, "png", Synthetic(400, 300, 11)))
-	est, err := Footprint(src, persistence.DefaultOptions(), 0)
+	est, err := footprintFile(src, persistence.DefaultOptions(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestBudgetBoundsBytes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := Process(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(), lim)
+			_, err := processFile(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(), lim)
 			errs <- err
 		}()
 	}
@@ -116,7 +116,7 @@ func TestBudgetTimedOutAttemptKeepsShare(t *testing.T) {
 	g := newGate(1)
 	first := &hooks{decoded: g.hook, expire: make(chan struct{}), exited: make(chan struct{})}
 	go func() { <-g.reached; close(first.expire) }()
-	_, err := Process(src, filepath.Join(filepath.Dir(src), "out"), persistence.DefaultOptions(),
+	_, err := processFile(src, filepath.Join(filepath.Dir(src), "out"), persistence.DefaultOptions(),
 		Limits{Budget: b, Timeout: time.Hour, hooks: first})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("first attempt: %v, want ErrTimeout", err)
@@ -137,7 +137,7 @@ func TestBudgetTimedOutAttemptKeepsShare(t *testing.T) {
 	}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := Process(src, filepath.Join(filepath.Dir(src), "out"), persistence.DefaultOptions(),
+		_, err := processFile(src, filepath.Join(filepath.Dir(src), "out"), persistence.DefaultOptions(),
 			Limits{Budget: b, Timeout: time.Hour, hooks: retry})
 		done <- err
 	}()
@@ -172,7 +172,7 @@ func TestBudgetSlotsCountTimedOutAttempts(t *testing.T) {
 	for i, g := range gates {
 		stuck[i] = &hooks{decoded: g.hook, expire: make(chan struct{}), exited: make(chan struct{})}
 		go func() { <-g.reached; close(stuck[i].expire) }()
-		_, err := Process(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(),
+		_, err := processFile(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(),
 			Limits{Budget: b, Timeout: time.Hour, hooks: stuck[i]})
 		if !errors.Is(err, ErrTimeout) {
 			t.Fatalf("attempt %d: %v, want ErrTimeout", i, err)
@@ -184,7 +184,7 @@ func TestBudgetSlotsCountTimedOutAttempts(t *testing.T) {
 	admitted := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := Process(src, filepath.Join(filepath.Dir(src), "out3"), persistence.DefaultOptions(),
+		_, err := processFile(src, filepath.Join(filepath.Dir(src), "out3"), persistence.DefaultOptions(),
 			Limits{Budget: b, hooks: &hooks{admitted: func() { close(admitted) }}})
 		done <- err
 	}()
@@ -223,7 +223,7 @@ func TestBudgetLargerImageRunsAlone(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := Process(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(), lim)
+			_, err := processFile(src, filepath.Join(filepath.Dir(src), fmt.Sprint("out", i)), persistence.DefaultOptions(), lim)
 			errs <- err
 		}()
 	}
@@ -253,7 +253,7 @@ func TestBudgetErrorsBeforeDecodeHoldNothing(t *testing.T) {
 	blocker := b.acquire(1, 0) // the budget is all taken
 	defer blocker.release()
 	for _, src := range []string{filepath.Join(dir, "missing"), writeFile(t, dir, "junk", []byte("not an image"))} {
-		_, err := Process(src, filepath.Join(dir, "out"), persistence.DefaultOptions(), Limits{Budget: b})
+		_, err := processFile(src, filepath.Join(dir, "out"), persistence.DefaultOptions(), Limits{Budget: b})
 		if err == nil {
 			t.Errorf("%s: no error", src)
 		}
@@ -289,7 +289,7 @@ func TestBudgetNative(t *testing.T) {
 	} {
 		var during int64
 		lim := Limits{Budget: b, hooks: &hooks{decoded: func() { during = b.Native() }}}
-		if _, err := Process(c.src, filepath.Join(dir, "out"), c.opts, lim); err != nil {
+		if _, err := processFile(c.src, filepath.Join(dir, "out"), c.opts, lim); err != nil {
 			t.Fatal(err)
 		}
 		// 1600x1200 4:4:4: 90,000 blocks of 64 two-byte coefficients

@@ -46,7 +46,7 @@ func resident(t *testing.T, path string) (in, total int) {
 
 // TestSourceLeavesPageCache: once Process has read a source, its pages
 // are dropped from the page cache, so a stream of uploads recycles cache
-// pages instead of growing the cache (see dropCache).
+// pages instead of growing the cache (run calls the source's blob.CacheDropper).
 func TestSourceLeavesPageCache(t *testing.T) {
 	dir := t.TempDir()
 	var st unix.Statfs_t
@@ -73,7 +73,7 @@ func TestSourceLeavesPageCache(t *testing.T) {
 		t.Fatalf("before Process: 0 of %d pages cached; the check below would prove nothing", total)
 	}
 	opts := persistence.Options{Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatJPEG, Quality: 85}
-	if _, err := Process(src, filepath.Join(dir, "out.jpg"), opts, Limits{}); err != nil {
+	if _, err := processFile(src, filepath.Join(dir, "out.jpg"), opts, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if in, total := resident(t, src); in != 0 {

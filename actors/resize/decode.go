@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
-	"os"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
@@ -42,19 +41,19 @@ func (d *decoded) release() {
 
 // decodeSource decodes f, which probe has judged to be info. opts (with
 // defaults) tell the JPEG decoder how small it may decode.
-func decodeSource(f *os.File, info Info, opts persistence.Options) (decoded, error) {
+func decodeSource(f Source, info Info, opts persistence.Options) (decoded, error) {
 	return decodeSourceFallback(f, info, opts, true)
 }
 
 // decodeSourceFallback is decodeSource; without fallback, a JPEG that
 // libjpeg-turbo fails on fails here, rather than going to image/jpeg (the
 // caller found that image/jpeg would need more memory than it may have).
-func decodeSourceFallback(f *os.File, info Info, opts persistence.Options, fallback bool) (decoded, error) {
+func decodeSourceFallback(f Source, info Info, opts persistence.Options, fallback bool) (decoded, error) {
 	if info.Format == "jpeg" && turbojpeg.Available {
 		// libjpeg-turbo decodes from memory. A file far larger than its
 		// pixels could need (junk after the image) is streamed instead.
-		if st, err := f.Stat(); err == nil && st.Size() <= 8*int64(info.Width)*int64(info.Height)+1<<20 {
-			return decodeTurbo(f, int(st.Size()), info, opts, fallback)
+		if size := f.Size(); size <= 8*int64(info.Width)*int64(info.Height)+1<<20 {
+			return decodeTurbo(f, int(size), info, opts, fallback)
 		}
 	}
 	orient := 1
@@ -98,7 +97,7 @@ func decodeSourceFallback(f *os.File, info Info, opts persistence.Options, fallb
 // say) decodes here too, and one it fails fails here with the same
 // message ("decode jpeg: unexpected EOF" for a truncated one), followed
 // by libjpeg-turbo's.
-func decodeTurbo(file *os.File, size int, info Info, opts persistence.Options, fallback bool) (decoded, error) {
+func decodeTurbo(file Source, size int, info Info, opts persistence.Options, fallback bool) (decoded, error) {
 	data, err := readAll(file, size)
 	if err != nil {
 		return decoded{}, err
@@ -257,7 +256,7 @@ func chromaMargin(c int) int {
 
 // readAll reads the size bytes of f into a pooled buffer. A read error is
 // I/O, worth a retry.
-func readAll(f *os.File, size int) ([]byte, error) {
+func readAll(f io.ReaderAt, size int) ([]byte, error) {
 	buf := getBytes(size)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF { // io.EOF: the file shrank; decode what is there

@@ -126,12 +126,12 @@ func TestDecodeSourceScales(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src := writeFile(t, dir, "src", encodeAs(t, "jpeg", c.img))
-			f, err := os.Open(src)
+			f, err := openFile(src)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			info, err := probe(f, 0)
+			info, err := Probe(f, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +192,7 @@ func TestProcessTruncated(t *testing.T) {
 				}
 				src := writeFile(t, dir, "src", data)
 				for _, box := range []int{20, 100, 400} { // 1/8, 1/4 or more, 1/1 for the 1600x1200
-					_, err := Process(src, filepath.Join(dir, "dst"), options(box, box, persistence.FitCover, persistence.FormatJPEG), Limits{})
+					_, err := processFile(src, filepath.Join(dir, "dst"), options(box, box, persistence.FitCover, persistence.FormatJPEG), Limits{})
 					if !Permanent(err) || !strings.Contains(err.Error(), "decode jpeg: "+goErr.Error()) {
 						t.Errorf("box %d: err = %v, want a permanent %q", box, err, "decode jpeg: "+goErr.Error())
 					}
@@ -218,7 +218,7 @@ func frac(num, denom int) turbojpeg.Factor { return turbojpeg.Factor{Num: num, D
 func TestDecodeSourceStreamsPaddedFiles(t *testing.T) {
 	data := encodeAs(t, "jpeg", Synthetic(64, 48, 5))
 	data = append(data, make([]byte, 8*64*48+1<<20)...)
-	f, err := os.Open(writeFile(t, t.TempDir(), "src", data))
+	f, err := openFile(writeFile(t, t.TempDir(), "src", data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,13 +43,15 @@
 //     decoder, never by a name or Content-Type;
 //   - no pixel buffer is allocated before the header's width*height has
 //     passed Limits.MaxPixels;
-//   - dst is written atomically (temp file, rename): a reader sees it
-//     absent, or the old file, or the whole new one. It is not fsynced:
-//     Result carries its size and CRC-32C, the caller records them
-//     durably, and Verify tells a result that a power cut took, so that
-//     it can be rebuilt from its (durable) source;
-//   - after Process returns ErrTimeout, its abandoned worker never creates
-//     dst and leaves no temp file;
+//   - the result is written to a blob.Writer (Output) and committed
+//     whole: a reader sees it absent, or the old object, or the whole new
+//     one. It is not made durable: Result carries its size and CRC-32C,
+//     the caller records them durably, and Verify tells a result that a
+//     power cut took, so that it can be rebuilt from its (durable) source;
+//   - the package opens no file: its sources (Source) and results
+//     (Output) come from the caller's blob store;
+//   - after Process returns ErrTimeout, its abandoned worker never
+//     commits its result: it aborts it, which leaves nothing;
 //   - a panic inside decode, resize or encode is returned as a permanent
 //     *PanicError on the calling goroutine (or the worker goroutine for a
 //     timed call), never a crash. Panics inside imaging's own helper

@@ -11,7 +11,7 @@ import (
 func TestMessageHidesPaths(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "secret-dir", "x.src")
-	_, err := Process(src, filepath.Join(dir, "out.jpg"), persistence.DefaultOptions(), Limits{})
+	_, err := processFile(src, filepath.Join(dir, "out.jpg"), persistence.DefaultOptions(), Limits{})
 	if err == nil || Permanent(err) {
 		t.Fatalf("missing source: %v", err)
 	}

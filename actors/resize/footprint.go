@@ -2,13 +2,11 @@ package resize
 
 import (
 	"encoding/binary"
-	"fmt"
 	"image"
 	"image/color"
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"runtime"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
@@ -16,7 +14,7 @@ import (
 )
 
 // Footprint is the most memory, in bytes, that one attempt of Process on
-// the image at path with opts can hold at once, worked out from the
+// the image src with opts can hold at once, worked out from the
 // header alone before any pixel is decoded: the decoder's buffers and the
 // decoded pixels (width × height × channels × bytes per sample, in the
 // type the decoder really returns: a 16-bit RGBA PNG is an NRGBA64 of 8
@@ -41,13 +39,8 @@ import (
 // 394 MiB (re-stripped: tiffstrip.go); see TestFootprintOfTheLargest.
 //
 // Errors are Probe's.
-func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("footprint: %w", err)
-	}
-	defer f.Close()
-	info, cfg, err := probeConfig(f, maxPixels)
+func Footprint(src Source, opts persistence.Options, maxPixels int64) (int64, error) {
+	info, cfg, err := probeConfig(src, maxPixels)
 	if err != nil {
 		return 0, err
 	}
@@ -55,7 +48,7 @@ func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, e
 	if err != nil {
 		return 0, permanent(err)
 	}
-	need, _ := footprint(f, info, cfg, opts)
+	need, _ := footprint(src, info, cfg, opts)
 	return need, nil
 }
 
@@ -64,22 +57,19 @@ func Footprint(path string, opts persistence.Options, maxPixels int64) (int64, e
 // flate state, spans and small slices.
 const fixedCost = 2 << 20
 
-// footprint is Footprint on an open file that probe judged to be info
+// footprint is Footprint on a source that probe judged to be info
 // (cfg: its header's configuration) and options with their defaults. Of
 // need, native is C's (libjpeg-turbo's), which Go's collector does not
 // see (Budget.OnNative).
-func footprint(f *os.File, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
+func footprint(f Source, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
 	return footprintOf(f, info, cfg, opts, true)
 }
 
 // footprintOf is footprint; without fallback, a JPEG that libjpeg-turbo
 // decodes to planes is counted as if it never failed (the tests check
 // that part alone against the process's resident memory).
-func footprintOf(f *os.File, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
+func footprintOf(f Source, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
+	size := f.Size()
 	w, h := int64(info.Width), int64(info.Height)
 	px := w * h
 	orient := 1
@@ -323,7 +313,7 @@ func pngPasses(r io.ReaderAt) int64 {
 }
 
 // jpegCost is what decoding a JPEG holds, and the forms of its result.
-func jpegCost(f *os.File, info Info, size int64, orient int, opts persistence.Options, fallback bool) (dec, native int64, forms []form) {
+func jpegCost(f Source, info Info, size int64, orient int, opts persistence.Options, fallback bool) (dec, native int64, forms []form) {
 	fr, ok := readFrame(f, size)
 	if !ok {
 		// A frame header this scan cannot read, although image/jpeg's

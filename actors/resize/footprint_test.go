@@ -157,13 +157,13 @@ func TestFootprintBoundsAllocations(t *testing.T) {
 		for _, opts := range footprintOptions {
 			name := in.name + " " + strconv.Itoa(opts.Width) + "x" + strconv.Itoa(opts.Height) + " " + string(opts.Fit)
 			t.Run(name, func(t *testing.T) {
-				est, err := Footprint(src, opts, 0)
+				est, err := footprintFile(src, opts, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
 				var perr error
 				got := allocated(func() {
-					_, perr = Process(src, filepath.Join(dir, "out"), opts, Limits{})
+					_, perr = processFile(src, filepath.Join(dir, "out"), opts, Limits{})
 				})
 				if perr != nil {
 					t.Fatalf("Process: %v", perr)
@@ -202,7 +202,7 @@ func TestFootprintBoundsRSS(t *testing.T) {
 		src := writeFile(t, dir, name, data)
 		for _, opts := range footprintOptions {
 			t.Run(name+" "+strconv.Itoa(opts.Width), func(t *testing.T) {
-				f, err := os.Open(src)
+				f, err := openFile(src)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -219,7 +219,7 @@ func TestFootprintBoundsRSS(t *testing.T) {
 				if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := Process(src, filepath.Join(dir, "out"), opts, Limits{}); err != nil {
+				if _, err := processFile(src, filepath.Join(dir, "out"), opts, Limits{}); err != nil {
 					t.Fatal(err)
 				}
 				grew := procStatus(t, "VmHWM") - rss
@@ -325,7 +325,7 @@ func TestFootprintOfTheLargest(t *testing.T) {
 			if err := os.WriteFile(name, c.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, err := os.Open(name)
+			f, err := openFile(name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -74,12 +74,12 @@ func TestDecodePixels(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src := writeFile(t, dir, "src.jpg", c.data)
-			f, err := os.Open(src)
+			f, err := openFile(src)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			info, err := probe(f, 0)
+			info, err := Probe(f, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,6 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 	"sync"
 
 	"golang.org/x/image/bmp"
@@ -23,7 +22,7 @@ type Info struct {
 	Width, Height int
 }
 
-// Probe reads path's magic number and decodes only its header, never the
+// Probe reads src's magic number and decodes only its header, never the
 // pixels, so the HTTP layer can reject a file (415, 413) at upload time for
 // the price of a few reads.
 //
@@ -31,17 +30,8 @@ type Info struct {
 // does not decode, or a header declaring an empty image) or ErrTooManyPixels
 // (width*height > maxPixels; maxPixels <= 0 means no limit). Anything else
 // is an I/O error.
-func Probe(path string, maxPixels int64) (Info, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Info{}, fmt.Errorf("probe: %w", err)
-	}
-	defer f.Close()
-	return probe(f, maxPixels)
-}
-
-func probe(r io.ReaderAt, maxPixels int64) (Info, error) {
-	info, _, err := probeConfig(r, maxPixels)
+func Probe(src Source, maxPixels int64) (Info, error) {
+	info, _, err := probeConfig(src, maxPixels)
 	return info, err
 }
 

@@ -35,7 +35,7 @@ func TestProbeFormats(t *testing.T) {
 			}
 			// No extension: the bytes, not the name, decide.
 			path := writeFile(t, dir, "upload-"+f, encodeAs(t, f, img))
-			info, err := Probe(path, int64(w*h))
+			info, err := probeFile(path, int64(w*h))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,13 +45,13 @@ func TestProbeFormats(t *testing.T) {
 			if w*h == 1 {
 				return // a limit of 0 means none
 			}
-			if _, err := Probe(path, int64(w*h-1)); !errors.Is(err, ErrTooManyPixels) {
+			if _, err := probeFile(path, int64(w*h-1)); !errors.Is(err, ErrTooManyPixels) {
 				t.Errorf("one pixel over the limit: err = %v, want ErrTooManyPixels", err)
 			}
 		})
 	}
 	t.Run("lossy webp", func(t *testing.T) {
-		info, err := Probe(writeFile(t, dir, "lossy", webpLossy), 0)
+		info, err := probeFile(writeFile(t, dir, "lossy", webpLossy), 0)
 		if err != nil || info != (Info{"webp", 1, 1}) {
 			t.Errorf("Probe = %+v, %v", info, err)
 		}
@@ -75,7 +75,7 @@ func TestProbeRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Probe(writeFile(t, dir, "f", c.data), 0)
+			_, err := probeFile(writeFile(t, dir, "f", c.data), 0)
 			if !errors.Is(err, ErrUnsupported) || !Permanent(err) {
 				t.Errorf("Probe err = %v, want a permanent ErrUnsupported", err)
 			}
@@ -87,7 +87,7 @@ func TestProbeBomb(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "bomb.png", pngHeader(100000, 100000))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := Probe(path, 40_000_000)
+	_, err := probeFile(path, 40_000_000)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, ErrTooManyPixels) || !Permanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrTooManyPixels", err)
@@ -96,17 +96,39 @@ func TestProbeBomb(t *testing.T) {
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("Probe allocated %d bytes", n)
 	}
-	info, err := Probe(path, 0)
+	info, err := probeFile(path, 0)
 	if err != nil || info.Width != 100000 || info.Height != 100000 {
 		t.Errorf("no limit: Probe = %+v, %v", info, err)
 	}
 }
 
-func TestProbeMissingFile(t *testing.T) {
-	_, err := Probe(filepath.Join(t.TempDir(), "gone"), 0)
-	if !errors.Is(err, os.ErrNotExist) || Permanent(err) || errors.Is(err, ErrUnsupported) {
-		t.Errorf("err = %v, want a transient not-exist error", err)
+// TestProbeReadError: a source that cannot be read (a disk's I/O error, a
+// remote store gone) is a transient error, never ErrUnsupported.
+func TestProbeReadError(t *testing.T) {
+	for _, at := range []int64{0, 20} { // the magic number, the header after it
+		src := &brokenSource{data: encodeAs(t, "png", Synthetic(64, 64, 1)), at: at}
+		_, err := Probe(src, 0)
+		if !errors.Is(err, errBroken) || Permanent(err) || errors.Is(err, ErrUnsupported) {
+			t.Errorf("read fails at %d: err = %v, want a transient read error", at, err)
+		}
 	}
+}
+
+var errBroken = errors.New("disk on fire")
+
+// brokenSource reads data but fails every read that reaches offset at.
+type brokenSource struct {
+	data []byte
+	at   int64
+}
+
+func (s *brokenSource) Size() int64 { return int64(len(s.data)) }
+
+func (s *brokenSource) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.at {
+		return 0, errBroken
+	}
+	return copy(p, s.data[off:]), nil
 }
 
 func FuzzProbe(f *testing.F) {
@@ -128,7 +150,7 @@ func FuzzProbe(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		info, err := Probe(path, limit)
+		info, err := probeFile(path, limit)
 		if err != nil {
 			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTooManyPixels) {
 				t.Fatalf("a readable file gave %v: only ErrUnsupported or ErrTooManyPixels may come", err)

@@ -2,6 +2,7 @@ package resize
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 func options(w, h int, fit persistence.Fit, f persistence.Format) persistence.Options {
@@ -29,7 +31,7 @@ func options(w, h int, fit persistence.Fit, f persistence.Format) persistence.Op
 func processOK(t *testing.T, src string, opts persistence.Options, lim Limits) (image.Image, Result) {
 	t.Helper()
 	dst := filepath.Join(filepath.Dir(src), "out")
-	res, err := Process(src, dst, opts, lim)
+	res, err := processFile(src, dst, opts, lim)
 	if err != nil {
 		t.Fatalf("Process: %v", err)
 	}
@@ -209,7 +211,7 @@ func TestProcessErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
 			dst := filepath.Join(out, "dst")
-			_, err := Process(c.src, dst, c.opts, c.lim)
+			_, err := processFile(c.src, dst, c.opts, c.lim)
 			if err == nil {
 				t.Fatal("Process succeeded")
 			}
@@ -227,12 +229,58 @@ func TestProcessErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("missing directory", func(t *testing.T) {
-		_, err := Process(writeFile(t, dir, "ok3", j), filepath.Join(dir, "no", "dst"), opts, Limits{})
-		if err == nil || Permanent(err) {
-			t.Errorf("err = %v, want a transient error", err)
-		}
-	})
+	// The store's failures are the server's, worth a retry; a result
+	// that failed is aborted, never committed, and the source is closed.
+	for _, c := range []struct {
+		name   string
+		create error // Output's error
+		write  error // the Writer's Write error
+	}{
+		{name: "result not created", create: blob.ErrInsufficientStorage},
+		{name: "result not written", write: blob.ErrInsufficientStorage},
+		{name: "store unreachable", write: blob.ErrUnavailable},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src, err := openFile(writeFile(t, dir, "ok3", j))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &failWriter{err: c.write}
+			out := func() (blob.Writer, error) {
+				if c.create != nil {
+					return nil, fmt.Errorf("create: %w", c.create)
+				}
+				return w, nil
+			}
+			_, err = Process(src, out, opts, Limits{})
+			want := c.create
+			if want == nil {
+				want = c.write
+			}
+			if !errors.Is(err, want) || Permanent(err) {
+				t.Errorf("err = %v, want a transient %v", err, want)
+			}
+			if c.create == nil && (!w.aborted || w.committed) {
+				t.Errorf("aborted %v, committed %v: want aborted only", w.aborted, w.committed)
+			}
+			if _, err := src.Stat(); err == nil {
+				t.Error("the source is still open")
+			}
+		})
+	}
+}
+
+// failWriter is a blob.Writer whose every Write fails with err.
+type failWriter struct {
+	err                error
+	aborted, committed bool
+}
+
+func (w *failWriter) Write(p []byte) (int, error) { return 0, fmt.Errorf("write: %w", w.err) }
+func (w *failWriter) Abort() error                { w.aborted = true; return nil }
+func (w *failWriter) Commit(context.Context) (blob.Info, error) {
+	w.committed = true
+	return blob.Info{}, nil
 }
 
 func TestProcessAtomic(t *testing.T) {
@@ -242,7 +290,7 @@ func TestProcessAtomic(t *testing.T) {
 	if err := os.WriteFile(dst, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Process(src, dst, persistence.DefaultOptions(), Limits{})
+	res, err := processFile(src, dst, persistence.DefaultOptions(), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +309,7 @@ func TestProcessPanicIsPermanent(t *testing.T) {
 			dir := t.TempDir()
 			src := writeFile(t, dir, "src", encodeAs(t, "png", Synthetic(64, 64, 1)))
 			lim := Limits{Timeout: timeout, hooks: &hooks{decoded: func() { panic("decoder bug") }}}
-			_, err := Process(src, filepath.Join(dir, "dst"), persistence.DefaultOptions(), lim)
+			_, err := processFile(src, filepath.Join(dir, "dst"), persistence.DefaultOptions(), lim)
 			var pe *PanicError
 			if !errors.As(err, &pe) || !Permanent(err) || pe.Value != "decoder bug" || len(pe.Stack) == 0 {
 				t.Fatalf("err = %v, want a permanent *PanicError with a stack", err)
@@ -281,7 +329,7 @@ func TestProcessTimeoutBigImage(t *testing.T) {
 	src := writeFile(t, dir, "src", encodeAs(t, "jpeg", Synthetic(2000, 1500, 8)))
 	dst := filepath.Join(dir, "dst")
 	exited := make(chan struct{})
-	_, err := Process(src, dst, persistence.DefaultOptions(), Limits{Timeout: time.Microsecond, hooks: &hooks{exited: exited}})
+	_, err := processFile(src, dst, persistence.DefaultOptions(), Limits{Timeout: time.Microsecond, hooks: &hooks{exited: exited}})
 	if !errors.Is(err, ErrTimeout) || Permanent(err) {
 		t.Fatalf("err = %v, want a transient ErrTimeout", err)
 	}
@@ -305,7 +353,7 @@ func TestProcessTimeoutGuardsRename(t *testing.T) {
 		expire:  make(chan struct{}),
 	}
 	go func() { <-reached; close(h.expire) }()
-	_, err := Process(src, dst, persistence.DefaultOptions(), Limits{Timeout: time.Hour, hooks: h})
+	_, err := processFile(src, dst, persistence.DefaultOptions(), Limits{Timeout: time.Hour, hooks: h})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}

@@ -67,7 +67,7 @@ func TestQuality(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dst := filepath.Join(dir, "dst.png")
-			if _, err := Process(src, dst, c.opts, Limits{}); err != nil {
+			if _, err := processFile(src, dst, c.opts, Limits{}); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := decodeFile(t, dst)

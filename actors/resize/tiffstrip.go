@@ -11,7 +11,6 @@ import (
 	"image"
 	"io"
 	"math"
-	"os"
 	"slices"
 
 	"golang.org/x/image/tiff"
@@ -744,13 +743,9 @@ func (d *packBits) Read(p []byte) (int, error) {
 // decodeRestripped decodes the TIFF f through restrip when planTiff takes
 // it; !ok leaves it to the plain decode. An error is decodeSource's kind:
 // a read error from f is I/O, anything else the bytes' fault.
-func decodeRestripped(f *os.File) (img image.Image, ok bool, err error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, false, nil // the plain decode meets it again
-	}
+func decodeRestripped(f Source) (img image.Image, ok bool, err error) {
 	src := &atSource{r: f}
-	p := planTiff(src, st.Size(), restripMin, restripTarget)
+	p := planTiff(src, f.Size(), restripMin, restripTarget)
 	if p == nil {
 		return nil, false, nil
 	}

@@ -537,7 +537,7 @@ func TestTiffStripAllocations(t *testing.T) {
 	img := int64(8 * w * h)
 	var restripped, plain image.Image
 	got := allocated(func() {
-		f, err := os.Open(path)
+		f, err := openFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}

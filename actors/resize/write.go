@@ -2,14 +2,13 @@ package resize
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
@@ -70,58 +69,46 @@ func encode(w io.Writer, img image.Image, o persistence.Options) error {
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: o.Quality})
 }
 
-// writeAtomic writes dst so that a reader sees the old dst or the whole new
-// one, never a part: a temp file in dst's directory (rename is atomic only
-// within one file system), then rename. It returns the bytes written and
-// their CRC-32C (Sum).
+// writeResult writes a result to the object out creates, so that a reader
+// sees the old object or the whole new one, never a part: the store
+// publishes it at Commit. It returns the bytes written and their CRC-32C
+// (Sum).
 //
-// Nothing is fsynced: a result is derived data. The caller records its size
-// and Sum with the completed event, whose commit is durable, and a reader
-// checks both (Verify) and rebuilds a result that a power cut took from
-// its source, which was fsynced before the upload's 202. A process crash
-// loses nothing either way: the page cache outlives the process. (Syncing
-// the file and its directory cost a resizer two fsyncs per image: 15-20 %
-// of images/s at 640x480 on the reference machine.)
+// The result is not durable (no CreateOptions.Durable, no Sync): a result
+// is derived data. The caller records its size and Sum with the completed
+// event, whose commit is durable, and a reader checks both (Verify) and
+// rebuilds a result that a power cut took from its source, which was
+// synced before the upload's 202. A process crash loses nothing either
+// way: the page cache outlives the process. (Syncing the file and its
+// directory cost a resizer two fsyncs per image: 15-20 % of images/s at
+// 640x480 on the reference machine.)
 //
-// commit is asked after the data is written and before the rename; when it
-// says no the attempt was abandoned, and the temp file is removed unseen.
-// Encoder errors that are not write errors are the image's fault: permanent.
-func writeAtomic(dst string, commit func() bool, written func(), write func(io.Writer) error) (n int64, sum uint32, err error) {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
+// commit is asked after the data is written and before the Commit; when
+// it says no the attempt was abandoned, and the object is aborted unseen.
+// Encoder errors that are not write errors are the image's fault:
+// permanent.
+func writeResult(out Output, commit func() bool, written func(), write func(io.Writer) error) (n int64, sum uint32, err error) {
+	w, err := out()
 	if err != nil {
-		return 0, 0, fmt.Errorf("create temp file: %w", err)
+		return 0, 0, fmt.Errorf("create result: %w", err)
 	}
-	tmp := f.Name()
-	closed := false
 	defer func() {
 		if err != nil {
-			if !closed {
-				f.Close()
-			}
-			os.Remove(tmp)
+			_ = w.Abort()
 		}
 	}()
-	cw := &countWriter{w: f}
+	cw := &countWriter{w: w}
 	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(cw)
 	defer func() { bw.Reset(nil); writers.Put(bw) }()
 	if err := write(bw); err != nil {
 		if cw.err != nil {
-			return 0, 0, fmt.Errorf("write %s: %w", tmp, cw.err)
+			return 0, 0, fmt.Errorf("write result: %w", cw.err)
 		}
 		return 0, 0, permanent(fmt.Errorf("encode: %w", err))
 	}
 	if err := bw.Flush(); err != nil {
-		return 0, 0, fmt.Errorf("write %s: %w", tmp, err)
-	}
-	// CreateTemp makes 0600; results are ordinary files an operator may copy.
-	if err := f.Chmod(0o644); err != nil {
-		return 0, 0, fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	closed = true
-	if err := f.Close(); err != nil {
-		return 0, 0, fmt.Errorf("close %s: %w", tmp, err)
+		return 0, 0, fmt.Errorf("write result: %w", err)
 	}
 	if written != nil {
 		written()
@@ -129,13 +116,14 @@ func writeAtomic(dst string, commit func() bool, written func(), write func(io.W
 	if !commit() {
 		return 0, 0, errAbandoned
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return 0, 0, fmt.Errorf("rename to %s: %w", dst, err)
+	// The Writer's Create was given its context; Commit needs no other.
+	if _, err := w.Commit(context.Background()); err != nil {
+		return 0, 0, fmt.Errorf("commit result: %w", err)
 	}
 	return cw.n, cw.sum, nil
 }
 
-// countWriter counts and checksums what reaches the file and keeps the
+// countWriter counts and checksums what reaches the object and keeps the
 // first write error, which tells I/O failures from encoder failures.
 type countWriter struct {
 	w   io.Writer

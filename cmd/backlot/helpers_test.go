@@ -249,6 +249,10 @@ func names(evs []sse.Event) string {
 	return b.String()
 }
 
+// blobPath is the file the node's blob store (fsblob on the data dir dir)
+// keeps key in: tests damage results and sources behind its back.
+func blobPath(dir, key string) string { return filepath.Join(dir, filepath.FromSlash(key)) }
+
 // batchDirs lists the batch directories under a data dir.
 func batchDirs(t testing.TB, dir string) []string {
 	entries, err := os.ReadDir(filepath.Join(dir, "batches"))

@@ -24,6 +24,7 @@ import (
 	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/backlot/backlot/persistence/redis"
 	goredis "github.com/redis/go-redis/v9"
@@ -83,6 +84,7 @@ type Main struct {
 
 	stderr io.Writer
 	store  persistence.Store
+	blobs  *fsblob.Store // the data directory's uploads and results
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	sys            *actors.System
@@ -114,10 +116,13 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Log = slog.New(slog.NewTextHandler(m.stderr, opts))
 		}
 	}
-	files := persistence.Files{Root: c.DataDir}
-	if err := os.MkdirAll(files.BatchDir(""), 0o755); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The blob store owns the data directory's bytes (and makes the
+	// directory); the embedded store keeps its one file beside them.
+	blobs, err := fsblob.New(c.DataDir, fsblob.Options{MinFree: c.MinFreeDisk})
+	if err != nil {
+		return fmt.Errorf("open data dir: %w", err)
 	}
+	m.blobs = blobs
 	var st persistence.Store
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})
@@ -138,13 +143,12 @@ func (m *Main) Open(ctx context.Context) error {
 	// Only on the embedded store: it locks the data dir, so no upload can
 	// be under way. A data dir shared by nodes on Redis is not swept.
 	if c.Redis == "" {
-		if n, err := sweepOrphans(ctx, m.store, files); err != nil {
+		if n, err := sweepOrphans(ctx, m.store, m.blobs); err != nil {
 			m.Log.Warn("sweeping unrecorded uploads", "err", err)
 		} else if n > 0 {
 			m.Log.Info("removed files of uploads cut before their 202", "batches", n)
 		}
 	}
-	var err error
 	var members func() []bhttp.Member
 	if c.ClusterListen != "" {
 		m.cluster, err = cluster.Start(cluster.Config{ID: c.NodeID, Listen: c.ClusterListen, Peers: c.PeerList(), Logger: m.Log})
@@ -165,7 +169,7 @@ func (m *Main) Open(ctx context.Context) error {
 	limits := resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice,
 		Budget: resize.NewBudget(c.MaxDecodeMemory, c.Workers)}
 	m.sys, err = actors.Start(ctx, actors.Config{
-		Store: m.store, Files: files, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
+		Store: m.store, Blobs: m.blobs, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
 		Limits:       limits,
 		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
 		Cluster: m.cluster,
@@ -176,13 +180,13 @@ func (m *Main) Open(ctx context.Context) error {
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
-		MaxQueued: c.MaxQueued, MinFreeDisk: c.MinFreeDisk, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
+		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
 		ResizeLimits: limits,
 		Edge: edge.Config{
 			HeaderTimeout: c.HeaderTimeout, BodyIdleTimeout: c.BodyIdleTimeout, IdleTimeout: c.IdleTimeout,
 			WriteStall: c.WriteStall, MaxConns: c.MaxConns,
 		},
-	}, m.store, m.sys, files, m.Log)
+	}, m.store, m.sys, m.blobs, m.Log)
 	met.Gauges(m.store, m.srv.Streams)
 	if b := m.sys.Budget(); b != nil {
 		met.DecodeMemory(b.Held, b.Bytes, b.Ceiling)

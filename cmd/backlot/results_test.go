@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // TestLostResultIsRebuilt: results are not fsynced (they are derived data;
-// see resize.writeAtomic), so a power cut can take one after its completed
+// see resize.writeResult), so a power cut can take one after its completed
 // event is durable. A read finds that out from the recorded size and
 // CRC-32C and serves the result rebuilt from the upload, whatever the disk
 // kept of it: nothing, part of it, or other bytes of the same size. With
@@ -30,9 +30,8 @@ func TestLostResultIsRebuilt(t *testing.T) {
 	if o.completed != 2 {
 		t.Fatalf("outcome %+v", o)
 	}
-	files := persistence.Files{Root: dir}
 	im := r.Images[0]
-	out := files.Output(r.BatchID, im.ID, persistence.FormatJPEG)
+	out := blobPath(dir, blob.OutputKey(r.BatchID, im.ID, "jpg"))
 	url := n.url + "/api/images/" + r.BatchID + "/" + im.ID
 	good := get(t, url, http.StatusOK)
 	if onDisk, err := os.ReadFile(out); err != nil || !bytes.Equal(onDisk, good) {
@@ -98,7 +97,7 @@ func TestLostResultIsRebuilt(t *testing.T) {
 	get(t, n.url+"/api/images/"+r.BatchID+"/"+other.ID, http.StatusOK)
 
 	// With its upload gone as well, the result cannot come back.
-	if err := os.Remove(files.Source(r.BatchID, im.ID)); err != nil {
+	if err := os.Remove(blobPath(dir, blob.SourceKey(r.BatchID, im.ID))); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(out); err != nil {

@@ -4,30 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 )
 
-// sweepOrphans removes batch directories that the store does not know: the
-// files of an upload cut by a crash before its 202 (never acknowledged, so
-// nothing a client was promised). Only safe while no upload is running on
-// this data dir, i.e. at start on the embedded store, which holds a file
-// lock on the directory.
-func sweepOrphans(ctx context.Context, st persistence.Store, files persistence.Files) (int, error) {
-	entries, err := os.ReadDir(files.BatchDir(""))
+// sweepOrphans removes what uploads cut by a crash left in the blob
+// store: first the temp files of writes never committed (fsblob's
+// SweepTemp, with no grace: nothing writes yet), then the objects of
+// batches that the store does not know, the uploads cut before their 202
+// (never acknowledged, so nothing a client was promised). It returns how
+// many batches it removed. Only safe while no upload is running on this
+// data dir, i.e. at start on the embedded store, which holds a file lock
+// on the directory.
+func sweepOrphans(ctx context.Context, st persistence.Store, bs *fsblob.Store) (int, error) {
+	if _, err := bs.SweepTemp(ctx, 0); err != nil {
+		return 0, err
+	}
+	// The batches present, in key order: a batch's objects are listed
+	// together. Only under BatchesPrefix: the data dir also holds the
+	// embedded store's file.
+	var ids []string
+	err := bs.List(ctx, blob.BatchesPrefix, func(info blob.Info) error {
+		if id, ok := blob.BatchOf(info.Key); ok && (len(ids) == 0 || ids[len(ids)-1] != id) {
+			ids = append(ids, id)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
 	removed := 0
-	for _, e := range entries {
-		id := e.Name()
+	for _, id := range ids {
 		_, err := st.Batch(ctx, id)
 		switch {
 		case err == nil:
 			continue
 		case errors.Is(err, persistence.ErrNotFound):
-			if err := os.RemoveAll(files.BatchDir(id)); err != nil {
+			if err := bs.DeletePrefix(ctx, blob.BatchPrefix(id)); err != nil {
 				return removed, fmt.Errorf("remove orphan %s: %w", id, err)
 			}
 			removed++

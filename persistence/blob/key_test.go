@@ -9,19 +9,19 @@ import (
 )
 
 // TestKeysAreTheFilesLayout: under a root, the keys name the very paths
-// persistence.Files always used, so existing data directories stay valid.
+// the node always used (persistence.Files, before this package), so
+// existing data directories stay valid.
 func TestKeysAreTheFilesLayout(t *testing.T) {
 	const b, i = "0b7e9a3c-1d2f-4a5b-8c6d-7e8f9a0b1c2d", "1c2d3e4f-5a6b-4c7d-9e8f-0a1b2c3d4e5f"
-	f := persistence.Files{Root: "/data"}
 	for _, tc := range []struct{ key, path string }{
-		{SourceKey(b, i), f.Source(b, i)},
-		{OutputKey(b, i, "jpg"), f.Output(b, i, persistence.FormatJPEG)},
-		{OutputKey(b, i, "png"), f.Output(b, i, persistence.FormatPNG)},
-		{strings.TrimSuffix(BatchPrefix(b), "/"), f.BatchDir(b)},
-		{strings.TrimSuffix(BatchesPrefix, "/"), f.BatchDir("")},
+		{SourceKey(b, i), "/data/batches/" + b + "/" + i + ".src"},
+		{OutputKey(b, i, persistence.FormatJPEG.Ext()), "/data/batches/" + b + "/" + i + ".out.jpg"},
+		{OutputKey(b, i, persistence.FormatPNG.Ext()), "/data/batches/" + b + "/" + i + ".out.png"},
+		{strings.TrimSuffix(BatchPrefix(b), "/"), "/data/batches/" + b},
+		{strings.TrimSuffix(BatchesPrefix, "/"), "/data/batches"},
 	} {
-		if got := filepath.Join("/data", filepath.FromSlash(tc.key)); got != tc.path {
-			t.Errorf("key %s is %s under the root, Files says %s", tc.key, got, tc.path)
+		if got := filepath.ToSlash(filepath.Join("/data", filepath.FromSlash(tc.key))); got != tc.path {
+			t.Errorf("key %s is %s under the root, the layout says %s", tc.key, got, tc.path)
 		}
 		if !ValidKey(tc.key) {
 			t.Errorf("ValidKey(%q) = false", tc.key)

@@ -1,37 +1,6 @@
 package persistence
 
-import (
-	"path/filepath"
-	"regexp"
-)
-
-// Files says where a batch's files live under the data directory:
-//
-//	<root>/batches/<batchId>/<imageId>.src          the upload, as received
-//	<root>/batches/<batchId>/<imageId>.out.<ext>    the result
-//
-// Paths are built from server-made ids only; a client's filename never
-// reaches the file system.
-type Files struct{ Root string }
-
-// BatchDir is the directory of one batch's files.
-func (f Files) BatchDir(batchID string) string {
-	return filepath.Join(f.Root, "batches", batchID)
-}
-
-// Source is the uploaded original of an image.
-func (f Files) Source(batchID, imageID string) string {
-	return filepath.Join(f.BatchDir(batchID), imageID+".src")
-}
-
-// Output is the resized result of an image.
-func (f Files) Output(batchID, imageID string, format Format) string {
-	ext := "jpg"
-	if format == FormatPNG {
-		ext = "png"
-	}
-	return filepath.Join(f.BatchDir(batchID), imageID+".out."+ext)
-}
+import "regexp"
 
 var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
