@@ -2,6 +2,8 @@ package http
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,11 +101,32 @@ func (s *Server) result(c *fiber.Ctx) error {
 		}
 		return e
 	}
+	// A result never changes once its image completed: its ETag is the
+	// recorded CRC-32C and length of its bytes, and a client that has it
+	// gets 304 without the object being opened.
+	etag := fmt.Sprintf(`"%08x-%d"`, im.Sum, im.Bytes)
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
 	obj, err := s.openResult(c.UserContext(), b, im)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, b.Options.Format.ContentType())
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
 	return c.SendStream(obj, int(obj.Size())) // fasthttp closes obj when sent
+}
+
+// etagMatch reports whether an If-None-Match header names etag: "*", or
+// a list of tags, weak or strong (RFC 9110: If-None-Match compares
+// weakly).
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,5 +156,52 @@ func TestResizeNice(t *testing.T) {
 	}
 	if nices[9] == 0 || nices[0] == 0 {
 		t.Fatalf("threads by nice value %v: want some at 9 (resizing) and the rest at 0", nices)
+	}
+}
+
+// TestResultETag: a result carries a strong ETag (its recorded CRC-32C and
+// length) with Cache-Control private, immutable (API.md 1.1), and a client
+// that sends it back in If-None-Match, weak or strong, alone or in a list,
+// gets 304 with no body; any other tag gets the bytes again.
+func TestResultETag(t *testing.T) {
+	n := startNode(t, t.TempDir(), nil)
+	r := upload(t, n.url, filePart("a.jpg", jpegBytes(t, 120, 90, 1)))
+	checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second))
+	url := n.url + "/api/images/" + r.BatchID + "/" + r.Images[0].ID
+	fetch := func(inm string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	resp, body := fetch("")
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || len(body) == 0 || !regexp.MustCompile(`^"[0-9a-f]{8}-[0-9]+"$`).MatchString(etag) {
+		t.Fatalf("GET: %d, %d bytes, ETag %q", resp.StatusCode, len(body), etag)
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "private") || !strings.Contains(cc, "immutable") {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	if want := fmt.Sprintf("-%d\"", len(body)); !strings.HasSuffix(etag, want) {
+		t.Errorf("ETag %q does not end with the body's length %d", etag, len(body))
+	}
+	for _, inm := range []string{etag, "W/" + etag, `"nope", ` + etag, "*"} {
+		if resp, body := fetch(inm); resp.StatusCode != http.StatusNotModified || len(body) != 0 || resp.Header.Get("ETag") != etag {
+			t.Errorf("If-None-Match %s: %d with %d bytes, ETag %q; want 304, empty, the same tag", inm, resp.StatusCode, len(body), resp.Header.Get("ETag"))
+		}
+	}
+	if resp, again := fetch(`"00000000-1"`); resp.StatusCode != 200 || !bytes.Equal(again, body) {
+		t.Errorf("another tag: %d with %d bytes; want 200 and the result", resp.StatusCode, len(again))
 	}
 }
