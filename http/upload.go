@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	nethttp "net/http"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +73,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	br := getIOBuf()
 	defer putIOBuf(br)
 	br.r.Reset(body)
-	lr := &limitReader{r: br.r, n: s.cfg.MaxBody}
+	lr := newBody(br.r, s.cfg.MaxBody)
 
 	batchID := uuid.NewString()
 	in := &incoming{s: s, ctx: c.UserContext(), batchID: batchID, form: map[string]string{}, buf: br.buf, body: lr, declared: declared}
@@ -101,7 +102,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 				s.log.Error("disk full: upload rejected", "batch_id", batchID, "err", err)
 			}
 		}
-		discardRest(c, lr.r)
+		discardRest(c, br.r)
 		s.log.Info("upload rejected", "batch_id", batchID, "err", err)
 		return 0, err
 	}
@@ -289,9 +290,9 @@ type incoming struct {
 	buf     []byte // the chunk files are written in (the upload's ioBuf)
 	parts   int
 
-	body     *limitReader // the request body, which counts what is read of it
-	declared int64        // the body's Content-Length; < 0 when not declared
-	unsized  int64        // bytes written to files since the free space was last looked at
+	body     *bodyReader // the request body, which counts what is read of it
+	declared int64       // the body's Content-Length; < 0 when not declared
+	unsized  int64       // bytes written to files since the free space was last looked at
 }
 
 // diskCheckEvery is how many bytes of files an upload writes between two
@@ -320,7 +321,7 @@ func (in *incoming) checkDisk() error {
 	in.unsized = 0
 	var rest int64
 	if in.declared > 0 {
-		rest = max(in.declared-(s.cfg.MaxBody-in.body.n), 0)
+		rest = max(in.declared-in.body.read, 0)
 	}
 	free, reserve, low := s.diskLow(in.ctx, rest)
 	if !low {
@@ -412,7 +413,7 @@ func isOption(name string) bool {
 }
 
 func badMultipart(err error) error {
-	var le *limitError
+	var le *nethttp.MaxBytesError
 	if errors.As(err, &le) {
 		return err
 	}
@@ -494,7 +495,7 @@ func copyFile(f io.Writer, head []byte, r io.Reader, max int64, buf []byte, w io
 	n, err := copyLarge(w, io.LimitReader(r, rest+1), buf)
 	total := int64(len(head)) + n
 	if err != nil {
-		var le *limitError
+		var le *nethttp.MaxBytesError
 		var we *writeError
 		switch {
 		case errors.As(err, &le):
@@ -611,33 +612,27 @@ func shownRune(r rune) bool {
 	return true
 }
 
-// limitReader fails reads past n bytes, marking the body as over the limit.
-type limitReader struct {
+// bodyReader is the request body under net/http's MaxBytesReader, which
+// fails reads past the limit with *http.MaxBytesError; it counts what was
+// read and remembers that the limit was crossed, whatever a reader above
+// it (multipart) makes of that error.
+type bodyReader struct {
 	r    io.Reader
-	n    int64
+	read int64
 	over bool
 }
 
-type limitError struct{}
+func newBody(r io.Reader, limit int64) *bodyReader {
+	return &bodyReader{r: nethttp.MaxBytesReader(nil, io.NopCloser(r), limit)}
+}
 
-func (*limitError) Error() string { return "request body over the limit" }
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		// At the limit: only the end of the body is still fine.
-		var one [1]byte
-		n, err := l.r.Read(one[:])
-		if n == 0 && err != nil {
-			return 0, err
-		}
-		l.over = true
-		return 0, &limitError{}
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	var le *nethttp.MaxBytesError
+	if errors.As(err, &le) {
+		b.over = true
 	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
 	return n, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	nethttp "net/http"
 	"net/textproto"
 	"os"
 	"strings"
@@ -17,18 +18,18 @@ import (
 	"github.com/backlot/backlot/persistence/blob"
 )
 
-// TestLimitReader: a body of exactly the limit is fine; one byte more is
+// TestBodyLimit: a body of exactly the limit is fine; one byte more is
 // over it, and says so.
-func TestLimitReader(t *testing.T) {
+func TestBodyLimit(t *testing.T) {
 	for _, tc := range []struct {
 		size, limit int64
 		over        bool
 	}{
 		{0, 10, false}, {9, 10, false}, {10, 10, false}, {11, 10, true}, {1000, 10, true},
 	} {
-		lr := &limitReader{r: bytes.NewReader(make([]byte, tc.size)), n: tc.limit}
+		lr := newBody(bytes.NewReader(make([]byte, tc.size)), tc.limit)
 		n, err := io.Copy(io.Discard, lr)
-		var le *limitError
+		var le *nethttp.MaxBytesError
 		if tc.over != errors.As(err, &le) || tc.over != lr.over {
 			t.Errorf("size %d limit %d: read %d, err %v, over %v", tc.size, tc.limit, n, err, lr.over)
 		}
