@@ -8,6 +8,8 @@ import (
 
 	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/persistence"
+
+	"github.com/backlot/backlot/actors/resize"
 )
 
 // Handing a batch over. A supervisor stops serving its
@@ -81,7 +83,7 @@ func (s *supervisor) handBack(c *actor.Context, msg any) {
 	case retry:
 		s.pending--
 		s.handBack(c, m.msg)
-	case claimed, workDone, subscribe:
+	case claimed, resize.Done, subscribe:
 		c.Send(s.manager, handback{batchID: s.id, msg: m})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/resize"
 )
 
 // stopTimeout bounds how long the manager waits for its supervisors.
@@ -33,8 +35,8 @@ func (m *manager) Receive(c *actor.Context) {
 	switch msg := msg.(type) {
 	case claimed:
 		m.route(c, msg.job.BatchID, msg, remote)
-	case workDone:
-		m.route(c, msg.job.BatchID, msg, remote)
+	case resize.Done:
+		m.route(c, msg.Job.BatchID, msg, remote)
 	case subscribe:
 		m.route(c, msg.batchID, msg, remote)
 	case unsubscribe:

@@ -5,14 +5,15 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 )
 
-// The messages. Every actor sends and receives these plain structs; the
-// ones that may cross nodes (claimed, workDone, subscribe, unsubscribe,
-// delivery, work, settle) are turned into their clusterpb form and back
-// in one place, wire.go, when their target is on another node.
+// The messages. Every actor sends and receives these plain structs (the
+// resizer's, resize.Work, resize.Done and resize.Idle, are its package's);
+// the ones that may cross nodes (claimed, subscribe, unsubscribe,
+// delivery, settle, resize.Work, resize.Done) are turned into their
+// clusterpb form and back in one place, wire.go, when their target is on
+// another node.
 
 // claimed: pool claimed job from the store; pool → manager → the batch's
 // supervisor.
@@ -43,25 +44,6 @@ type delivery struct {
 	err    error
 }
 
-// work: resize one image; supervisor → the pool that claimed the job →
-// a resizer.
-type work struct {
-	job     persistence.Job
-	opts    persistence.Options
-	attempt int
-}
-
-// workDone: the outcome of one attempt; resizer → its pool → manager →
-// the batch's supervisor as of then.
-type workDone struct {
-	job     persistence.Job
-	attempt int
-	res     resize.Result
-	err     error
-	took    time.Duration
-	pool    *actor.PID // the pool that claimed job
-}
-
 // settle: supervisor → the pool that claimed job: ack it (neither flag),
 // or requeue it after a wait; freeSlot when the job never reached a
 // resizer, so its claim slot is free again.
@@ -70,12 +52,6 @@ type settle struct {
 	requeue  bool
 	after    time.Duration
 	freeSlot bool
-}
-
-// resizerIdle: a resizer finished job (its claim slot is free again).
-type resizerIdle struct {
-	pid *actor.PID
-	job persistence.Job
 }
 
 // finished: the supervisor pid has nothing left to do.

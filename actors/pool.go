@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
-	"github.com/backlot/backlot/persistence/blob"
 )
 
 // pool owns the resizers, the claim loop and the jobs it claimed until
@@ -25,7 +23,7 @@ import (
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
-	queue    []work
+	queue    []resize.Work
 	busy     int
 	slots    chan struct{}
 	slotted  map[persistence.Job]int // claimed jobs that still hold slots, and how many
@@ -76,7 +74,7 @@ func (p *pool) Receive(c *actor.Context) {
 			p.slots <- struct{}{}
 		}
 		for i := range p.sys.cfg.Workers {
-			p.idle = append(p.idle, c.SpawnChild(newResizer(p.sys), "resizer", actor.WithID(strconv.Itoa(i))))
+			p.idle = append(p.idle, c.SpawnChild(resize.NewResizer(p.sys.cfg.Blobs, p.sys.cfg.Limits, p.sys.cfg.Observer), "resizer", actor.WithID(strconv.Itoa(i))))
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.loopDone = cancel, make(chan struct{})
@@ -85,31 +83,31 @@ func (p *pool) Receive(c *actor.Context) {
 		p.slotted[m.job]++ // twice when a lease expired while this pool still held it
 		p.hold(c, m.job, false)
 		c.Send(p.sys.manager, m)
-	case work:
-		if _, ok := p.held[m.job]; ok {
-			p.hold(c, m.job, true)
+	case resize.Work:
+		if _, ok := p.held[m.Job]; ok {
+			p.hold(c, m.Job, true)
 		}
 		p.onWork(c, m)
-	case workDone:
+	case resize.Done:
 		// The attempt ended here. Until its supervisor settles it, the job
 		// counts as not at a resizer again: an outcome lost with a node
 		// that leaves is sent again. This node's manager routes it to the
 		// batch's owner as of now (the supervisor that sent the work may
 		// be gone).
-		if _, ok := p.held[m.job]; ok {
-			p.hold(c, m.job, false)
+		if _, ok := p.held[m.Job]; ok {
+			p.hold(c, m.Job, false)
 		}
 		c.Send(p.sys.manager, m)
-	case resizerIdle:
+	case resize.Idle:
 		p.busy--
-		p.release(m.job)
+		p.release(m.Job)
 		if len(p.queue) > 0 && !p.draining {
 			next := p.queue[0]
 			p.queue = p.queue[1:]
 			p.busy++
-			c.Send(m.pid, next)
+			c.Send(m.PID, next)
 		} else {
-			p.idle = append(p.idle, m.pid)
+			p.idle = append(p.idle, m.PID)
 		}
 		p.checkDrained()
 	case settle:
@@ -153,11 +151,11 @@ func (p *pool) Receive(c *actor.Context) {
 	}
 }
 
-func (p *pool) onWork(c *actor.Context, m work) {
+func (p *pool) onWork(c *actor.Context, m resize.Work) {
 	if p.draining {
 		// Not started: the job stays in flight in the store and is
 		// redone after the restart.
-		p.release(m.job)
+		p.release(m.Job)
 		return
 	}
 	if len(p.idle) == 0 {
@@ -292,50 +290,4 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 		wait = 100 * time.Millisecond
 		e.Send(self, claimed{job: job, pool: self})
 	}
-}
-
-// resizer runs one job at a time; the work itself is resize.Process on
-// the job's source and result in Config.Blobs,
-// which first waits for a decode slot and the image's footprint from
-// Config.Limits.Budget (shared by all resizers): an attempt that timed
-// out keeps both until its decode has really returned, so the next one
-// waits for it.
-type resizer struct{ sys *System }
-
-func newResizer(sys *System) actor.Producer {
-	return func() actor.Receiver { return &resizer{sys: sys} }
-}
-
-func (r *resizer) Receive(c *actor.Context) {
-	if w, ok := c.Message().(work); ok {
-		obs := r.sys.cfg.Observer
-		obs.ResizeStarted()
-		start := time.Now()
-		res, err := r.process(w)
-		took := time.Since(start)
-		obs.ResizeEnded()
-		c.Send(c.Parent(), workDone{job: w.job, attempt: w.attempt, res: res, err: err, took: took, pool: c.Parent()})
-		c.Send(c.Parent(), resizerIdle{pid: c.PID(), job: w.job})
-	}
-}
-
-// process is one attempt at w's job: its source opened from the blob
-// store (Process owns and closes it), its result created there when the
-// pixels are ready, with the reserve (work already accepted is what it is
-// kept for) and not durable (resize.Verify and the rebuild on read cover
-// a power cut). A source that cannot be opened is an I/O error, retried
-// like any other: one missing since a crash before its upload's 202 fails
-// as unreadable once the attempts are spent.
-func (r *resizer) process(w work) (resize.Result, error) {
-	// No deadline here: Limits.Timeout bounds the attempt, and one under
-	// way when the node drains is let finish (System.Drain).
-	ctx, bs := context.Background(), r.sys.cfg.Blobs
-	src, err := bs.Open(ctx, blob.SourceKey(w.job.BatchID, w.job.ImageID))
-	if err != nil {
-		return resize.Result{}, fmt.Errorf("open source: %w", err)
-	}
-	key := blob.OutputKey(w.job.BatchID, w.job.ImageID, w.opts.Format.Ext())
-	return resize.Process(src, func() (blob.Writer, error) {
-		return bs.Create(ctx, key, blob.CreateOptions{UseReserve: true})
-	}, w.opts, r.sys.cfg.Limits)
 }

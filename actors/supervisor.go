@@ -78,7 +78,7 @@ func (s *supervisor) Receive(c *actor.Context) {
 		}
 		s.handle(c, m)
 		switch m.(type) {
-		case claimed, workDone, subscribe:
+		case claimed, resize.Done, subscribe:
 			if !s.moved && s.sys.ownerOf(s.id) != s.sys.self() {
 				s.handOver(c, "this node is not the batch's owner", nil)
 			}
@@ -94,9 +94,9 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 			s.pools[m.job] = m.pool
 		}
 		s.onClaimed(c, m.job)
-	case workDone:
-		if m.pool != nil {
-			s.pools[m.job] = m.pool
+	case resize.Done:
+		if m.Pool != nil {
+			s.pools[m.Job] = m.Pool
 		}
 		s.onWorkDone(c, m)
 	case subscribe:
@@ -191,24 +191,24 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 	// The outcome comes back through the claiming pool and its node's
 	// manager, so it reaches the batch's owner as of then even if this
 	// supervisor has handed the batch over meanwhile.
-	s.sys.send(s.poolOf(job), work{job: job, opts: s.batch.Options, attempt: evs[0].Attempt})
+	s.sys.send(s.poolOf(job), resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
 }
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
-func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
+func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	if !s.ready() {
 		if s.gone() {
-			s.settle(settle{job: m.job})
+			s.settle(settle{job: m.Job})
 			return
 		}
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
 	ev := outcome(s.id, m, s.sys.cfg.MaxAttempts)
-	if m.err != nil {
-		attrs := []any{"image_id", m.job.ImageID, "attempt", m.attempt, "err", m.err}
+	if m.Err != nil {
+		attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
 		var pe *resize.PanicError
-		if errors.As(m.err, &pe) {
+		if errors.As(m.Err, &pe) {
 			attrs = append(attrs, "stack", string(pe.Stack))
 		}
 		s.log.Info("resize attempt failed", attrs...)
@@ -216,31 +216,31 @@ func (s *supervisor) onWorkDone(c *actor.Context, m workDone) {
 	if _, ok := s.append(c, m, ev); !ok {
 		return
 	}
-	s.sys.cfg.Observer.AttemptDone(ev.Type, m.took)
+	s.sys.cfg.Observer.AttemptDone(ev.Type, m.Took)
 	if ev.Type.Terminal() {
-		s.settle(settle{job: m.job})
+		s.settle(settle{job: m.Job})
 		return
 	}
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
-	s.settle(settle{job: m.job, requeue: true, after: s.sys.cfg.backoff(m.attempt)})
+	s.settle(settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
 }
 
 // outcome is the event an attempt's result makes: completed, failed
 // (permanent, or the last attempt) or retrying.
-func outcome(batchID string, m workDone, maxAttempts int) persistence.Event {
-	ev := persistence.Event{BatchID: batchID, ImageID: m.job.ImageID}
+func outcome(batchID string, m resize.Done, maxAttempts int) persistence.Event {
+	ev := persistence.Event{BatchID: batchID, ImageID: m.Job.ImageID}
 	switch {
-	case m.err == nil:
+	case m.Err == nil:
 		ev.Type = persistence.EventCompleted
-		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.res.Width, m.res.Height, m.res.Bytes, m.res.Sum
-	case resize.Permanent(m.err):
-		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.err)
-	case m.attempt < maxAttempts:
-		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.err)
+		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
+	case resize.Permanent(m.Err):
+		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.Err)
+	case m.Attempt < maxAttempts:
+		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.Err)
 	default:
 		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.attempt, resize.Message(m.err))
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, resize.Message(m.Err))
 	}
 	return ev
 }
@@ -286,8 +286,8 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
 			s.settle(settle{job: m.job, freeSlot: true})
-		case workDone: // the resizer already gave its slot back
-			s.settle(settle{job: m.job})
+		case resize.Done: // the resizer already gave its slot back
+			s.settle(settle{job: m.Job})
 		}
 		return nil, false
 	}

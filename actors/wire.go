@@ -34,17 +34,17 @@ func toWire(msg any) any {
 		return &clusterpb.Unsubscribe{BatchId: m.batchID, Sub: m.sub}
 	case delivery:
 		return clusterpb.NewDelivery(m.events, m.final, m.err)
-	case work:
-		return &clusterpb.Work{Job: clusterpb.FromJob(m.job), Opts: clusterpb.FromOptions(m.opts), Attempt: int32(m.attempt)}
+	case resize.Work:
+		return &clusterpb.Work{Job: clusterpb.FromJob(m.Job), Opts: clusterpb.FromOptions(m.Opts), Attempt: int32(m.Attempt)}
 	case settle:
 		return &clusterpb.Settle{Job: clusterpb.FromJob(m.job), Requeue: m.requeue, After: durationpb.New(m.after), FreeSlot: m.freeSlot}
-	case workDone:
+	case resize.Done:
 		w := &clusterpb.WorkDone{
-			Job: clusterpb.FromJob(m.job), Attempt: int32(m.attempt), Width: int32(m.res.Width),
-			Height: int32(m.res.Height), Bytes: m.res.Bytes, Sum: m.res.Sum, Took: durationpb.New(m.took), Pool: m.pool,
+			Job: clusterpb.FromJob(m.Job), Attempt: int32(m.Attempt), Width: int32(m.Res.Width),
+			Height: int32(m.Res.Height), Bytes: m.Res.Bytes, Sum: m.Res.Sum, Took: durationpb.New(m.Took), Pool: m.Pool,
 		}
-		if m.err != nil {
-			w.Failure = &clusterpb.Failure{Message: resize.Message(m.err), Permanent: resize.Permanent(m.err)}
+		if m.Err != nil {
+			w.Failure = &clusterpb.Failure{Message: resize.Message(m.Err), Permanent: resize.Permanent(m.Err)}
 		}
 		return w
 	}
@@ -65,14 +65,14 @@ func fromWire(msg any) (local any, remote bool, from *actor.PID) {
 	case *clusterpb.Delivery:
 		return delivery{events: clusterpb.ToEvents(m.GetEvents()), final: m.GetFinal(), err: m.Err()}, true, nil
 	case *clusterpb.Work:
-		return work{job: m.GetJob().Persistence(), opts: m.GetOpts().Persistence(), attempt: int(m.GetAttempt())}, true, nil
+		return resize.Work{Job: m.GetJob().Persistence(), Opts: m.GetOpts().Persistence(), Attempt: int(m.GetAttempt())}, true, nil
 	case *clusterpb.Settle:
 		return settle{job: m.GetJob().Persistence(), requeue: m.GetRequeue(), after: m.GetAfter().AsDuration(), freeSlot: m.GetFreeSlot()}, true, nil
 	case *clusterpb.WorkDone:
-		d := workDone{job: m.GetJob().Persistence(), attempt: int(m.GetAttempt()), took: m.Duration(), pool: m.GetPool()}
-		d.res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
+		d := resize.Done{Job: m.GetJob().Persistence(), Attempt: int(m.GetAttempt()), Took: m.Duration(), Pool: m.GetPool()}
+		d.Res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
 		if f := m.GetFailure(); f != nil {
-			d.err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
+			d.Err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
 		}
 		return d, true, m.GetPool()
 	}

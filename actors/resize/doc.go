@@ -1,11 +1,14 @@
-// Package resize is Backlot's pure image work: judging an upload by its
-// bytes (Sniff, Probe) and turning one stored upload into one stored
-// thumbnail (Process). It imports neither the actor engine nor HTTP.
+// Package resize is Backlot's image work and the resizer actor that runs
+// it: judging an upload by its bytes (Sniff, Probe, Admit) and turning one
+// stored upload into one stored thumbnail (Process), on the resizer
+// (NewResizer: one Work at a time, answered with Done and Idle to the
+// pool that spawned it). It imports no HTTP.
 //
-// Callers: the HTTP layer calls Probe on every uploaded file before the
-// batch is accepted, mapping ErrUnsupported to 415 and ErrTooManyPixels to
-// 413. The resizer actor calls Process once per attempt and asks Permanent
-// whether a failure is worth another attempt.
+// Callers: the HTTP layer calls Probe and Admit on every uploaded file
+// before the batch is accepted, mapping ErrUnsupported to 415 and
+// ErrTooManyPixels and ErrTooMuchMemory to 413. The pool of package actors
+// spawns the resizers; the batch's supervisor asks Permanent whether a
+// failure is worth another attempt.
 //
 // The pipeline of Process: sniff → header decode and pixel limit → Exif
 // orientation (JPEG) → decode → centre crop (cover) → box pre-shrink from
