@@ -47,12 +47,6 @@ type Config struct {
 	SubscriberBuffer int
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
-	// Retention deletes finished batches (store and blobs) this long after
-	// their done; 0 keeps them forever.
-	Retention time.Duration
-	// RetentionEvery overrides how often the janitor looks (default
-	// Retention/10, between 1 s and 1 h).
-	RetentionEvery time.Duration
 	// Cluster, when set, makes this system a member of a cluster: the
 	// actors live on the node's engine and the members are the cluster's
 	// (members.go). Nil: a cluster of one, this node, on an engine of its
@@ -127,9 +121,6 @@ type System struct {
 	pool    *actor.PID
 	drained chan struct{} // closed by the pool once draining and idle
 
-	stopJanitor context.CancelFunc
-	janitorDone chan struct{}
-
 	subscribers atomic.Int64 // live subscriber actors
 	subs        sync.Map     // *actor.PID of each live subscriber (tellMembers)
 
@@ -171,20 +162,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 			return addrs
 		}, s.watchDone)
 	}
-	s.startJanitor()
 	return s, nil
-}
-
-func (s *System) startJanitor() {
-	cfg := s.cfg
-	s.janitorDone = make(chan struct{})
-	if cfg.Retention > 0 {
-		jctx, cancel := context.WithCancel(context.Background())
-		s.stopJanitor = cancel
-		go s.janitor(jctx, cfg.Retention)
-	} else {
-		close(s.janitorDone)
-	}
 }
 
 // Budget is what bounds the resizers' decodes (Config.Limits.Budget):
@@ -210,10 +188,6 @@ func (s *System) Drain(ctx context.Context) error {
 // Stop stops the pool, then the manager with its supervisors (each handles
 // what is already in its inbox first), within ctx.
 func (s *System) Stop(ctx context.Context) error {
-	if s.stopJanitor != nil {
-		s.stopJanitor()
-		<-s.janitorDone
-	}
 	if s.stopWatch != nil {
 		s.stopWatch()
 		<-s.watchDone

@@ -185,3 +185,11 @@ func FuzzParseDigits(f *testing.F) {
 		}
 	})
 }
+
+// TestFormatExt: a result's extension in its blob key, as the node has
+// always named its result files (.out.jpg, .out.png).
+func TestFormatExt(t *testing.T) {
+	if persistence.FormatJPEG.Ext() != "jpg" || persistence.FormatPNG.Ext() != "png" {
+		t.Fatalf("Ext: jpeg %q, png %q", persistence.FormatJPEG.Ext(), persistence.FormatPNG.Ext())
+	}
+}

@@ -87,6 +87,7 @@ type Main struct {
 	blobs  *fsblob.Store // the data directory's uploads and results
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
+	janitor        *persistence.Janitor // nil: --retention 0
 	sys            *actors.System
 	cluster        *cluster.Node // nil without --cluster-listen
 	srv            *bhttp.Server
@@ -171,11 +172,14 @@ func (m *Main) Open(ctx context.Context) error {
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Blobs: m.blobs, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
 		Limits:       limits,
-		RetryBackoff: c.RetryBackoff, Logger: m.Log, Retention: c.Retention, RetentionEvery: m.retentionEvery,
+		RetryBackoff: c.RetryBackoff, Logger: m.Log,
 		Cluster: m.cluster,
 	})
 	if err != nil {
 		return err
+	}
+	if c.Retention > 0 {
+		m.janitor = persistence.StartJanitor(m.store, m.blobs, c.Retention, m.retentionEvery, m.Log)
 	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
@@ -243,6 +247,9 @@ func (m *Main) Close() {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.janitor != nil {
+		m.janitor.Stop()
 	}
 	if m.sys != nil {
 		if err := m.sys.Stop(ctx); err != nil {

@@ -4,8 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/backlot/backlot/persistence"
 )
 
 // TestKeysAreTheFilesLayout: under a root, the keys name the very paths
@@ -15,8 +13,8 @@ func TestKeysAreTheFilesLayout(t *testing.T) {
 	const b, i = "0b7e9a3c-1d2f-4a5b-8c6d-7e8f9a0b1c2d", "1c2d3e4f-5a6b-4c7d-9e8f-0a1b2c3d4e5f"
 	for _, tc := range []struct{ key, path string }{
 		{SourceKey(b, i), "/data/batches/" + b + "/" + i + ".src"},
-		{OutputKey(b, i, persistence.FormatJPEG.Ext()), "/data/batches/" + b + "/" + i + ".out.jpg"},
-		{OutputKey(b, i, persistence.FormatPNG.Ext()), "/data/batches/" + b + "/" + i + ".out.png"},
+		{OutputKey(b, i, "jpg"), "/data/batches/" + b + "/" + i + ".out.jpg"},
+		{OutputKey(b, i, "png"), "/data/batches/" + b + "/" + i + ".out.png"},
 		{strings.TrimSuffix(BatchPrefix(b), "/"), "/data/batches/" + b},
 		{strings.TrimSuffix(BatchesPrefix, "/"), "/data/batches"},
 	} {
