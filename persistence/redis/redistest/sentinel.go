@@ -188,23 +188,66 @@ func Role(addr string) string {
 }
 
 // WaitSynced waits (bounded by within) until the replica's link to its
-// primary is up and its initial sync is over.
+// primary is up, its initial sync is over and the primary counts it
+// online (after the replica's first acknowledgement, up to a second after
+// the sync): only then does WAIT on the primary count it.
 func (s *Server) WaitSynced(t testing.TB, within time.Duration) {
 	t.Helper()
 	var last string
 	poll(t, within, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		c := goredis.NewClient(&goredis.Options{Addr: s.Addr, MaxRetries: -1})
-		defer c.Close()
-		info, err := c.Info(ctx, "replication").Result()
+		info, err := infoReplication(ctx, s.Addr)
 		if err != nil {
 			last = err.Error()
 			return false
 		}
 		last = info
-		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+		if !strings.Contains(info, "master_link_status:up") || !strings.Contains(info, "master_sync_in_progress:0") {
+			return false
+		}
+		primary := net.JoinHostPort(field(info, "master_host"), field(info, "master_port"))
+		pinfo, err := infoReplication(ctx, primary)
+		if err != nil {
+			last = "primary " + primary + ": " + err.Error()
+			return false
+		}
+		last = "primary " + primary + ":\n" + pinfo
+		if !strings.Contains(pinfo, fmt.Sprintf("port=%d,state=online", s.port)) {
+			return false
+		}
+		// Online is not yet acknowledging: right after its sync a replica
+		// can take a moment before WAIT counts it. Ask WAIT itself, after
+		// a write that touches no key (PUBLISH is replicated).
+		all := int64(strings.Count(pinfo, "state=online"))
+		c := goredis.NewClient(&goredis.Options{Addr: primary, MaxRetries: -1})
+		defer c.Close()
+		var w *goredis.Cmd
+		_, err = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Publish(ctx, "redistest:probe", "sync")
+			w = p.Do(ctx, "WAIT", all, 100)
+			return nil
+		})
+		n, _ := w.Int64()
+		last = fmt.Sprintf("WAIT after a write: %d replicas, %v", n, err)
+		return err == nil && n >= all
 	}, func() string { return s.Addr + " to sync with its primary; INFO replication:\n" + last })
+}
+
+func infoReplication(ctx context.Context, addr string) (string, error) {
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	return c.Info(ctx, "replication").Result()
+}
+
+// field is the value of name in an INFO reply, or "".
+func field(info, name string) string {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // poll checks cond every pollEvery until it holds, failing the test after
