@@ -21,37 +21,37 @@ import (
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
 // environment variables, then flags (flags win).
 type Config struct {
-	Listen        string        // HTTP address (127.0.0.1:8080)
-	DataDir       string        // store, uploads and results (./data)
-	Redis         string        // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
-	RedisPrefix   string        // key prefix in Redis (backlot)
+	Listen      string // HTTP address (127.0.0.1:8080)
+	DataDir     string // store, uploads and results (./data)
+	Redis       string // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
+	RedisPrefix string // key prefix in Redis (backlot)
 	// RedisWaitReplicas is how many replicas must hold each write that a
 	// failover must not lose before it counts as done (WAIT); -1: 1 with
 	// a Sentinel URL, 0 (no WAIT) otherwise.
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration // bound of each WAIT (1 s)
-	NodeID        string        // this node's name in the cluster/queue (host name)
-	ClusterListen string        // host:port of the cluster remote, as peers reach it; empty: no cluster
-	Peers         string        // cluster addresses of bootstrap members, comma-separated
-	LeaseTTL      time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
-	Workers       int           // resize actors (number of CPUs)
-	ClaimAhead    int           // jobs claimed beyond one per resize actor, waiting for one (number of CPUs)
-	MaxFiles      int           // files per batch (100)
-	MaxFileSize   int64         // bytes per file (32 MiB)
-	MaxBody       int64         // bytes per request body (1 GiB)
-	MaxPixels     int64         // pixels per image, from its header (50 M)
-	MaxQueued     int           // images waiting or running before uploads get 503 (10000; 0: no bound)
-	MinFreeDisk   int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 507 (256 MiB; 0: none)
-	CORSOrigins   string        // origins allowed from browsers, comma-separated or *; empty: off
-	Attempts      int           // attempts per image (3)
-	Token         string        // API token; empty: no auth
-	ResizeTimeout time.Duration // per attempt (60 s)
-	ResizeNice    int           // nice value of the resize threads (0: as the rest)
-	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
-	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
-	SSEPing       time.Duration // idle stream keep-alive (15 s)
-	Retention     time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
-	Pprof         bool          // serve /debug/pprof/ (false)
+	NodeID            string        // this node's name in the cluster/queue (host name)
+	ClusterListen     string        // host:port of the cluster remote, as peers reach it; empty: no cluster
+	Peers             string        // cluster addresses of bootstrap members, comma-separated
+	LeaseTTL          time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
+	Workers           int           // resize actors (number of CPUs)
+	ClaimAhead        int           // jobs claimed beyond one per resize actor, waiting for one (number of CPUs)
+	MaxFiles          int           // files per batch (100)
+	MaxFileSize       int64         // bytes per file (32 MiB)
+	MaxBody           int64         // bytes per request body (1 GiB)
+	MaxPixels         int64         // pixels per image, from its header (50 M)
+	MaxQueued         int           // images waiting or running before uploads get 503 (10000; 0: no bound)
+	MinFreeDisk       int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 507 (256 MiB; 0: none)
+	CORSOrigins       string        // origins allowed from browsers, comma-separated or *; empty: off
+	Attempts          int           // attempts per image (3)
+	Token             string        // API token; empty: no auth
+	ResizeTimeout     time.Duration // per attempt (60 s)
+	ResizeNice        int           // nice value of the resize threads (0: as the rest)
+	RetryBackoff      time.Duration // before the 2nd attempt, doubled after (1 s)
+	ShutdownGrace     time.Duration // for in-flight resizes on SIGTERM (30 s)
+	SSEPing           time.Duration // idle stream keep-alive (15 s)
+	Retention         time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
+	Pprof             bool          // serve /debug/pprof/ (false)
 	// The HTTP edge (http/edge): what a client may take of a node.
 	HeaderTimeout   time.Duration // request line and headers (10 s)
 	BodyIdleTimeout time.Duration // longest silence inside a request body (30 s)
