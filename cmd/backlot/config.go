@@ -21,37 +21,34 @@ import (
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
 // environment variables, then flags (flags win).
 type Config struct {
-	Listen      string // HTTP address (127.0.0.1:8080)
-	DataDir     string // store, uploads and results (./data)
-	Redis       string // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
-	RedisPrefix string // key prefix in Redis (backlot)
-	// RedisWaitReplicas is how many replicas must hold each write that a
-	// failover must not lose before it counts as done (WAIT); -1: 1 with
-	// a Sentinel URL, 0 (no WAIT) otherwise.
-	RedisWaitReplicas int
-	RedisWaitTimeout  time.Duration // bound of each WAIT (1 s)
-	NodeID            string        // this node's name in the cluster/queue (host name)
-	ClusterListen     string        // host:port of the cluster remote, as peers reach it; empty: no cluster
-	Peers             string        // cluster addresses of bootstrap members, comma-separated
-	LeaseTTL          time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
-	Workers           int           // resize actors (number of CPUs)
-	ClaimAhead        int           // jobs claimed beyond one per resize actor, waiting for one (number of CPUs)
-	MaxFiles          int           // files per batch (100)
-	MaxFileSize       int64         // bytes per file (32 MiB)
-	MaxBody           int64         // bytes per request body (1 GiB)
-	MaxPixels         int64         // pixels per image, from its header (50 M)
-	MaxQueued         int           // images waiting or running before uploads get 503 (10000; 0: no bound)
-	MinFreeDisk       int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 507 (256 MiB; 0: none)
-	CORSOrigins       string        // origins allowed from browsers, comma-separated or *; empty: off
-	Attempts          int           // attempts per image (3)
-	Token             string        // API token; empty: no auth
-	ResizeTimeout     time.Duration // per attempt (60 s)
-	ResizeNice        int           // nice value of the resize threads (0: as the rest)
-	RetryBackoff      time.Duration // before the 2nd attempt, doubled after (1 s)
-	ShutdownGrace     time.Duration // for in-flight resizes on SIGTERM (30 s)
-	SSEPing           time.Duration // idle stream keep-alive (15 s)
-	Retention         time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
-	Pprof             bool          // serve /debug/pprof/ (false)
+	Listen        string        // HTTP address (127.0.0.1:8080)
+	DataDir       string        // store, uploads and results (./data)
+	Redis         string        // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
+	RedisPrefix   string        // key prefix in Redis (backlot)
+	RedisWait     int           // replicas each write a failover must not lose waits for (WAIT); -1: 1 with a Sentinel URL, else 0
+	RedisWaitFor  time.Duration // bound of each WAIT (1 s)
+	NodeID        string        // this node's name in the cluster/queue (host name)
+	ClusterListen string        // host:port of the cluster remote, as peers reach it; empty: no cluster
+	Peers         string        // cluster addresses of bootstrap members, comma-separated
+	LeaseTTL      time.Duration // a silent node's claimed jobs go back to the queue after this (0: 10 s, 4 s in a cluster)
+	Workers       int           // resize actors (number of CPUs)
+	ClaimAhead    int           // jobs claimed beyond one per resize actor, waiting for one (number of CPUs)
+	MaxFiles      int           // files per batch (100)
+	MaxFileSize   int64         // bytes per file (32 MiB)
+	MaxBody       int64         // bytes per request body (1 GiB)
+	MaxPixels     int64         // pixels per image, from its header (50 M)
+	MaxQueued     int           // images waiting or running before uploads get 503 (10000; 0: no bound)
+	MinFreeDisk   int64         // bytes the data directory's file system keeps free: uploads that would eat into them get 507 (256 MiB; 0: none)
+	CORSOrigins   string        // origins allowed from browsers, comma-separated or *; empty: off
+	Attempts      int           // attempts per image (3)
+	Token         string        // API token; empty: no auth
+	ResizeTimeout time.Duration // per attempt (60 s)
+	ResizeNice    int           // nice value of the resize threads (0: as the rest)
+	RetryBackoff  time.Duration // before the 2nd attempt, doubled after (1 s)
+	ShutdownGrace time.Duration // for in-flight resizes on SIGTERM (30 s)
+	SSEPing       time.Duration // idle stream keep-alive (15 s)
+	Retention     time.Duration // finished batches are deleted this long after done (24 h; 0 keeps them)
+	Pprof         bool          // serve /debug/pprof/ (false)
 	// The HTTP edge (http/edge): what a client may take of a node.
 	HeaderTimeout   time.Duration // request line and headers (10 s)
 	BodyIdleTimeout time.Duration // longest silence inside a request body (30 s)
@@ -69,7 +66,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
-		RedisPrefix: "backlot", RedisWaitReplicas: -1, RedisWaitTimeout: redis.DefaultWaitTimeout, NodeID: defaultNodeID(),
+		RedisPrefix: "backlot", RedisWait: -1, RedisWaitFor: redis.DefaultWaitTimeout, NodeID: defaultNodeID(),
 		MaxFiles: persistence.DefaultMaxFiles, MaxFileSize: persistence.DefaultMaxFileSize, MaxBody: persistence.DefaultMaxBody,
 		MaxPixels: persistence.DefaultMaxPixels, MaxQueued: persistence.DefaultMaxQueued, MinFreeDisk: persistence.DefaultMinFreeDisk,
 		Attempts: persistence.DefaultMaxAttempts, ResizeTimeout: 60 * time.Second, RetryBackoff: persistence.DefaultRetryBackoff,
@@ -88,8 +85,8 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded store, uploads, results)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL for metadata, queue and events: redis://[:password@]host:port/db, or through Sentinel redis-sentinel://[:password@]host:port,host:port/db?master=NAME[&sentinel_password=...] (rediss:// and rediss-sentinel:// for TLS); empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
-	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", c.RedisWaitReplicas, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
-	fs.DurationVar(&c.RedisWaitTimeout, "redis-wait-timeout", c.RedisWaitTimeout, "how long a write waits for -redis-wait-replicas replicas before it fails as unavailable (below the client's read timeout, 3s unless the URL says otherwise)")
+	fs.IntVar(&c.RedisWait, "redis-wait-replicas", c.RedisWait, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
+	fs.DurationVar(&c.RedisWaitFor, "redis-wait-timeout", c.RedisWaitFor, "how long a write waits for -redis-wait-replicas replicas before it fails as unavailable (below the client's read timeout, 3s unless the URL says otherwise)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port of this node's cluster remote, as peers dial it (needs -redis); empty: no cluster")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
@@ -167,8 +164,8 @@ func (c *Config) Validate() error {
 		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://") || redis.IsSentinelURL(c.Redis),
 			"-redis must be a redis://, rediss://, unix://, redis-sentinel:// or rediss-sentinel:// URL, not %q", c.redisRedacted())
 	}
-	check(c.RedisWaitReplicas >= -1, "-redis-wait-replicas must be -1 (by URL), 0 (off) or more, not %d", c.RedisWaitReplicas)
-	check(c.RedisWaitTimeout >= time.Millisecond, "-redis-wait-timeout must be at least 1ms, not %s", c.RedisWaitTimeout)
+	check(c.RedisWait >= -1, "-redis-wait-replicas must be -1 (by URL), 0 (off) or more, not %d", c.RedisWait)
+	check(c.RedisWaitFor >= time.Millisecond, "-redis-wait-timeout must be at least 1ms, not %s", c.RedisWaitFor)
 	c.validateCluster(check)
 	check(c.LeaseTTL == 0 || c.LeaseTTL >= 30*time.Millisecond, "-lease-ttl must be 0 or at least 30ms, not %s", c.LeaseTTL)
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
@@ -202,7 +199,7 @@ func (c *Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
-		slog.String("store", c.storeName()), slog.Int("redis_wait_replicas", c.waitReplicas()), slog.Duration("redis_wait_timeout", c.RedisWaitTimeout),
+		slog.String("store", c.storeName()), slog.Int("redis_wait_replicas", c.waitReplicas()), slog.Duration("redis_wait_timeout", c.RedisWaitFor),
 		slog.String("node_id", c.NodeID),
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
 		slog.Int("workers", c.Workers), slog.Int("claim_ahead", c.ClaimAhead), slog.Int("max_files", c.MaxFiles),
@@ -316,8 +313,8 @@ func (c Config) redisRedacted() string {
 // waitReplicas is -redis-wait-replicas with -1 resolved by the URL: 1
 // behind Sentinel, where a failover is expected, 0 otherwise.
 func (c Config) waitReplicas() int {
-	if c.RedisWaitReplicas >= 0 {
-		return c.RedisWaitReplicas
+	if c.RedisWait >= 0 {
+		return c.RedisWait
 	}
 	if redis.IsSentinelURL(c.Redis) {
 		return 1

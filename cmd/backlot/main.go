@@ -122,7 +122,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})
 		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, LeaseTTL: c.leaseTTL(), Logger: m.Log,
-			WaitReplicas: c.waitReplicas(), WaitTimeout: c.RedisWaitTimeout})
+			WaitReplicas: c.waitReplicas(), WaitTimeout: c.RedisWaitFor})
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
 		}
