@@ -161,8 +161,12 @@ func (c *Config) Validate() error {
 	check(c.NodeID != "" && !strings.ContainsAny(c.NodeID, " \t\r\n{}"), "-node-id must be non-empty without spaces or braces, not %q", c.NodeID)
 	check(c.RedisPrefix != "" && !strings.ContainsAny(c.RedisPrefix, " \t\r\n{}"), "-redis-prefix must be non-empty without spaces or braces, not %q", c.RedisPrefix)
 	if c.Redis != "" {
-		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://") || redis.IsSentinelURL(c.Redis),
-			"-redis must be a redis://, rediss://, unix://, redis-sentinel:// or rediss-sentinel:// URL, not %q", c.redisRedacted())
+		ok := strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://") || redis.IsSentinelURL(c.Redis)
+		check(ok, "-redis must be a redis://, rediss://, unix://, redis-sentinel:// or rediss-sentinel:// URL, not %q", c.redisRedacted())
+		if ok {
+			err := redis.ValidateURL(c.Redis)
+			check(err == nil, "-redis: %v", err)
+		}
 	}
 	check(c.RedisWait >= -1, "-redis-wait-replicas must be -1 (by URL), 0 (off) or more, not %d", c.RedisWait)
 	check(c.RedisWaitFor >= time.Millisecond, "-redis-wait-timeout must be at least 1ms, not %s", c.RedisWaitFor)

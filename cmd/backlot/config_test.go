@@ -123,6 +123,8 @@ func TestConfigRedis(t *testing.T) {
 		want string
 	}{
 		{[]string{"--redis", "http://:s3cret@h/0"}, "-redis must be"},
+		{[]string{"--redis", "redis-sentinel://:s3cret@h:1/0"}, "master=NAME"},
+		{[]string{"--redis", "redis://:s3cret@h:1/0?bogus=1"}, "not a valid redis:// URL"},
 		{[]string{"--redis-wait-replicas", "-2"}, "-redis-wait-replicas"},
 		{[]string{"--redis-wait-timeout", "0"}, "-redis-wait-timeout"},
 	} {

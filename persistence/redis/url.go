@@ -26,6 +26,20 @@ func IsSentinelURL(u string) bool {
 	return strings.HasPrefix(u, SentinelScheme+"://") || strings.HasPrefix(u, SentinelTLSScheme+"://")
 }
 
+// ValidateURL checks a URL Open would take, without connecting: a
+// redis://, rediss:// or unix:// URL go-redis's ParseURL reads, or a
+// Sentinel URL (see Options.URL). Its error never quotes the URL.
+func ValidateURL(u string) error {
+	if IsSentinelURL(u) {
+		_, err := parseSentinelURL(u)
+		return err
+	}
+	if _, err := goredis.ParseURL(u); err != nil {
+		return errors.New("the URL is not a valid redis:// URL")
+	}
+	return nil
+}
+
 // client is what Open builds from Options.URL: the go-redis client and,
 // for logs and errors, where it points (never with credentials).
 type client struct {
