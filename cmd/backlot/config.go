@@ -86,7 +86,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL for metadata, queue and events: redis://[:password@]host:port/db, or through Sentinel redis-sentinel://[:password@]host:port,host:port/db?master=NAME[&sentinel_password=...] (rediss:// and rediss-sentinel:// for TLS); empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
 	fs.IntVar(&c.RedisWait, "redis-wait-replicas", c.RedisWait, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
-	fs.DurationVar(&c.RedisWaitFor, "redis-wait-timeout", c.RedisWaitFor, "how long a write waits for -redis-wait-replicas replicas before it fails as unavailable (below the client's read timeout, 3s unless the URL says otherwise)")
+	fs.DurationVar(&c.RedisWaitFor, "redis-wait-timeout", c.RedisWaitFor, "how long a write waits for -redis-wait-replicas replicas before it fails as unavailable (503)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port of this node's cluster remote, as peers dial it (needs -redis); empty: no cluster")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
