@@ -385,3 +385,30 @@ func (fr *failoverRun) checkAll(urls []string, traces []bench.Trace, ids []strin
 	}
 	t.Logf("every acknowledged image ended once: %s", b.String())
 }
+
+// TestSentinelTLS: `backlot serve` reaches Redis and its Sentinels on TLS
+// only, each with a password, through rediss-sentinel:// with the servers'
+// password before the @ and the Sentinels' in sentinel_password, and
+// checks their certificates against a private CA named by SSL_CERT_FILE
+// (Go's way to add one to the system roots); an image goes through.
+func TestSentinelTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Redis, Sentinels and the binary")
+	}
+	sec := redistest.Secure{Password: "data-pw", SentinelPassword: "sentinel-pw", TLS: redistest.NewTLS(t)}
+	primary := redistest.Start(t, redistest.WithSecure(sec))
+	replica := redistest.Start(t, redistest.WithSecure(sec), redistest.WithReplicaOf(primary))
+	replica.WaitSynced(t, 30*time.Second)
+	ss := redistest.StartSentinels(t, primary, 3, redistest.SentinelConfig{Secure: sec})
+	ss.Ready(t, primary.Addr, 1, 30*time.Second)
+	url := "rediss-sentinel://:" + sec.Password + "@" + strings.Join(ss.Addrs, ",") + "/0?master=" + ss.Master +
+		"&sentinel_password=" + sec.SentinelPassword
+	p, err := startProcWrapped(t, []string{"env", "SSL_CERT_FILE=" + sec.TLS.CA}, t.TempDir(), nil, "--redis", url, "--node-id", "tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := upload(t, p.url, filePart("a.jpg", jpegBytes(t, 320, 240, 5)))
+	if o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), p.url+r.Events, "").collect(t, 60*time.Second)); o.completed != 1 {
+		t.Fatalf("outcome %+v", o)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -398,5 +399,57 @@ func (px *proxy) cut() {
 		px.stalled = false
 		close(px.resume) // the copiers find their connections closed
 		px.resume = make(chan struct{})
+	}
+}
+
+// TestSentinelTLSAndPasswords: Redis and its Sentinels on TLS only, with a
+// password each; the store reaches them with rediss-sentinel://, the
+// servers' password before the @ and the Sentinels' in sentinel_password,
+// with skip_verify=true (cmd/backlot's TestSentinelTLS checks certificates
+// against a private CA given by SSL_CERT_FILE). A wrong password of either
+// kind, plain TCP, or a certificate nobody vouches for is an error at Open
+// that names neither password.
+func TestSentinelTLSAndPasswords(t *testing.T) {
+	sec := redistest.Secure{Password: "data-s3cret", SentinelPassword: "sentinel-s3cret", TLS: redistest.NewTLS(t)}
+	p := redistest.Start(t, redistest.WithSecure(sec))
+	r := redistest.Start(t, redistest.WithSecure(sec), redistest.WithReplicaOf(p))
+	r.WaitSynced(t, wait)
+	ss := redistest.StartSentinels(t, p, 3, redistest.SentinelConfig{Secure: sec})
+	ss.Ready(t, p.Addr, 1, wait)
+	hosts := strings.Join(ss.Addrs, ",")
+	url := func(pw, spw string) string {
+		return "rediss-sentinel://:" + pw + "@" + hosts + "/0?master=" + ss.Master + "&sentinel_password=" + spw +
+			"&skip_verify=true&dial_timeout=1s"
+	}
+	s := mustOpen(t, p, redis.Options{URL: url(sec.Password, sec.SentinelPassword), Prefix: "tls", NodeID: "a", WaitReplicas: 1})
+	b := create(t, s, 1)
+	j := claim(t, s)
+	tok, err := s.Fence(t.Context(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AppendFenced(t.Context(), b.ID, tok, processing(b, 0), completed(b, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range map[string]string{
+		"wrong server password":   url("nope", sec.SentinelPassword),
+		"wrong sentinel password": url(sec.Password, "nope"),
+		"plain TCP":               strings.Replace(strings.Replace(url(sec.Password, sec.SentinelPassword), "rediss-", "redis-", 1), "&skip_verify=true", "", 1),
+		"unverified certificate":  strings.Replace(url(sec.Password, sec.SentinelPassword), "&skip_verify=true", "", 1),
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), wait)
+		_, err := redis.Open(ctx, redis.Options{URL: u, Prefix: "tls", NodeID: "b"})
+		cancel()
+		if err == nil {
+			t.Errorf("%s: Open succeeded", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error names a password: %v", name, err)
+		}
+		t.Logf("%s: %v", name, err)
 	}
 }

@@ -202,5 +202,11 @@ func parseSentinelURL(raw string) (*goredis.FailoverOptions, error) {
 		}
 		return nil, invalid(msg)
 	}
+	if fo.TLSConfig != nil {
+		// go-redis names the first Sentinel as the server of every TLS
+		// connection, the primary's and the replicas' too; empty, each
+		// connection checks the certificate of the host it dialled.
+		fo.TLSConfig.ServerName = ""
+	}
 	return fo, nil
 }

@@ -28,7 +28,7 @@ func TestSentinelURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fo.MasterName != "m" || fo.DB != 0 || fo.Username != "app" || fo.Password != "pw" || fo.SentinelUsername != "su" ||
-		fo.TLSConfig == nil || !fo.TLSConfig.InsecureSkipVerify || !slices.Equal(fo.SentinelAddrs, []string{"[::1]:5000"}) {
+		fo.TLSConfig == nil || !fo.TLSConfig.InsecureSkipVerify || fo.TLSConfig.ServerName != "" || !slices.Equal(fo.SentinelAddrs, []string{"[::1]:5000"}) {
 		t.Fatalf("%+v", fo)
 	}
 	for _, bad := range []string{

@@ -42,6 +42,7 @@ type Server struct {
 	aof       bool
 	replicaOf string // host:port of the primary this one replicates; "" for a primary
 	sentinel  string // a Sentinel's monitor lines (sentinel.conf); "" for a data node
+	sec       Secure
 	confPort  int    // the port the sentinel.conf on disk names
 	bin       string
 	port      int
@@ -167,7 +168,7 @@ func (s *Server) start() error {
 		// written once per port, so a restart keeps what it learnt.
 		conf := filepath.Join(s.Dir, "sentinel.conf")
 		if s.confPort != s.port {
-			body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile redis.log\ndaemonize no\n%s", s.port, s.Dir, s.sentinel)
+			body := fmt.Sprintf("%sbind 127.0.0.1\ndir %s\nlogfile redis.log\ndaemonize no\n%s", s.sec.sentinelConf(s.port), s.Dir, s.sentinel)
 			if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 				return err
 			}
@@ -193,6 +194,7 @@ func (s *Server) start() error {
 			host, port, _ := net.SplitHostPort(s.replicaOf)
 			args = append(args, "--replicaof", host, port)
 		}
+		args = append(args, s.sec.serverArgs(s.port)...)
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.Dir
@@ -211,7 +213,7 @@ func (s *Server) start() error {
 	deadline := time.NewTimer(readyWait)
 	defer deadline.Stop()
 	for {
-		if ping(addr) == nil {
+		if s.ping(addr) == nil {
 			return nil
 		}
 		select {
@@ -271,10 +273,11 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-// ping sends one inline PING and expects +PONG. -LOADING (an AOF replay
-// under way) and anything else count as not ready.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// ping sends one inline PING (after AUTH when there is a password) and
+// expects +PONG. -LOADING (an AOF replay under way) and anything else
+// count as not ready.
+func (s *Server) ping(addr string) error {
+	c, err := s.sec.dial(addr)
 	if err != nil {
 		return err
 	}
@@ -282,10 +285,23 @@ func ping(addr string) error {
 	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
 		return err
 	}
+	pw := s.sec.Password
+	if s.sentinel != "" {
+		pw = s.sec.SentinelPassword
+	}
+	r := bufio.NewReader(c)
+	if pw != "" {
+		if _, err := fmt.Fprintf(c, "AUTH %s\r\n", pw); err != nil {
+			return err
+		}
+		if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "+OK" {
+			return fmt.Errorf("AUTH answered %q (%v)", strings.TrimSpace(line), err)
+		}
+	}
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
@@ -294,6 +310,8 @@ func ping(addr string) error {
 	}
 	return nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // freePort asks the kernel for a free port on 127.0.0.1 and releases it for
 // redis-server to bind. Another process may take it in between; Start then

@@ -22,6 +22,7 @@ type SentinelConfig struct {
 	Quorum          int           // Sentinels that must agree the primary is down (default a majority)
 	DownAfter       time.Duration // down-after-milliseconds (default 1 s)
 	FailoverTimeout time.Duration // failover-timeout (default 5 s)
+	Secure          Secure        // the primary's password and TLS, and the Sentinels' own password
 }
 
 // Sentinels are `redis-server --sentinel` processes monitoring one primary,
@@ -32,6 +33,7 @@ type Sentinels struct {
 
 	procs []*Server
 	down  time.Duration
+	sec   Secure
 }
 
 // StartSentinels starts n Sentinels monitoring primary and returns once
@@ -57,10 +59,13 @@ func StartSentinels(t testing.TB, primary *Server, n int, c SentinelConfig) *Sen
 		"sentinel failover-timeout %[1]s %[6]d\n"+
 		"sentinel parallel-syncs %[1]s 1\n",
 		c.Master, host, port, c.Quorum, c.DownAfter.Milliseconds(), c.FailoverTimeout.Milliseconds())
-	ss := &Sentinels{Master: c.Master, down: c.DownAfter}
+	if c.Secure.Password != "" {
+		monitor += fmt.Sprintf("sentinel auth-pass %s %s\n", c.Master, c.Secure.Password)
+	}
+	ss := &Sentinels{Master: c.Master, down: c.DownAfter, sec: c.Secure}
 	bin := lookPath(t)
 	for range n {
-		s := &Server{bin: bin, sentinel: monitor, Dir: t.TempDir()}
+		s := &Server{bin: bin, sentinel: monitor, Dir: t.TempDir(), sec: c.Secure}
 		t.Cleanup(func() { s.stop(t, syscall.SIGTERM) })
 		for try := 1; ; try++ {
 			s.port = freePort(t)
@@ -106,7 +111,7 @@ func (ss *Sentinels) Ready(t testing.TB, primary string, replicas int, within ti
 func (ss *Sentinels) readyAt(addr, primary string, replicas int) (bool, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	c := goredis.NewSentinelClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	c := goredis.NewSentinelClient(ss.sec.options(addr, true))
 	defer c.Close()
 	m, err := c.Master(ctx, ss.Master).Result()
 	if err != nil {
@@ -149,7 +154,7 @@ func (ss *Sentinels) WaitFailover(t testing.TB, old string, within time.Duration
 		defer cancel()
 		now = ""
 		for _, addr := range ss.Addrs {
-			c := goredis.NewSentinelClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+			c := goredis.NewSentinelClient(ss.sec.options(addr, true))
 			hp, err := c.GetMasterAddrByName(ctx, ss.Master).Result()
 			c.Close()
 			if err != nil {
@@ -163,7 +168,7 @@ func (ss *Sentinels) WaitFailover(t testing.TB, old string, within time.Duration
 			}
 			now = a
 		}
-		if role := Role(now); role != "master" {
+		if role := ss.sec.role(now); role != "master" {
 			last = fmt.Sprintf("%s says it is %q", now, role)
 			return false
 		}
@@ -172,12 +177,12 @@ func (ss *Sentinels) WaitFailover(t testing.TB, old string, within time.Duration
 	return now
 }
 
-// Role is what the server at addr says it is (ROLE): "master", "slave",
+// role is what the server at addr says it is (ROLE): "master", "slave",
 // or "" when it does not answer.
-func Role(addr string) string {
+func (sec Secure) role(addr string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	c := goredis.NewClient(sec.options(addr, false))
 	defer c.Close()
 	v, err := c.Do(ctx, "ROLE").Slice()
 	if err != nil || len(v) == 0 {
@@ -197,7 +202,7 @@ func (s *Server) WaitSynced(t testing.TB, within time.Duration) {
 	poll(t, within, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		info, err := infoReplication(ctx, s.Addr)
+		info, err := s.sec.infoReplication(ctx, s.Addr)
 		if err != nil {
 			last = err.Error()
 			return false
@@ -207,7 +212,7 @@ func (s *Server) WaitSynced(t testing.TB, within time.Duration) {
 			return false
 		}
 		primary := net.JoinHostPort(field(info, "master_host"), field(info, "master_port"))
-		pinfo, err := infoReplication(ctx, primary)
+		pinfo, err := s.sec.infoReplication(ctx, primary)
 		if err != nil {
 			last = "primary " + primary + ": " + err.Error()
 			return false
@@ -220,7 +225,7 @@ func (s *Server) WaitSynced(t testing.TB, within time.Duration) {
 		// can take a moment before WAIT counts it. Ask WAIT itself, after
 		// a write that touches no key (PUBLISH is replicated).
 		all := int64(strings.Count(pinfo, "state=online"))
-		c := goredis.NewClient(&goredis.Options{Addr: primary, MaxRetries: -1})
+		c := goredis.NewClient(s.sec.options(primary, false))
 		defer c.Close()
 		var w *goredis.Cmd
 		_, err = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -234,8 +239,8 @@ func (s *Server) WaitSynced(t testing.TB, within time.Duration) {
 	}, func() string { return s.Addr + " to sync with its primary; INFO replication:\n" + last })
 }
 
-func infoReplication(ctx context.Context, addr string) (string, error) {
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+func (sec Secure) infoReplication(ctx context.Context, addr string) (string, error) {
+	c := goredis.NewClient(sec.options(addr, false))
 	defer c.Close()
 	return c.Info(ctx, "replication").Result()
 }
