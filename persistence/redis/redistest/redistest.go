@@ -43,7 +43,7 @@ type Server struct {
 	replicaOf string // host:port of the primary this one replicates; "" for a primary
 	sentinel  string // a Sentinel's monitor lines (sentinel.conf); "" for a data node
 	sec       Secure
-	confPort  int    // the port the sentinel.conf on disk names
+	confPort  int // the port the sentinel.conf on disk names
 	bin       string
 	port      int
 
