@@ -29,8 +29,9 @@ build-deps:
 	  $(APT_INSTALL) libturbojpeg0-dev >/dev/null; }
 
 # What the tests need too: a real redis-server (the Redis tests start their
-# own on a free port), Chromium (browser tests of the page) and protoc
-# (the generated-code freshness test).
+# own on free ports: primaries, replicas, and Sentinels as
+# `redis-server --sentinel`), Chromium (browser tests of the page) and
+# protoc (the generated-code freshness test).
 deps: build-deps protoc
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \

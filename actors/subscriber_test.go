@@ -2,10 +2,13 @@ package actors
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/testkit"
 )
 
 // TestSubscriberSkipsUpToAfter: whatever a delivery holds, a subscription
@@ -43,5 +46,47 @@ func TestSubscriberSkipsUpToAfter(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != 4 || got[1] != 5 {
 		t.Fatalf("got %v, want [4 5]", got)
+	}
+}
+
+// fenceless fails Fence with ErrUnavailable while down is set, as a
+// Redis store does while its primary fails over (a token no replica
+// holds is not handed out).
+type fenceless struct {
+	persistence.Store
+	down   atomic.Bool
+	failed atomic.Int64
+}
+
+func (f *fenceless) Fence(ctx context.Context, id string) (uint64, error) {
+	if f.down.Load() {
+		f.failed.Add(1)
+		return 0, fmt.Errorf("fence batch %s: %w", id, persistence.ErrUnavailable)
+	}
+	return f.Store.Fence(ctx, id)
+}
+
+// TestSubscriberWaitsForTheStore: a stream opened while the store cannot
+// give its batch's supervisor a token stays open (no error, no end) and
+// gets the whole log once the store answers again.
+func TestSubscriberWaitsForTheStore(t *testing.T) {
+	var st *fenceless
+	e := newEnv(t, func(c *Config) {
+		st = &fenceless{Store: c.Store}
+		st.down.Store(true)
+		c.Store = st
+	})
+	b := e.create(t, jpegOf(t, 64, 64), jpegOf(t, 64, 64))
+	sub := e.sys.Subscribe(b.ID, 0)
+	testkit.Eventually(t, 10*time.Second, "a supervisor to fail to fence", func() bool { return st.failed.Load() >= 2 })
+	st.down.Store(false)
+	evs := collect(t, sub, 30*time.Second) // fails on an error chunk
+	if len(evs) != 6 || evs[0].Type != persistence.EventQueued || evs[5].Type != persistence.EventDone {
+		t.Fatalf("events %v", types(evs))
+	}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d: %v", i+1, ev.Seq, types(evs))
+		}
 	}
 }

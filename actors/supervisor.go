@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -44,7 +45,13 @@ type supervisor struct {
 	// more and hands every message back (handover.go).
 	moved bool
 	check *time.Timer // the next fenceCheck
+	// reloading: a reload is scheduled for subscribers that wait on a
+	// batch the store could not give yet.
+	reloading bool
 }
+
+// reload: try loading the batch again for the subscribers waiting on it.
+type reload struct{}
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
@@ -106,6 +113,9 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 	case retry:
 		s.pending--
 		s.handle(c, m.msg)
+	case reload:
+		s.reloading = false
+		s.onReload(c)
 	}
 }
 
@@ -324,7 +334,16 @@ func (s *supervisor) settle(st settle) {
 
 func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 	if !s.ready() {
-		s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
+		if s.gone() {
+			s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
+			return
+		}
+		// The store cannot give the batch now (away, or failing over):
+		// the stream stays open. Every subscribe gets an answer, empty
+		// here; the log follows once a reload succeeds.
+		s.sys.send(m.sub, delivery{})
+		s.subs[m.sub.String()] = m.sub
+		s.awaitLoad(c)
 		return
 	}
 	var evs []persistence.Event
@@ -334,6 +353,31 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 	s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
 	if !s.batch.Done {
 		s.subs[m.sub.String()] = m.sub
+	}
+}
+
+// awaitLoad schedules a reload after retryStoreAfter, unless one is.
+func (s *supervisor) awaitLoad(c *actor.Context) {
+	if !s.reloading {
+		s.reloading = true
+		s.after(c, retryStoreAfter, retry{msg: reload{}})
+	}
+}
+
+// onReload loads the batch for the subscribers waiting on it and sends
+// them its whole log (each drops what it passed on already), or tries
+// again later while they wait; a batch found gone ends their streams.
+func (s *supervisor) onReload(c *actor.Context) {
+	switch {
+	case s.ready():
+		s.fanOut(c, slices.Clone(s.events)) // a copy: the subscribers read it on other goroutines
+	case s.gone():
+		for _, pid := range s.subs {
+			s.sys.send(pid, delivery{err: s.loadErr, final: true})
+		}
+		clear(s.subs)
+	case len(s.subs) > 0:
+		s.awaitLoad(c)
 	}
 }
 

@@ -16,11 +16,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/backlot/backlot/http/sse"
 )
 
 // client drives one batch at a time through the public API. It is shared
 // by the workers; its only mutable part is the cache of upload bodies.
 type client struct {
+	trace  bool // keep each batch's events (Config.Trace)
 	http   *http.Client
 	token  string
 	fields [][2]string
@@ -88,7 +91,7 @@ func newClient(c Config) *client {
 		IdleConnTimeout:    4 * time.Second,
 		DisableCompression: true,
 	}
-	return &client{http: &http.Client{Transport: tr}, token: c.Token, fields: c.fields()}
+	return &client{http: &http.Client{Transport: tr}, token: c.Token, fields: c.fields(), trace: c.Trace != nil}
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
@@ -97,9 +100,26 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 // report's table and one example detail.
 type failure struct{ kind, detail string }
 
+// Trace is one batch as the client saw it (Config.Trace).
+type Trace struct {
+	URL      string        // the server it was uploaded to
+	BatchID  string        // from the 202; "" when the upload was not accepted
+	Status   int           // the upload's HTTP status; 0 when no reply was read
+	Images   int           // sent in the upload
+	Start    time.Time     // the upload's start
+	Upload   time.Duration // upload start to 202 read
+	Events   []sse.Event   // every event read from the batch's stream, in order, across reconnects
+	Done     bool          // its done event was read
+	Failures []string      // the errors counted for it, "kind: detail"
+}
+
 // outcome is what one batch did.
 type outcome struct {
-	images      int // sent in the upload
+	base        string      // the server
+	batchID     string      // from the 202
+	status      int         // the upload's HTTP status
+	events      []sse.Event // what the stream showed, when traced
+	images      int         // sent in the upload
 	start       time.Time
 	uploaded    bool          // got its 202
 	upload      time.Duration // upload start to 202 read
@@ -115,6 +135,16 @@ type outcome struct {
 
 func (o *outcome) fail(kind, format string, a ...any) {
 	o.failures = append(o.failures, failure{kind, fmt.Sprintf(format, a...)})
+}
+
+// trace is the outcome as Config.Trace gets it.
+func (o *outcome) trace() Trace {
+	t := Trace{URL: o.base, BatchID: o.batchID, Status: o.status, Images: o.images, Start: o.start,
+		Upload: o.upload, Events: o.events, Done: o.done}
+	for _, f := range o.failures {
+		t.Failures = append(t.Failures, f.kind+": "+f.detail)
+	}
+	return t
 }
 
 // uploadReply is the subset of the 202 body every server of this API gives
@@ -136,7 +166,7 @@ type apiError struct {
 // own deadline means a timeout. set names the file set for the body cache
 // ("": build the body for this batch alone).
 func (c *client) batch(run, ctx context.Context, base, set string, files []File) outcome {
-	o := outcome{images: len(files)}
+	o := outcome{base: base, images: len(files)}
 	ctype, body, err := c.body(set, files)
 	if err != nil {
 		o.fail("client: building the upload", "%v", err)
@@ -149,6 +179,7 @@ func (c *client) batch(run, ctx context.Context, base, set string, files []File)
 	}
 	o.uploaded = true
 	o.upload = time.Since(o.start)
+	o.batchID = reply.BatchID
 	if reply.Total != len(files) {
 		o.fail("upload: reply total differs", "sent %d images, reply says total %d", len(files), reply.Total)
 	}
@@ -181,6 +212,7 @@ func (c *client) upload(run, ctx context.Context, base, ctype string, body []byt
 		c.transport(run, ctx, "upload", err, o)
 		return uploadReply{}, false
 	}
+	o.status = resp.StatusCode
 	if resp.StatusCode != http.StatusAccepted {
 		kind, detail := httpFailure("upload", resp.StatusCode, raw)
 		o.fail(kind, "%s", detail)

@@ -39,6 +39,11 @@ type Config struct {
 	ServeArgs   []string // extra `backlot serve` arguments when the bench starts the server
 	PIDs        []int    // local processes whose peak RSS the report gives
 	Progress    string   // auto, bar, lines or off
+	// Trace, when set, is called with each batch as the client saw it
+	// once it ends (from the goroutine that ran it: it must be safe for
+	// concurrent use). No flag: tests use it to check every batch the
+	// server acknowledged against the server's own record.
+	Trace func(Trace)
 }
 
 // Size is a width x height in pixels.

@@ -28,25 +28,36 @@ type streamState struct {
 	lastID              string
 	lastSeq             int64 // numeric lastID; 0 before any
 	retry               time.Duration
+	later               time.Duration // a 503's Retry-After: the server asks to be asked again then
 	completed, failed   int
 	gapSeen, idsNumeric bool
 }
 
 // follow reads the batch's event stream until done, reopening it after a
 // break the way EventSource does.
+//
+// A stream refused with 503 and Retry-After (the server's store is away
+// for a moment) is asked for again after that long, as the web page does,
+// and does not count against maxReconnects: the batch's timeout bounds it.
 func (c *client) follow(run, ctx context.Context, events string, o *outcome) {
 	st := streamState{idsNumeric: true}
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ; {
 		retryable := c.stream(run, ctx, events, &st, o)
 		if o.done || !retryable || o.interrupted || ctx.Err() != nil {
 			return
 		}
-		if attempt == maxReconnects {
-			o.fail("sse: gave up reconnecting", "stream broke %d times before done", attempt+1)
-			return
+		wait := st.retry
+		if st.later > 0 {
+			wait, st.later = st.later, 0
+		} else {
+			if attempt == maxReconnects {
+				o.fail("sse: gave up reconnecting", "stream broke %d times before done", attempt+1)
+				return
+			}
+			attempt++
 		}
-		if st.retry > 0 {
-			t := time.NewTimer(st.retry)
+		if wait > 0 {
+			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -81,6 +92,9 @@ func (c *client) stream(run, ctx context.Context, events string, st *streamState
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		kind, detail := httpFailure("sse", resp.StatusCode, raw)
 		o.fail(kind, "%s", detail)
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 && resp.StatusCode == http.StatusServiceUnavailable {
+			st.later = time.Duration(s) * time.Second
+		}
 		return resp.StatusCode >= 500
 	}
 	if mt := resp.Header.Get("Content-Type"); !strings.HasPrefix(mt, "text/event-stream") {
@@ -100,6 +114,9 @@ func (c *client) stream(run, ctx context.Context, events string, st *streamState
 		}
 		if ev.Retry > 0 {
 			st.retry = time.Duration(ev.Retry) * time.Millisecond
+		}
+		if c.trace && (ev.Name != "" || ev.ID != "" || ev.Data != "") {
+			o.events = append(o.events, ev)
 		}
 		c.event(ev, st, o)
 		if o.done {

@@ -43,6 +43,7 @@ type fakeOptions struct {
 	// failImage makes image i of the n-th upload fail.
 	failImage func(n, i int) bool
 	cutAfter  int  // a batch's first stream breaks after this many events (0: never)
+	refuse    int  // a batch's first this many streams get 503 store_unavailable, Retry-After: 1
 	hold      bool // batches never get past queued
 }
 
@@ -236,8 +237,14 @@ func (f *fake) events(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.streams++
-	first := b.streams == 1
+	first := b.streams == f.opts.refuse+1
+	refused := b.streams <= f.opts.refuse
 	b.mu.Unlock()
+	if refused {
+		w.Header().Set("Retry-After", "1")
+		writeErr(w, 503, "store_unavailable", "the store is unreachable; retry later")
+		return
+	}
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")

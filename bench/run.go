@@ -111,6 +111,9 @@ func runPhase(ctx context.Context, cl *client, c Config, files []File, ph phase,
 				o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], set, batch)
 				inFlight.Add(-1)
 				cancel()
+				if c.Trace != nil {
+					c.Trace(o.trace())
+				}
 				results <- o
 			}
 		})

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // config parses bench flags for a test; small images keep runs quick.
@@ -177,6 +179,43 @@ func TestRunReconnects(t *testing.T) {
 	_, resumes := f.snapshot()
 	if strings.Join(resumes, ",") != "2,2,2" {
 		t.Errorf("Last-Event-ID sent on reconnect: %q", resumes)
+	}
+}
+
+// A stream refused with 503 and Retry-After is asked for again after that
+// long, more often than maxReconnects allows broken streams; Trace gets
+// every batch with the events its stream showed.
+func TestRunRetryAfterAndTrace(t *testing.T) {
+	_, url := startFake(t, fakeOptions{refuse: maxReconnects + 1})
+	c := config(t, "--url", url, "--total", "2", "--per-batch", "2")
+	var mu sync.Mutex
+	var traces []Trace
+	c.Trace = func(tr Trace) {
+		mu.Lock()
+		defer mu.Unlock()
+		traces = append(traces, tr)
+	}
+	start := time.Now()
+	r := run(t, t.Context(), c)
+	if got := errorCounts(r); len(got) != 1 || got["sse: http 503 store_unavailable"] != maxReconnects+1 || r.Images.Completed != 2 {
+		t.Fatalf("errors %+v, images %+v", r.Errors, r.Images)
+	}
+	if took := time.Since(start); took < time.Duration(maxReconnects+1)*time.Second {
+		t.Errorf("done after %v: Retry-After not honoured", took)
+	}
+	if len(traces) != 1 {
+		t.Fatalf("%d traces", len(traces))
+	}
+	tr := traces[0]
+	if tr.BatchID == "" || tr.Status != 202 || tr.Images != 2 || !tr.Done || len(tr.Failures) != maxReconnects+1 || tr.URL != url {
+		t.Fatalf("trace %+v", tr)
+	}
+	var names []string
+	for _, ev := range tr.Events {
+		names = append(names, ev.ID+":"+ev.Name)
+	}
+	if got := strings.Join(names, " "); got != "1:queued 2:processing 3:completed 4:processing 5:completed 6:done" {
+		t.Errorf("traced events %s", got)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/backlot/backlot/persistence/redis"
 )
 
 // TestComposeFile: no Docker engine runs here, so check what the README
@@ -37,25 +39,69 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &c); err != nil {
 		t.Fatalf("docker-compose.yml does not parse: %v", err)
 	}
-	redis, ok := c.Services["redis"]
-	if !ok || !strings.HasPrefix(redis.Image, "redis:") {
-		t.Fatalf("no redis service from the official image: %+v", redis)
+	// Redis: a primary and its replica, AOF on, each on a volume of its
+	// own, announcing its service name (what the Sentinels hand out).
+	for name, volume := range map[string]string{"redis": "redis-data", "redis-replica": "redis-replica-data"} {
+		r, ok := c.Services[name]
+		if !ok || !strings.HasPrefix(r.Image, "redis:") {
+			t.Fatalf("no %s service from the official image: %+v", name, r)
+		}
+		cmd := strings.Join(r.Command, " ")
+		if !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--appendfsync everysec") {
+			t.Fatalf("%s without AOF: %q", name, cmd)
+		}
+		if !strings.Contains(cmd, "--replica-announce-ip "+name) {
+			t.Fatalf("%s does not announce its service name: %q", name, cmd)
+		}
+		if !slices.Contains(r.Volumes, volume+":/data") || len(r.Healthcheck.Test) == 0 {
+			t.Fatalf("%s volume/healthcheck: %+v", name, r)
+		}
 	}
-	cmd := strings.Join(redis.Command, " ")
-	if !strings.Contains(cmd, "--appendonly yes") || !strings.Contains(cmd, "--appendfsync everysec") {
-		t.Fatalf("redis without AOF: %q", cmd)
+	if cmd := strings.Join(c.Services["redis-replica"].Command, " "); !strings.Contains(cmd, "--replicaof redis 6379") {
+		t.Fatalf("redis-replica does not replicate redis: %q", cmd)
 	}
-	if !slices.Contains(redis.Volumes, "redis-data:/data") || len(redis.Healthcheck.Test) == 0 {
-		t.Fatalf("redis volume/healthcheck: %+v", redis)
+	// Three Sentinels watching the primary as "backlot", quorum 2,
+	// down-after at most 2 s (what the failover test measures).
+	var sentinels []string
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("sentinel%d", i)
+		s, ok := c.Services[name]
+		if !ok || !strings.HasPrefix(s.Image, "redis:") || len(s.Healthcheck.Test) == 0 {
+			t.Fatalf("no %s from the official image with a health check: %+v", name, s)
+		}
+		conf := strings.Join(s.Command, "\n")
+		for _, want := range []string{"sentinel monitor backlot redis 6379 2", "sentinel resolve-hostnames yes",
+			"sentinel announce-hostnames yes", "--sentinel", "port 26379"} {
+			if !strings.Contains(conf, want) {
+				t.Fatalf("%s: no %q in %q", name, want, conf)
+			}
+		}
+		var down int
+		if _, err := fmt.Sscanf(conf[strings.Index(conf, "down-after-milliseconds backlot"):], "down-after-milliseconds backlot %d", &down); err != nil || down > 2000 {
+			t.Fatalf("%s: down-after-milliseconds %d (%v), want at most 2000", name, down, err)
+		}
+		sentinels = append(sentinels, name+":26379")
 	}
 	b, ok := c.Services["backlot"]
 	if !ok {
 		t.Fatal("no backlot service")
 	}
-	if b.Build.Dockerfile == "" || b.Environment["BACKLOT_REDIS"] != "redis://redis:6379/0" ||
-		!slices.Contains(b.Volumes, "backlot-data:/data") || b.DependsOn["redis"].Condition != "service_healthy" ||
-		!slices.Contains(b.Healthcheck.Test, "healthcheck") {
+	wantURL := "redis-sentinel://" + strings.Join(sentinels, ",") + "/0?master=backlot"
+	if b.Build.Dockerfile == "" || b.Environment["BACKLOT_REDIS"] != wantURL ||
+		!slices.Contains(b.Volumes, "backlot-data:/data") || !slices.Contains(b.Healthcheck.Test, "healthcheck") {
 		t.Fatalf("backlot service: %+v", b)
+	}
+	for _, s := range []string{"sentinel1", "sentinel2", "sentinel3"} {
+		if b.DependsOn[s].Condition != "service_healthy" {
+			t.Fatalf("backlot does not wait for %s: %+v", s, b.DependsOn)
+		}
+	}
+	cfg := DefaultConfig()
+	if err := cfg.Parse(nil, func(k string) string { return b.Environment[k] }); err != nil || cfg.waitReplicas() != 1 {
+		t.Fatalf("backlot's environment: %v; waits for %d replicas, want 1", err, cfg.waitReplicas())
+	}
+	if err := redis.ValidateURL(b.Environment["BACKLOT_REDIS"]); err != nil {
+		t.Fatalf("BACKLOT_REDIS: %v", err)
 	}
 	if len(b.Profiles) != 0 {
 		t.Fatalf("the single-node backlot service must run without a profile: %v", b.Profiles)
@@ -80,7 +126,7 @@ func TestComposeFile(t *testing.T) {
 			t.Fatalf("%s's environment is not a valid configuration: %v", name, err)
 		}
 	}
-	for _, v := range []string{"redis-data", "backlot-data"} {
+	for _, v := range []string{"redis-data", "redis-replica-data", "backlot-data"} {
 		if _, ok := c.Volumes[v]; !ok {
 			t.Fatalf("volume %s not declared", v)
 		}

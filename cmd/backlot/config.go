@@ -15,6 +15,7 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/redis"
 )
 
 // Config is every setting of `backlot serve`: defaults, then BACKLOT_*
@@ -22,8 +23,10 @@ import (
 type Config struct {
 	Listen        string        // HTTP address (127.0.0.1:8080)
 	DataDir       string        // store, uploads and results (./data)
-	Redis         string        // redis://host:port/db selects the Redis backend; empty: embedded store
+	Redis         string        // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
 	RedisPrefix   string        // key prefix in Redis (backlot)
+	RedisWait     int           // replicas each write a failover must not lose waits for (WAIT); -1: 1 with a Sentinel URL, else 0
+	RedisWaitFor  time.Duration // bound of each WAIT (1 s)
 	NodeID        string        // this node's name in the cluster/queue (host name)
 	ClusterListen string        // host:port of the cluster remote, as peers reach it; empty: no cluster
 	Peers         string        // cluster addresses of bootstrap members, comma-separated
@@ -63,7 +66,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./data", Workers: runtime.NumCPU(), ClaimAhead: runtime.NumCPU(),
-		RedisPrefix: "backlot", NodeID: defaultNodeID(),
+		RedisPrefix: "backlot", RedisWait: -1, RedisWaitFor: redis.DefaultWaitTimeout, NodeID: defaultNodeID(),
 		MaxFiles: persistence.DefaultMaxFiles, MaxFileSize: persistence.DefaultMaxFileSize, MaxBody: persistence.DefaultMaxBody,
 		MaxPixels: persistence.DefaultMaxPixels, MaxQueued: persistence.DefaultMaxQueued, MinFreeDisk: persistence.DefaultMinFreeDisk,
 		Attempts: persistence.DefaultMaxAttempts, ResizeTimeout: 60 * time.Second, RetryBackoff: persistence.DefaultRetryBackoff,
@@ -80,8 +83,10 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded store, uploads, results)")
-	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://host:port/db) for metadata, queue and events; empty: embedded store in -data")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL for metadata, queue and events: redis://[:password@]host:port/db, or through Sentinel redis-sentinel://[:password@]host:port,host:port/db?master=NAME[&sentinel_password=...] (rediss:// and rediss-sentinel:// for TLS); empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
+	fs.IntVar(&c.RedisWait, "redis-wait-replicas", c.RedisWait, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
+	fs.DurationVar(&c.RedisWaitFor, "redis-wait-timeout", c.RedisWaitFor, "how long a write waits for -redis-wait-replicas replicas before it fails as unavailable (503)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id: stable across restarts, unique among nodes sharing a Redis")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port of this node's cluster remote, as peers dial it (needs -redis); empty: no cluster")
 	fs.StringVar(&c.Peers, "peers", c.Peers, "cluster addresses (host:port,...) of bootstrap members; one reachable suffices")
@@ -156,8 +161,15 @@ func (c *Config) Validate() error {
 	check(c.NodeID != "" && !strings.ContainsAny(c.NodeID, " \t\r\n{}"), "-node-id must be non-empty without spaces or braces, not %q", c.NodeID)
 	check(c.RedisPrefix != "" && !strings.ContainsAny(c.RedisPrefix, " \t\r\n{}"), "-redis-prefix must be non-empty without spaces or braces, not %q", c.RedisPrefix)
 	if c.Redis != "" {
-		check(strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://"), "-redis must be a redis://, rediss:// or unix:// URL, not %q", c.Redis)
+		ok := strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://") || strings.HasPrefix(c.Redis, "unix://") || redis.IsSentinelURL(c.Redis)
+		check(ok, "-redis must be a redis://, rediss://, unix://, redis-sentinel:// or rediss-sentinel:// URL, not %q", c.redisRedacted())
+		if ok {
+			err := redis.ValidateURL(c.Redis)
+			check(err == nil, "-redis: %v", err)
+		}
 	}
+	check(c.RedisWait >= -1, "-redis-wait-replicas must be -1 (by URL), 0 (off) or more, not %d", c.RedisWait)
+	check(c.RedisWaitFor >= time.Millisecond, "-redis-wait-timeout must be at least 1ms, not %s", c.RedisWaitFor)
 	c.validateCluster(check)
 	check(c.LeaseTTL == 0 || c.LeaseTTL >= 30*time.Millisecond, "-lease-ttl must be 0 or at least 30ms, not %s", c.LeaseTTL)
 	check(c.Workers >= 1 && c.Workers <= 1024, "-workers must be 1..1024, not %d", c.Workers)
@@ -191,7 +203,8 @@ func (c *Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
-		slog.String("store", c.storeName()), slog.String("node_id", c.NodeID),
+		slog.String("store", c.storeName()), slog.Int("redis_wait_replicas", c.waitReplicas()), slog.Duration("redis_wait_timeout", c.RedisWaitFor),
+		slog.String("node_id", c.NodeID),
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
 		slog.Int("workers", c.Workers), slog.Int("claim_ahead", c.ClaimAhead), slog.Int("max_files", c.MaxFiles),
 		slog.Int64("max_file_size", c.MaxFileSize), slog.Int64("max_body", c.MaxBody),
@@ -275,15 +288,42 @@ func parseSize(s string) (int64, error) {
 }
 
 // storeName says which backend the configuration selects, for logs; the
-// Redis URL is shown without its password.
+// Redis URL is shown without its passwords.
 func (c Config) storeName() string {
 	if c.Redis == "" {
 		return "embedded"
 	}
-	if u, err := url.Parse(c.Redis); err == nil {
-		return "redis " + u.Redacted()
+	return "redis " + c.redisRedacted()
+}
+
+// redisRedacted is the Redis URL with its passwords (the user-info's and
+// the query's password and sentinel_password) replaced by xxxxx, or a
+// placeholder when it does not parse.
+func (c Config) redisRedacted() string {
+	u, err := url.Parse(c.Redis)
+	if err != nil {
+		return "(a URL that does not parse)"
 	}
-	return "redis"
+	q := u.Query()
+	for _, k := range []string{"password", "sentinel_password"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
+}
+
+// waitReplicas is -redis-wait-replicas with -1 resolved by the URL: 1
+// behind Sentinel, where a failover is expected, 0 otherwise.
+func (c Config) waitReplicas() int {
+	if c.RedisWait >= 0 {
+		return c.RedisWait
+	}
+	if redis.IsSentinelURL(c.Redis) {
+		return 1
+	}
+	return 0
 }
 
 // defaultNodeID is the host name: stable across restarts of this node,

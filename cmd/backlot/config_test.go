@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +88,50 @@ func TestSweepOrphans(t *testing.T) {
 	}
 	if got := batchDirs(t, dir); len(got) != 1 || got[0] != r.BatchID {
 		t.Fatalf("batch dirs %v", got)
+	}
+}
+
+// TestConfigRedis: a Sentinel URL is accepted and, unless told otherwise,
+// every write waits for one replica (a plain URL waits for none); the
+// URL's passwords never reach the logged configuration or an error.
+func TestConfigRedis(t *testing.T) {
+	sentinel := "redis-sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379/0?master=backlot&sentinel_password=t0ps3cret"
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--redis", sentinel}, 1},
+		{[]string{"--redis", sentinel, "--redis-wait-replicas", "0"}, 0},
+		{[]string{"--redis", "redis://:s3cret@127.0.0.1:6379/0"}, 0},
+		{[]string{"--redis", "redis://127.0.0.1:6379/0", "--redis-wait-replicas", "2"}, 2},
+	} {
+		c := DefaultConfig()
+		if err := c.Parse(tc.args, func(string) string { return "" }); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := c.waitReplicas(); got != tc.want {
+			t.Errorf("%v: waits for %d replicas, want %d", tc.args, got, tc.want)
+		}
+		var b strings.Builder
+		slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", c)
+		if strings.Contains(b.String(), "s3cret") || !strings.Contains(b.String(), "redis_wait_replicas=") {
+			t.Errorf("%v: logged %s", tc.args, b.String())
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--redis", "http://:s3cret@h/0"}, "-redis must be"},
+		{[]string{"--redis", "redis-sentinel://:s3cret@h:1/0"}, "master=NAME"},
+		{[]string{"--redis", "redis://:s3cret@h:1/0?bogus=1"}, "not a valid redis:// URL"},
+		{[]string{"--redis-wait-replicas", "-2"}, "-redis-wait-replicas"},
+		{[]string{"--redis-wait-timeout", "0"}, "-redis-wait-timeout"},
+	} {
+		c := DefaultConfig()
+		err := c.Parse(tc.args, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: %v, want an error about %q without the password", tc.args, err, tc.want)
+		}
 	}
 }

@@ -127,7 +127,8 @@ func (m *Main) Open(ctx context.Context) error {
 	var st persistence.Store
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})
-		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, LeaseTTL: c.leaseTTL(), Logger: m.Log})
+		rs, err := redis.Open(ctx, redis.Options{URL: c.Redis, Prefix: c.RedisPrefix, NodeID: c.NodeID, LeaseTTL: c.leaseTTL(), Logger: m.Log,
+			WaitReplicas: c.waitReplicas(), WaitTimeout: c.RedisWaitFor})
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
 		}

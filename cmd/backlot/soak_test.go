@@ -570,10 +570,15 @@ type soakStatus struct {
 }
 
 func (s *soakRun) status(url, batchID string) (*soakStatus, error) {
+	return batchStatus(s.client, url, batchID)
+}
+
+// batchStatus is GET /api/images/{batchID} on the node at url.
+func batchStatus(client *http.Client, url, batchID string) (*soakStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/images/"+batchID, nil)
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -765,12 +770,16 @@ func (s *soakRun) checkAll(batches []*soakBatch, followers []*soakFollower) soak
 
 // replay reads a batch's whole stream from the start; it must end (the
 // batch is done) within 30 s.
-func (s *soakRun) replay(url string) ([]sse.Event, error) {
+func (s *soakRun) replay(url string) ([]sse.Event, error) { return replayStream(s.client, url) }
+
+// replayStream reads a batch's whole stream from the start with client;
+// it must end (the batch is done) within 30 s.
+func replayStream(client *http.Client, url string) ([]sse.Event, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

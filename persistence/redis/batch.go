@@ -59,7 +59,10 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 			p.SAdd(ctx, s.k.unfinished, b.ID)
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.replicated(ctx, tx)
 	}, bk)
 	return s.fail(op, err)
 }
@@ -212,7 +215,10 @@ func (s *Store) append(ctx context.Context, id string, token *uint64, evs []pers
 			}
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.replicated(ctx, tx)
 	}, watched...)
 	if err != nil {
 		return nil, nil, s.fail(op, err)

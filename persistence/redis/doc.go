@@ -1,6 +1,7 @@
 // Package redis is the persistence.Store that several Backlot nodes share:
-// batches, their event logs and one work queue in a single Redis primary
-// (standalone or behind Sentinel).
+// batches, their event logs and one work queue in a single Redis primary,
+// standalone (redis://) or behind Sentinel (redis-sentinel://, see
+// Failover).
 //
 // A node opens it with Open(ctx, Options{URL, NodeID, …}) and hands it to the
 // HTTP layer and the actors, exactly as it would package bolt; nothing else
@@ -26,8 +27,11 @@
 // The other keys hash elsewhere, and Create (batch and jobs) and Append (log
 // and the unfinished and done indexes) each write across slots in one MULTI,
 // which a Cluster refuses (CROSSSLOT). Running on Cluster would take moving
-// the indexes under per-batch keys and splitting Create in two with a
-// start-up repair pass; this package does not do that.
+// the indexes under per-batch keys, splitting Create in two with a
+// start-up repair pass, and a queue that is not one list (every claim of
+// every node goes through P:pending, so one shard would carry all of it
+// anyway); this package does not do that. Sentinel gives the failover
+// without the split.
 //
 // # Invariants
 //
@@ -140,5 +144,80 @@
 // `appendfsync always` (an fsync before each reply, as bolt commits; 0 of 5
 // SIGKILLs lost anything in the same experiment) and accept the slower
 // writes. Failover to an asynchronous replica can lose acknowledged writes
-// the same way.
+// the same way, unless they waited for it (Failover, next).
+//
+// # Failover
+//
+// With a redis-sentinel:// URL (Options.URL) the store talks to the
+// primary that the Sentinels name, through go-redis's failover client:
+// each new connection asks a Sentinel where the primary is, and a
+// +switch-master from the Sentinels closes the connections to the old
+// one. While no primary answers (the Sentinels have not agreed yet, or the
+// new one has no replica to acknowledge writes) every call fails with
+// ErrUnavailable, as in any outage, and works again afterwards without a
+// restart.
+//
+// Replication is asynchronous: a primary acknowledges a write before any
+// replica has it, and a replica promoted after the primary's death lacks
+// what it had not received. So with Options.WaitReplicas = n, every write
+// whose loss would break a promise sends WAIT n WaitTimeout on the
+// connection that wrote, right after its EXEC (or script), and counts as
+// done only when n replicas acknowledged it:
+//
+//   - Create: the 202 of an upload (a lost batch would be a 404 for a client
+//     that was told 202);
+//   - Append and AppendFenced: every event, terminal ones and done included
+//     (a lost tail would reissue seqs subscribers already saw, and a lost
+//     terminal event could let an image end twice);
+//   - Fence: a token is handed out only once a replica holds it, so a
+//     promoted replica never hands out a token already in use;
+//   - Delete (retention), so a deleted batch does not come back.
+//
+// A WAIT that finds fewer replicas within WaitTimeout fails the call with
+// ErrUnavailable, although the write happened on the primary: the outcome
+// is "maybe written", as after any broken connection, and each caller
+// already copes with that. An upload gets 503 and its files are removed;
+// if the batch survives on the primary its jobs run, find no source and
+// fail as unreadable, and retention deletes it: a batch nobody was told of,
+// never one that was acknowledged and lost. A supervisor keeps its
+// result and appends again later; a retried terminal event is refused as a
+// duplicate when the first survived, and it reads the log again. A fence
+// that failed may have moved the counter: a token is skipped, never
+// reused.
+//
+// Not waited for: the queue's moves (Claim's BLMOVE, Ack, Requeue, the
+// hand-back), leases and registration. Losing one costs a redelivery, never
+// a second terminal event, because the log decides: a lost claim leaves
+// the job pending (it runs twice; the log takes one terminal event), a
+// lost lease renewal lets other nodes requeue the node's jobs, and a lost
+// Ack or Requeue leaves the job in its node's processing list with no
+// claim on it, which the node's own sweep (SweepNow, every
+// max(LeaseTTL/2, 1 s)) puts back in pending after two looks. That sweep
+// also catches an Ack or Requeue that failed while Redis was away, which a
+// live node's lease would otherwise hold until its restart. Waiting on
+// Claim would put a replica round trip on every claim, a blocking command,
+// for nothing the log does not already guarantee.
+//
+// What WAIT does not close: a reader can see a write in the moment between
+// its EXEC and its WAIT (tens of microseconds on one host, a replica round
+// trip across machines). Should the primary die in that moment and the
+// replica not get it, the reader saw something the promoted replica lacks.
+// Subscribers read the supervisor's mirror, which holds only acknowledged
+// appends; a supervisor's load and an HTTP status read the store directly.
+// WAIT n also does not make Sentinel promote one of the replicas that
+// acknowledged: Sentinel promotes the replica with the highest replication
+// offset among those of the best replica-priority, so keep the replicas'
+// priorities equal, or wait for all of them.
+//
+// The price: one more round trip per write to the replica (measured in the
+// README, and by bench/wait.sh), and writes fail (503) while fewer than n
+// replicas are connected: with one replica, from a failover until the old
+// primary is back as the new one's replica. Two replicas and WaitReplicas
+// = 1 keep taking uploads through a failover. Redis's min-replicas-to-write
+// is not needed for the guarantee (a partitioned old primary never gets a
+// WAIT acknowledged, so nothing written there was acknowledged) but may be
+// set too: a refused write (NOREPLICAS) fails at once instead of after
+// WaitTimeout. Run the Sentinels with master-reboot-down-after-period, so a
+// primary restarted before they noticed its death (with an AOF missing its
+// last second) is failed over from rather than replicated from.
 package redis

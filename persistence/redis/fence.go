@@ -21,12 +21,22 @@ return redis.call('INCR', KEYS[2])
 // Fence makes the caller the batch's writer: INCR of P:fence:{id}, so
 // every token is greater than the ones given before. The counter lives as
 // long as the batch (Delete removes it). persistence.ErrNotFound for an
-// unknown batch.
+// unknown batch. With Options.WaitReplicas the token is returned only once
+// that many replicas hold it; otherwise an error wrapping
+// persistence.ErrUnavailable (the counter may have moved on the primary,
+// which only skips a token).
 func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
 	}
-	n, err := fenceScript.Run(ctx, s.rdb, []string{s.k.batch(id), s.k.fence(id)}).Int64()
+	// One connection for the INCR and its WAIT: a token no replica holds
+	// is never handed out, so a promoted replica cannot give it again.
+	conn := s.rdb.Conn()
+	defer conn.Close()
+	n, err := fenceScript.Run(ctx, conn, []string{s.k.batch(id), s.k.fence(id)}).Int64()
+	if err == nil {
+		err = s.replicated(ctx, conn)
+	}
 	if err != nil {
 		return 0, s.fail(fmt.Sprintf("fence batch %s", id), err)
 	}

@@ -55,6 +55,7 @@ func (s *Store) Claim(ctx context.Context) (persistence.Job, error) {
 		if err != nil {
 			return persistence.Job{}, s.fail("claim job", err)
 		}
+		s.hold(v) // a job that does not decode stays held: in flight until an operator looks
 		if err := s.begin(ctx); err != nil {
 			s.handBack(ctx, v)
 			return persistence.Job{}, err
@@ -71,9 +72,11 @@ func (s *Store) Claim(ctx context.Context) (persistence.Job, error) {
 
 // handBack returns a job claimed for a caller that has gone to the front of
 // pending, where it was. If that fails (the store closing, Redis gone) the
-// job stays in flight here and is redelivered when this node reopens or by
-// another node once this node's lease expires: later, never lost.
+// job stays in flight here and is redelivered by the next sweeps
+// (SweepNow), when this node reopens, or by another node once this node's
+// lease expires: later, never lost.
 func (s *Store) handBack(ctx context.Context, v string) {
+	s.unhold(v)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimBlock)
 	defer cancel()
 	err := moveIfPresent.Run(ctx, s.rdb, []string{s.k.processing, s.k.pending}, v, "front").Err()
@@ -84,7 +87,9 @@ func (s *Store) handBack(ctx context.Context, v string) {
 
 // Ack removes j from this node's processing list for good (LREM). A job not
 // in flight here (acked already, never claimed, or requeued by a reaper
-// after this node's lease expired) is left alone and is not an error.
+// after this node's lease expired) is left alone and is not an error. An
+// Ack that fails leaves the job in flight with no claim of this process
+// on it: the sweeps redeliver it, and its log settles it.
 func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -93,6 +98,7 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 	if err != nil {
 		return fmt.Errorf("ack job %s: %w", j, err)
 	}
+	s.unhold(string(v))
 	return s.fail(fmt.Sprintf("ack job %s", j), s.rdb.LRem(ctx, s.k.processing, 0, v).Err())
 }
 
@@ -109,6 +115,7 @@ func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 	if err != nil {
 		return fmt.Errorf("requeue job %s: %w", j, err)
 	}
+	s.unhold(string(v))
 	err = moveIfPresent.Run(ctx, s.rdb, []string{s.k.processing, s.k.pending}, v, "back").Err()
 	return s.fail(fmt.Sprintf("requeue job %s", j), err)
 }

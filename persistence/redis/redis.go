@@ -21,6 +21,8 @@ const (
 	DefaultURL      = "redis://127.0.0.1:6379/0"
 	DefaultPrefix   = "backlot"
 	DefaultLeaseTTL = 10 * time.Second
+	// DefaultWaitTimeout bounds a WAIT for replicas (Options.WaitTimeout).
+	DefaultWaitTimeout = time.Second
 
 	// minLeaseTTL keeps the heartbeat (every TTL/3) above Redis's
 	// millisecond expiry resolution with room to spare.
@@ -34,7 +36,26 @@ type Options struct {
 	// dial_timeout, read_timeout, write_timeout, pool_size, pool_timeout …
 	// (go-redis defaults otherwise, 5 s each timeout). Two are fixed by this
 	// package whatever the URL says; see Open. Default DefaultURL.
+	//
+	// Or the primary that Redis Sentinel names, through go-redis's failover
+	// client: redis-sentinel://[[user]:password@]host:port[,host:port…][/db]?master=NAME
+	// (rediss-sentinel:// for TLS), with the Sentinels' own credentials in
+	// sentinel_username and sentinel_password and go-redis's query
+	// parameters as above (parseSentinelURL).
 	URL string
+	// WaitReplicas is how many replicas must hold a write before it
+	// counts as done: after each write whose loss in a failover would
+	// break a promise (Create, Append and AppendFenced, Fence, Delete) the
+	// store sends WAIT WaitReplicas WaitTimeout on the connection that
+	// wrote, and a write fewer replicas acknowledged in time fails with an
+	// error wrapping persistence.ErrUnavailable (doc.go, "Failover").
+	// 0 (the default) sends no WAIT: a failover can then lose
+	// acknowledged writes.
+	WaitReplicas int
+	// WaitTimeout bounds each WAIT (go-redis reads its reply for that
+	// long plus 10 s, whatever read_timeout says). Default
+	// DefaultWaitTimeout.
+	WaitTimeout time.Duration
 	// Prefix starts every key, so several deployments (or tests) can share
 	// one Redis database. It must not contain '{' or '}', which would change
 	// the hash tags. Default "backlot".
@@ -74,6 +95,16 @@ type Store struct {
 	ttl      time.Duration
 	leaseVal string // who holds the lease, for an operator reading it
 	log      *slog.Logger
+	waitN    int           // Options.WaitReplicas
+	waitFor  time.Duration // Options.WaitTimeout
+	sweepGap time.Duration // between two looks for orphans in this node's processing list
+
+	// claims counts the jobs (by their stored JSON) this process claimed
+	// and has not acked, requeued or handed back: what its processing
+	// list should hold. sweepOrphans requeues what it holds beyond that.
+	claimsMu sync.Mutex
+	claims   map[string]int
+	suspects map[string]int // found unclaimed at the last sweep
 
 	closed atomic.Bool // set once by Close
 	stop   context.CancelFunc
@@ -145,6 +176,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = DefaultWaitTimeout
+	}
 	switch {
 	case strings.ContainsAny(o.Prefix, "{}"):
 		return nil, fmt.Errorf("open redis store: prefix %q: '{' and '}' are reserved for hash tags", o.Prefix)
@@ -152,29 +186,36 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open redis store: node id %q: no braces or white space", o.NodeID)
 	case o.LeaseTTL < minLeaseTTL:
 		return nil, fmt.Errorf("open redis store: lease TTL %s is below the minimum %s", o.LeaseTTL, minLeaseTTL)
+	case o.WaitReplicas < 0:
+		return nil, fmt.Errorf("open redis store: %d replicas to wait for", o.WaitReplicas)
+	case o.WaitTimeout < time.Millisecond:
+		return nil, fmt.Errorf("open redis store: wait timeout %s is below a millisecond (WAIT counts in milliseconds; 0 would wait for ever)", o.WaitTimeout)
 	}
-	opt, err := goredis.ParseURL(o.URL)
+	cl, err := newClient(o.URL)
 	if err != nil {
-		// Not ParseURL's message: it may quote the URL, password included.
-		return nil, errors.New("open redis store: the URL is not a valid redis:// URL")
+		return nil, fmt.Errorf("open redis store: %w", err)
 	}
-	opt.MaxRetries = -1
-	opt.ContextTimeoutEnabled = false
-	where := fmt.Sprintf("redis %s db %d", opt.Addr, opt.DB) // no credentials in errors or logs
+	where := cl.where // no credentials in errors or logs
 
 	s := &Store{
-		rdb:      goredis.NewClient(opt),
+		rdb:      cl.rdb,
 		k:        newKeys(o.Prefix, o.NodeID),
 		node:     o.NodeID,
 		ttl:      o.LeaseTTL,
 		leaseVal: leaseValue(),
-		log:      o.Logger.With("node_id", o.NodeID, "redis", opt.Addr),
+		log:      o.Logger.With("node_id", o.NodeID, "redis", cl.addr),
+		waitN:    o.WaitReplicas,
+		waitFor:  o.WaitTimeout,
+		sweepGap: max(o.LeaseTTL/2, minSweepGap),
+		claims:   map[string]int{},
+		suspects: map[string]int{},
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.rdb.Close()
 		return nil, fmt.Errorf("open redis store: %s does not answer: %w", where, classify(err))
 	}
 	s.checkEviction(ctx)
+	s.checkReplicas(ctx, cl.sentinel)
 	n, err := s.register(ctx)
 	if err != nil {
 		s.rdb.Close()
@@ -187,6 +228,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.stop = stop
 	s.bg.Go(func() { s.heartbeat(bg) })
 	s.bg.Go(func() { s.reaper(bg) })
+	s.bg.Go(func() { s.sweeper(bg) })
 	return s, nil
 }
 
@@ -341,12 +383,15 @@ func unavailable(err error) bool {
 	if !errors.As(err, &reply) {
 		return true
 	}
-	for _, prefix := range []string{"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MISCONF", "NOREPLICAS"} {
+	// EXECABORT: a MULTI whose queued writes a replica (READONLY) or a
+	// full server (OOM) refused; our transactions hold no malformed command.
+	for _, prefix := range []string{"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MISCONF", "NOREPLICAS", "EXECABORT"} {
 		if goredis.HasErrorPrefix(err, prefix) {
 			return true
 		}
 	}
-	return false
+	// WAIT sent to a server that a failover has just made a replica.
+	return strings.Contains(reply.Error(), "WAIT cannot be used with replica instances")
 }
 
 // batchLock returns the mutex that serialises this process's appends to id.

@@ -74,7 +74,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			p.ZRem(ctx, s.k.done, id)
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.replicated(ctx, tx)
 	}, bk)
 	return s.fail(fmt.Sprintf("delete batch %s", id), err)
 }

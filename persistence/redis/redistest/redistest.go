@@ -1,6 +1,7 @@
 // Package redistest runs a real redis-server for a test: on 127.0.0.1, on a
 // free port, in a directory of the test's, stopped by its PID when the test
-// ends. Outage tests stop, kill and restart it.
+// ends. Outage tests stop, kill and restart it. Failover tests start
+// replicas (WithReplicaOf) and Sentinels (StartSentinels, sentinel.go).
 //
 // A machine without redis-server skips the tests that need one, except under
 // CI=true, where a missing server fails them: CI must never pass by skipping.
@@ -38,9 +39,13 @@ type Server struct {
 	URL  string // redis://127.0.0.1:port/0, for goredis.ParseURL
 	Dir  string // the server's working directory: AOF files and redis.log
 
-	aof  bool
-	bin  string
-	port int
+	aof       bool
+	replicaOf string // host:port of the primary this one replicates; "" for a primary
+	sentinel  string // a Sentinel's monitor lines (sentinel.conf); "" for a data node
+	sec       Secure
+	confPort  int // the port the sentinel.conf on disk names
+	bin       string
+	port      int
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
@@ -57,18 +62,19 @@ func WithAOF() Option { return func(s *Server) { s.aof = true } }
 // WithDir runs the server in dir instead of a fresh t.TempDir.
 func WithDir(dir string) Option { return func(s *Server) { s.Dir = dir } }
 
+// WithReplicaOf starts the server as a replica of primary (replicaof),
+// serving reads of stale data while its link is down, as Redis does by
+// default. Start returns once it answers PING, not once it has synced:
+// WaitSynced waits for that.
+func WithReplicaOf(primary *Server) Option {
+	return func(s *Server) { s.replicaOf = primary.Addr }
+}
+
 // Start runs redis-server and returns once it answers PING. The process is
 // stopped when t ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found on PATH and CI=true: install it (make deps): %v", err)
-		}
-		t.Skipf("redis-server not found on PATH (install the redis-server package, or run make deps): %v", err)
-	}
-	s := &Server{bin: bin}
+	s := &Server{bin: lookPath(t)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -91,6 +97,19 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	s.URL = "redis://" + s.Addr + "/0"
 	return s
+}
+
+// lookPath finds redis-server, or skips (fails under CI=true) the test.
+func lookPath(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server not found on PATH and CI=true: install it (make deps): %v", err)
+		}
+		t.Skipf("redis-server not found on PATH (install the redis-server package, or run make deps): %v", err)
+	}
+	return bin
 }
 
 // Stop sends SIGTERM and waits for the process to exit. Redis flushes and
@@ -117,6 +136,19 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
+// RestartAsReplicaOf starts the server again on the same port and Dir
+// (stopping it first if it still runs) as a replica of primary (host:port):
+// what an operator does with a failed primary once Sentinel has promoted
+// another. Like Restart it returns once the server answers PING.
+func (s *Server) RestartAsReplicaOf(t testing.TB, primary string) {
+	t.Helper()
+	s.stop(t, syscall.SIGTERM)
+	s.replicaOf = primary
+	if err := s.start(); err != nil {
+		t.Fatalf("restart redis-server on %s as a replica of %s: %v", s.Addr, primary, err)
+	}
+}
+
 // PID is the running process's id, or 0 when it is not running.
 func (s *Server) PID() int {
 	if s.cmd == nil || s.cmd.Process == nil || s.isExited() {
@@ -129,17 +161,40 @@ var errAddrInUse = errors.New("address already in use")
 
 // start runs the process on s.port and waits until it answers PING or exits.
 func (s *Server) start() error {
-	args := []string{
-		"--bind", "127.0.0.1",
-		"--port", strconv.Itoa(s.port),
-		"--dir", s.Dir,
-		"--logfile", "redis.log",
-		"--daemonize", "no",
-		"--save", "", // no RDB snapshots: only the AOF, when asked for, persists
-		"--appendonly", "no",
-	}
-	if s.aof {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
+	var args []string
+	if s.sentinel != "" {
+		// A Sentinel reads (and rewrites) its config file, which names
+		// its port, directory and the primary it monitors; it is
+		// written once per port, so a restart keeps what it learnt.
+		conf := filepath.Join(s.Dir, "sentinel.conf")
+		if s.confPort != s.port {
+			body := fmt.Sprintf("%sbind 127.0.0.1\ndir %s\nlogfile redis.log\ndaemonize no\n%s", s.sec.sentinelConf(s.port), s.Dir, s.sentinel)
+			if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+				return err
+			}
+			s.confPort = s.port
+		}
+		args = []string{conf, "--sentinel"}
+	} else {
+		args = []string{
+			"--bind", "127.0.0.1",
+			"--port", strconv.Itoa(s.port),
+			"--dir", s.Dir,
+			"--logfile", "redis.log",
+			"--daemonize", "no",
+			"--save", "", // no RDB snapshots: only the AOF, when asked for, persists
+			"--appendonly", "no",
+			// A replica's full sync goes over the socket, not through a file.
+			"--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+		}
+		if s.aof {
+			args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
+		}
+		if s.replicaOf != "" {
+			host, port, _ := net.SplitHostPort(s.replicaOf)
+			args = append(args, "--replicaof", host, port)
+		}
+		args = append(args, s.sec.serverArgs(s.port)...)
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.Dir
@@ -158,7 +213,7 @@ func (s *Server) start() error {
 	deadline := time.NewTimer(readyWait)
 	defer deadline.Stop()
 	for {
-		if ping(addr) == nil {
+		if s.ping(addr) == nil {
 			return nil
 		}
 		select {
@@ -218,10 +273,11 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-// ping sends one inline PING and expects +PONG. -LOADING (an AOF replay
-// under way) and anything else count as not ready.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// ping sends one inline PING (after AUTH when there is a password) and
+// expects +PONG. -LOADING (an AOF replay under way) and anything else
+// count as not ready.
+func (s *Server) ping(addr string) error {
+	c, err := s.sec.dial(addr)
 	if err != nil {
 		return err
 	}
@@ -229,10 +285,23 @@ func ping(addr string) error {
 	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
 		return err
 	}
+	pw := s.sec.Password
+	if s.sentinel != "" {
+		pw = s.sec.SentinelPassword
+	}
+	r := bufio.NewReader(c)
+	if pw != "" {
+		if _, err := fmt.Fprintf(c, "AUTH %s\r\n", pw); err != nil {
+			return err
+		}
+		if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "+OK" {
+			return fmt.Errorf("AUTH answered %q (%v)", strings.TrimSpace(line), err)
+		}
+	}
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
@@ -241,6 +310,8 @@ func ping(addr string) error {
 	}
 	return nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // freePort asks the kernel for a free port on 127.0.0.1 and releases it for
 // redis-server to bind. Another process may take it in between; Start then
