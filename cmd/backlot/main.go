@@ -24,7 +24,9 @@ import (
 	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/fsblob"
+	"github.com/backlot/backlot/persistence/blob/s3blob"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/backlot/backlot/persistence/redis"
 	goredis "github.com/redis/go-redis/v9"
@@ -84,7 +86,7 @@ type Main struct {
 
 	stderr io.Writer
 	store  persistence.Store
-	blobs  *fsblob.Store // the data directory's uploads and results
+	blobs  blob.Store // uploads and results: files under the data directory, or S3
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	janitor        *persistence.Janitor // nil: --retention 0
@@ -119,11 +121,23 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// The blob store owns the data directory's bytes (and makes the
 	// directory); the embedded store keeps its one file beside them.
-	blobs, err := fsblob.New(c.DataDir, fsblob.Options{MinFree: c.MinFreeDisk})
+	fsb, err := fsblob.New(c.DataDir, fsblob.Options{MinFree: c.MinFreeDisk})
 	if err != nil {
 		return fmt.Errorf("open data dir: %w", err)
 	}
-	m.blobs = blobs
+	m.blobs = fsb
+	if bucket, prefix, ok, _ := c.S3Blobs(); ok {
+		// The bytes live in the object store; the data directory keeps
+		// the spool of uploads being written (and the embedded store).
+		host, secure, _ := c.s3Endpoint()
+		spool := filepath.Join(c.DataDir, "spool")
+		s3, err := s3blob.New(ctx, s3blob.Options{Endpoint: host, Secure: secure, Bucket: bucket, Prefix: prefix,
+			Region: c.S3Region, PathStyle: c.S3PathStyle, SpoolDir: spool})
+		if err != nil {
+			return fmt.Errorf("open blobs %s: %w", c.Blobs, err)
+		}
+		m.blobs = s3
+	}
 	var st persistence.Store
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})

@@ -18,9 +18,11 @@ import (
 // many batches it removed. Only safe while no upload is running on this
 // data dir, i.e. at start on the embedded store, which holds a file lock
 // on the directory.
-func sweepOrphans(ctx context.Context, st persistence.Store, bs *fsblob.Store) (int, error) {
-	if _, err := bs.SweepTemp(ctx, 0); err != nil {
-		return 0, err
+func sweepOrphans(ctx context.Context, st persistence.Store, bs blob.Store) (int, error) {
+	if fs, ok := bs.(*fsblob.Store); ok {
+		if _, err := fs.SweepTemp(ctx, 0); err != nil {
+			return 0, err
+		}
 	}
 	// The batches present, in key order: a batch's objects are listed
 	// together. Only under BatchesPrefix: the data dir also holds the

@@ -1,0 +1,213 @@
+package s3blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/backlot/backlot/persistence/blob"
+)
+
+var timeNow = time.Now
+
+// Reads of an object go in blocks of blockSize, the last cacheBlocks of
+// them kept: decoders read headers a few bytes at a time, at offsets
+// that jump about, and each GET costs a round trip. An open object holds
+// at most cacheBlocks*blockSize bytes of memory, plus the sequential
+// reader's buffer.
+const (
+	blockSize   = 256 << 10
+	cacheBlocks = 4
+)
+
+// Open is a HEAD: the object's size and ETag. Every GET after it carries
+// If-Match with that ETag, so that a replaced object fails to read
+// rather than mixing versions; a deleted one fails with ErrNotFound.
+//
+// Reads outlive Open's ctx (a response body is sent after its handler
+// returns): they keep its values but not its cancellation, and Close
+// ends them.
+func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
+	if err := check(ctx, "open", key, blob.ValidKey); err != nil {
+		return nil, err
+	}
+	oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+	if err != nil {
+		return nil, wrap("open", key, err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &object{s: s, ctx: rctx, cancel: cancel, info: s.info(key, oi)}, nil
+}
+
+// object reads one version of an object by ranged GETs.
+type object struct {
+	s      *Store
+	ctx    context.Context
+	cancel context.CancelFunc
+	info   blob.Info
+
+	rmu  sync.Mutex // guards the sequential reader
+	body io.ReadCloser
+	pos  int64
+
+	mu     sync.Mutex // guards the block cache
+	blocks []block    // most recently used last
+	closed bool
+}
+
+type block struct {
+	idx int64
+	b   []byte
+}
+
+func (o *object) Size() int64     { return o.info.Size }
+func (o *object) Info() blob.Info { return o.info }
+
+var errClosedObject = errors.New("object closed")
+
+// get is a GET of bytes [off, off+n) of the version opened.
+func (o *object) get(off, n int64) (io.ReadCloser, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetMatchETag(o.info.ETag); err != nil {
+		return nil, err
+	}
+	if err := opts.SetRange(off, off+n-1); err != nil {
+		return nil, err
+	}
+	core := minio.Core{Client: o.s.c}
+	rc, _, _, err := core.GetObject(o.ctx, o.s.bucket, o.s.name(o.info.Key), opts)
+	if err != nil {
+		if preconditionFailed(err) {
+			return nil, fmt.Errorf("read %s: replaced since it was opened: %w", o.info.Key, err)
+		}
+		return nil, wrap("read", o.info.Key, err)
+	}
+	return rc, nil
+}
+
+// Read reads on from the last Read, through one GET from there to the end.
+func (o *object) Read(p []byte) (int, error) {
+	o.rmu.Lock()
+	defer o.rmu.Unlock()
+	if o.ctx.Err() != nil {
+		return 0, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
+	}
+	if o.pos >= o.info.Size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if o.body == nil {
+		rc, err := o.get(o.pos, o.info.Size-o.pos)
+		if err != nil {
+			return 0, err
+		}
+		o.body = rc
+	}
+	n, err := o.body.Read(p)
+	o.pos += int64(n)
+	if err == io.EOF {
+		o.body.Close()
+		o.body = nil
+		if o.pos < o.info.Size {
+			return n, fmt.Errorf("read %s: %w: the body ended at %d of %d bytes", o.info.Key, blob.ErrUnavailable, o.pos, o.info.Size)
+		}
+		err = nil
+		if n == 0 {
+			err = io.EOF
+		}
+	} else if err != nil {
+		o.body.Close()
+		o.body = nil
+		return n, wrap("read", o.info.Key, err)
+	}
+	return n, err
+}
+
+// ReadAt reads through the block cache.
+func (o *object) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read %s: negative offset %d", o.info.Key, off)
+	}
+	n := 0
+	for n < len(p) {
+		if off >= o.info.Size {
+			return n, io.EOF
+		}
+		c, err := o.copyBlock(p[n:], off)
+		if err != nil {
+			return n, err
+		}
+		n += c
+		off += int64(c)
+	}
+	return n, nil
+}
+
+// copyBlock copies into p what the block holding off has from off on.
+// The copy is made under the lock: another ReadAt may reuse the buffer.
+func (o *object) copyBlock(p []byte, off int64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b, err := o.block(off / blockSize)
+	if err != nil {
+		return 0, err
+	}
+	return copy(p, b[off%blockSize:]), nil
+}
+
+// block returns block idx, from the cache or by a GET; o.mu is held.
+func (o *object) block(idx int64) ([]byte, error) {
+	if o.closed {
+		return nil, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
+	}
+	for i, b := range o.blocks {
+		if b.idx == idx {
+			o.blocks = append(append(o.blocks[:i:i], o.blocks[i+1:]...), b)
+			return b.b, nil
+		}
+	}
+	off := idx * blockSize
+	n := min(blockSize, o.info.Size-off)
+	rc, err := o.get(off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf []byte
+	if len(o.blocks) == cacheBlocks {
+		buf = o.blocks[0].b[:n]
+		o.blocks = o.blocks[1:]
+	} else {
+		buf = make([]byte, n, blockSize)
+	}
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
+		}
+		return nil, wrap("read", o.info.Key, err)
+	}
+	o.blocks = append(o.blocks, block{idx: idx, b: buf})
+	return buf, nil
+}
+
+// Close ends the reads and drops the cache.
+func (o *object) Close() error {
+	o.cancel()
+	o.rmu.Lock()
+	if o.body != nil {
+		o.body.Close()
+		o.body = nil
+	}
+	o.rmu.Unlock()
+	o.mu.Lock()
+	o.closed, o.blocks = true, nil
+	o.mu.Unlock()
+	return nil
+}

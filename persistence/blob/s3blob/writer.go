@@ -1,0 +1,142 @@
+package s3blob
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/backlot/backlot/persistence/blob"
+)
+
+// Create spools the object to a temp file; Commit PUTs it. With
+// Exclusive it looks for the key first (a HEAD) so that a taken key fails
+// at once, as on fsblob; Commit's PUT carries If-None-Match: * so that a
+// key taken since fails then.
+func (s *Store) Create(ctx context.Context, key string, opts blob.CreateOptions) (blob.Writer, error) {
+	if err := check(ctx, "create", key, blob.ValidKey); err != nil {
+		return nil, err
+	}
+	if opts.Exclusive {
+		_, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+		if err == nil {
+			return nil, fmt.Errorf("create %s: %w", key, blob.ErrExists)
+		}
+		if !notFound(err) {
+			return nil, wrap("create", key, err)
+		}
+	}
+	f, err := os.CreateTemp(s.spoolDir, "backlot-s3-*.spool")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: spool: %w", key, err)
+	}
+	return &writer{s: s, ctx: ctx, key: key, f: f, opts: opts}, nil
+}
+
+// writer spools to a temp file until Commit. Confined to its caller's
+// goroutine, as blob.Writer says.
+type writer struct {
+	s    *Store
+	ctx  context.Context // Create's: bounds the Writer
+	key  string
+	f    *os.File // the spool; nil once committed or aborted
+	opts blob.CreateOptions
+	n    int64
+	err  error // the first failed Write's, which Commit returns
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.f == nil {
+		return 0, fmt.Errorf("write %s: %w", w.key, blob.ErrClosed)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if err := w.ctx.Err(); err != nil {
+		w.err = fmt.Errorf("write %s: %w", w.key, err)
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write %s: spool: %w", w.key, err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Commit PUTs the spool in one request: S3 makes the object visible whole
+// when the PUT succeeds, and not at all when it fails.
+func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
+	if w.f == nil {
+		return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, blob.ErrClosed)
+	}
+	f := w.f
+	w.f = nil
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	if w.err != nil {
+		return blob.Info{}, w.err
+	}
+	for _, c := range []context.Context{ctx, w.ctx} {
+		if err := c.Err(); err != nil {
+			return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, err)
+		}
+	}
+	// Either ctx ending stops the PUT.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(w.ctx, cancel)
+	defer stop()
+
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return blob.Info{}, fmt.Errorf("commit %s: spool: %w", w.key, err)
+	}
+	po := minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		// One PUT whatever the size: atomic, and If-None-Match applies.
+		DisableMultipart: true,
+	}
+	if w.opts.Exclusive {
+		po.SetMatchETagExcept("*")
+	}
+	name := w.s.name(w.key)
+	up, err := w.s.c.PutObject(ctx, w.s.bucket, name, f, w.n, po)
+	if err != nil {
+		if w.opts.Exclusive && preconditionFailed(err) {
+			return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, blob.ErrExists)
+		}
+		if e := w.ctx.Err(); e != nil && ctx.Err() != nil {
+			return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, e)
+		}
+		return blob.Info{}, wrap("commit", w.key, err)
+	}
+	// The PUT's answer has no modification time: a HEAD gives it, unless
+	// the key was replaced meanwhile (then the PUT's ETag, and now).
+	info := blob.Info{Key: w.key, Size: w.n, ETag: up.ETag, ModTime: up.LastModified}
+	if oi, err := w.s.c.StatObject(ctx, w.s.bucket, name, minio.StatObjectOptions{}); err == nil && oi.ETag == up.ETag {
+		info = w.s.info(w.key, oi)
+	}
+	if info.ModTime.IsZero() {
+		info.ModTime = timeNow()
+	}
+	return info, nil
+}
+
+// Abort drops the spool.
+func (w *writer) Abort() error {
+	if w.f == nil {
+		return nil
+	}
+	f := w.f
+	w.f = nil
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("abort %s: %w", w.key, err)
+	}
+	return nil
+}
