@@ -90,6 +90,7 @@ type Main struct {
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	janitor        *persistence.Janitor // nil: --retention 0
+	orphanGrace    time.Duration        // the sweep's grace on a shared data dir (orphanGrace; tests change it)
 	sys            *actors.System
 	cluster        *cluster.Node // nil without --cluster-listen
 	srv            *bhttp.Server
@@ -98,7 +99,7 @@ type Main struct {
 
 // NewMain returns a Main with the default configuration.
 func NewMain(stderr io.Writer) *Main {
-	return &Main{Config: DefaultConfig(), stderr: stderr}
+	return &Main{Config: DefaultConfig(), stderr: stderr, orphanGrace: orphanGrace}
 }
 
 // ParseFlags fills the configuration from env and args.
@@ -156,14 +157,17 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	met := metrics.New()
 	m.store = met.Store(st)
-	// Only on the embedded store: it locks the data dir, so no upload can
-	// be under way. A data dir shared by nodes on Redis is not swept.
-	if c.Redis == "" {
-		if n, err := sweepOrphans(ctx, m.store, m.blobs); err != nil {
-			m.Log.Warn("sweeping unrecorded uploads", "err", err)
-		} else if n > 0 {
-			m.Log.Info("removed files of uploads cut before their 202", "batches", n)
-		}
+	// The embedded store locks the data dir, so no upload can be under
+	// way: everything left is swept. A data dir shared by nodes on Redis
+	// is swept of what is older than orphanGrace only.
+	grace := time.Duration(0)
+	if c.Redis != "" {
+		grace = m.orphanGrace
+	}
+	if n, err := sweepOrphans(ctx, m.store, m.blobs, grace); err != nil {
+		m.Log.Warn("sweeping unrecorded uploads", "err", err)
+	} else if n > 0 {
+		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
 	}
 	var members func() []bhttp.Member
 	if c.ClusterListen != "" {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,4 +160,60 @@ func TestRedisOutage(t *testing.T) {
 	// and new uploads work again
 	r2 := upload(t, n.url, filePart("after.jpg", jpegBytes(t, 64, 64, 10)))
 	checkSequence(t, r2.BatchID, openSSE(t, t.Context(), n.url+r2.Events, "").collect(t, 30*time.Second))
+}
+
+// TestSweepSharedDataDir: on Redis (a data dir other nodes may write
+// to), the start-up sweep removes what uploads cut before their 202 left
+// only once it is older than the grace: an old orphan batch and an old
+// temp file go, a fresh orphan (maybe an upload under way on another
+// node) stays, and a recorded batch stays whatever its age.
+func TestSweepSharedDataDir(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	on := onRedis(srv)
+	n := startNode(t, dir, on)
+	r := upload(t, n.url, filePart("a.jpg", jpegBytes(t, 64, 64, 1)))
+	checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second))
+	n.stop()
+
+	old := time.Now().Add(-2 * time.Hour)
+	mk := func(id, name string, at time.Time) string {
+		t.Helper()
+		d := filepath.Join(dir, "batches", id)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	oldOrphan := mk("7d3f8a52-1c2b-4e5f-8a9b-0c1d2e3f4a5b", "x.src", old)
+	freshOrphan := mk("0b9d2c4e-8f1a-4b3c-9d2e-5f6a7b8c9d0e", "y.src", time.Now())
+	oldTemp := mk(r.BatchID, ".z.out.jpg.tmp-abc", old)
+	for _, p := range []string{filepath.Join(dir, "batches", r.BatchID)} { // the recorded batch, aged
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if err := os.Chtimes(filepath.Join(p, e.Name()), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	startNodeWith(t, dir, on, func(m *Main) { m.orphanGrace = time.Hour })
+	for p, want := range map[string]bool{oldOrphan: false, oldTemp: false, freshOrphan: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", p, err == nil, want)
+		}
+	}
+	got := batchDirs(t, dir)
+	if len(got) != 2 || !slices.Contains(got, r.BatchID) {
+		t.Fatalf("batch dirs %v: want the recorded batch and the fresh orphan", got)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/blob"
@@ -12,33 +13,44 @@ import (
 
 // sweepOrphans removes what uploads cut by a crash left in the blob
 // store: first the temp files of writes never committed (fsblob's
-// SweepTemp, with no grace: nothing writes yet), then the objects of
-// batches that the store does not know, the uploads cut before their 202
-// (never acknowledged, so nothing a client was promised). It returns how
-// many batches it removed. Only safe while no upload is running on this
-// data dir, i.e. at start on the embedded store, which holds a file lock
-// on the directory.
-func sweepOrphans(ctx context.Context, st persistence.Store, bs blob.Store) (int, error) {
+// SweepTemp), then the objects of batches that the store does not know,
+// the uploads cut before their 202 (never acknowledged, so nothing a
+// client was promised). Only what is older than grace goes: 0 on the
+// embedded store, which locks the data dir, so no upload can be under way
+// at start; on a data dir shared by nodes on Redis, orphanGrace, longer
+// than any upload takes, so one under way on another node is left alone.
+// It returns how many batches it removed.
+func sweepOrphans(ctx context.Context, st persistence.Store, bs blob.Store, grace time.Duration) (int, error) {
 	if fs, ok := bs.(*fsblob.Store); ok {
-		if _, err := fs.SweepTemp(ctx, 0); err != nil {
+		if _, err := fs.SweepTemp(ctx, grace); err != nil {
 			return 0, err
 		}
 	}
 	// The batches present, in key order: a batch's objects are listed
-	// together. Only under BatchesPrefix: the data dir also holds the
-	// embedded store's file.
+	// together, with the newest one's time. Only under BatchesPrefix: the
+	// data dir also holds the embedded store's file.
 	var ids []string
+	newest := map[string]time.Time{}
 	err := bs.List(ctx, blob.BatchesPrefix, func(info blob.Info) error {
-		if id, ok := blob.BatchOf(info.Key); ok && (len(ids) == 0 || ids[len(ids)-1] != id) {
-			ids = append(ids, id)
+		if id, ok := blob.BatchOf(info.Key); ok {
+			if len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
+			}
+			if info.ModTime.After(newest[id]) {
+				newest[id] = info.ModTime
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
+	cut := time.Now().Add(-grace)
 	removed := 0
 	for _, id := range ids {
+		if grace > 0 && newest[id].After(cut) {
+			continue // maybe an upload under way on another node
+		}
 		_, err := st.Batch(ctx, id)
 		switch {
 		case err == nil:
@@ -54,3 +66,9 @@ func sweepOrphans(ctx context.Context, st persistence.Store, bs blob.Store) (int
 	}
 	return removed, nil
 }
+
+// orphanGrace is how old what an upload left must be before the sweep of
+// a shared data dir (Redis) removes it: far longer than an upload takes
+// (--body-idle-timeout bounds each pause, not the whole), and no longer
+// than the default --retention keeps a finished batch.
+const orphanGrace = 24 * time.Hour

@@ -179,6 +179,11 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 	if err != nil {
 		return nil, nil, s.fail(fmt.Sprintf("append to batch %s", id), err)
 	}
+	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
+		s.fmu.Lock()
+		delete(s.fences, id)
+		s.fmu.Unlock()
+	}
 	return out, nb, nil
 }
 

@@ -51,8 +51,9 @@ type Store struct {
 	claimed map[string]persistence.Job // pending key → job, claimed and not settled (queue.go)
 	acked   map[string]struct{}        // pending keys acked, their delete not yet committed
 
-	fmu    sync.Mutex        // guards fences
-	fences map[string]uint64 // batch id → its latest fencing token (fence.go)
+	fmu      sync.Mutex        // guards fences and fenceSeq
+	fences   map[string]uint64 // unfinished batch id → its latest fencing token (fence.go)
+	fenceSeq uint64            // the last token given, for any batch
 
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests

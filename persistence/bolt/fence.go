@@ -16,15 +16,22 @@ import (
 // process (Open), so every writer of a batch lives in the process that
 // holds the store, and a restart ends them all; the first Fence after a
 // restart starts from 1 again, which no living writer holds. Fencing
-// costs no commit.
+// costs no commit. Tokens come from one sequence for all batches, and
+// only unfinished batches keep theirs: a batch's entry goes when its done
+// is written (nothing is appended after done), so the map holds the
+// batches in progress, not every batch the process has seen.
 func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
-	if _, err := s.Batch(ctx, id); err != nil {
+	b, err := s.Batch(ctx, id)
+	if err != nil {
 		return 0, err
 	}
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
-	s.fences[id]++
-	return s.fences[id], nil
+	s.fenceSeq++
+	if !b.Done {
+		s.fences[id] = s.fenceSeq
+	}
+	return s.fenceSeq, nil
 }
 
 // AppendFenced is Append, run only while token is the batch's latest. The

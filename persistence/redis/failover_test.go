@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/redis"
 	"github.com/backlot/backlot/persistence/redis/redistest"
-	"github.com/backlot/backlot/persistence/storetest"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -47,19 +45,7 @@ func (rp *replicated) sentinelURL() string {
 // failover client with every write waiting for the replica.
 func TestStoreBehindSentinel(t *testing.T) {
 	rp := startReplicated(t, time.Second)
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		o := redis.Options{URL: rp.sentinelURL(), Prefix: "s" + strconv.FormatInt(n.Add(1), 10), NodeID: "node-a",
-			WaitReplicas: 1, WaitTimeout: time.Second}
-		return func(t *testing.T) persistence.Store {
-			t.Helper()
-			s, err := redis.Open(t.Context(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-	})
+	runSuite(t, redis.Options{URL: rp.sentinelURL(), NodeID: "node-a", WaitReplicas: 1, WaitTimeout: time.Second})
 }
 
 // TestWaitHoldsBackUnreplicated: the replica replicates through a proxy;

@@ -26,9 +26,16 @@ import (
 // in-flight jobs, as a restarted node does.
 func TestStore(t *testing.T) {
 	srv := redistest.Start(t)
+	runSuite(t, redis.Options{URL: storeURL(srv), NodeID: "node-a"})
+}
+
+// runSuite runs the conformance suite on stores opened with o, each
+// subtest under a key prefix of its own ("t1", "t2" …).
+func runSuite(t *testing.T, o redis.Options) {
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		o := redis.Options{URL: storeURL(srv), Prefix: "t" + strconv.FormatInt(n.Add(1), 10), NodeID: "node-a"}
+		o := o
+		o.Prefix = "t" + strconv.FormatInt(n.Add(1), 10)
 		return func(t *testing.T) persistence.Store {
 			t.Helper()
 			s, err := redis.Open(t.Context(), o)

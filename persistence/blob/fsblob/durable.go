@@ -42,12 +42,24 @@ func (s *Store) syncDirs(dir string) error {
 		}
 		s.mu.Lock()
 		if marking = marking && s.removals == gen; marking {
+			if len(s.durable) >= maxMarks {
+				// Forgetting is safe (the next durable write there fsyncs
+				// the parent once more) and keeps the set bounded when
+				// batches are never deleted (--retention 0).
+				clear(s.durable)
+			}
 			s.durable[d] = struct{}{}
 		}
 		s.mu.Unlock()
 	}
 	return nil
 }
+
+// maxMarks bounds the directories remembered as durable: a batch's
+// directory is wanted for the few writes of its upload, so a node that
+// takes more batches than this between two deletes starts over. (A
+// variable for the tests.)
+var maxMarks = 4096
 
 // removed forgets dir and every directory under it, once they are gone
 // (DeletePrefix, SweepTemp).

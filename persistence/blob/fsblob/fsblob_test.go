@@ -3,6 +3,7 @@ package fsblob
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -395,5 +396,30 @@ func TestDropCache(t *testing.T) {
 	d.DropCache()
 	if b, err := io.ReadAll(o); err != nil || string(b) != "bytes" {
 		t.Fatalf("read after DropCache: %q, %v", b, err)
+	}
+}
+
+// TestDurableMarksBounded: the set of directories remembered as durable
+// stays bounded when batches are never deleted (--retention 0), and
+// durable writes go on working once it has started over.
+func TestDurableMarksBounded(t *testing.T) {
+	defer func(n int) { maxMarks = n }(maxMarks)
+	maxMarks = 16
+	root := t.TempDir()
+	s := newStore(t, root, Options{})
+	ctx := t.Context()
+	for i := range maxMarks + 10 {
+		if _, err := blob.Put(ctx, s, blob.SourceKey(fmt.Sprintf("b%05d", i), "1"), strings.NewReader("x"), blob.CreateOptions{Durable: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	n := len(s.durable)
+	s.mu.Unlock()
+	if n == 0 || n > maxMarks {
+		t.Fatalf("%d directories remembered, want 1..%d", n, maxMarks)
+	}
+	if f := files(t, root); len(f) != maxMarks+10 {
+		t.Fatalf("%d files, want %d", len(f), maxMarks+10)
 	}
 }

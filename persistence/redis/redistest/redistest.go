@@ -82,7 +82,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 		s.Dir = t.TempDir()
 	}
 	t.Cleanup(func() { s.stop(t, syscall.SIGTERM) })
+	s.listen(t, "redis-server")
+	s.URL = "redis://" + s.Addr + "/0"
+	return s
+}
 
+// listen starts s on a free port of 127.0.0.1, trying another when the
+// chosen one was taken meanwhile (up to bindTries), and sets its Addr.
+func (s *Server) listen(t testing.TB, what string) {
+	t.Helper()
 	for try := 1; ; try++ {
 		s.port = freePort(t)
 		err := s.start()
@@ -90,13 +98,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 			break
 		}
 		if !errors.Is(err, errAddrInUse) || try == bindTries {
-			t.Fatalf("start redis-server: %v", err)
+			t.Fatalf("start %s: %v", what, err)
 		}
-		t.Logf("redis-server: port %d was taken meanwhile; trying another", s.port)
+		t.Logf("%s: port %d was taken meanwhile; trying another", what, s.port)
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-	s.URL = "redis://" + s.Addr + "/0"
-	return s
 }
 
 // lookPath finds redis-server, or skips (fails under CI=true) the test.

@@ -2,7 +2,6 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -67,17 +66,7 @@ func StartSentinels(t testing.TB, primary *Server, n int, c SentinelConfig) *Sen
 	for range n {
 		s := &Server{bin: bin, sentinel: monitor, Dir: t.TempDir(), sec: c.Secure}
 		t.Cleanup(func() { s.stop(t, syscall.SIGTERM) })
-		for try := 1; ; try++ {
-			s.port = freePort(t)
-			err := s.start()
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, errAddrInUse) || try == bindTries {
-				t.Fatalf("start redis-server --sentinel: %v", err)
-			}
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+		s.listen(t, "redis-server --sentinel")
 		ss.procs = append(ss.procs, s)
 		ss.Addrs = append(ss.Addrs, s.Addr)
 	}
