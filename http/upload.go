@@ -88,9 +88,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		// Every Writer is ended (incoming.file aborts its own); the
 		// objects go below, so let their syncs end first.
 		_ = in.syncs.wait()
-		if rmErr := s.blobs.DeletePrefix(context.WithoutCancel(c.UserContext()), blob.BatchPrefix(batchID)); rmErr != nil {
-			s.log.Error("remove rejected batch files", "batch_id", batchID, "err", rmErr)
-		}
+		s.removeRejected(context.WithoutCancel(c.UserContext()), batchID)
 		if lr.over {
 			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
 		}
