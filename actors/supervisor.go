@@ -12,6 +12,7 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // storeTimeout bounds one store call made from an actor.
@@ -48,6 +49,10 @@ type supervisor struct {
 	// reloading: a reload is scheduled for subscribers that wait on a
 	// batch the store could not give yet.
 	reloading bool
+	// unreachable counts, per image, the attempts in a row that failed on
+	// an unreachable blob store: they are not counted against the image
+	// (persistence.Event.Unavailable), so this paces their retries.
+	unreachable map[string]int
 }
 
 // reload: try loading the batch again for the subscribers waiting on it.
@@ -58,6 +63,7 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
 			pools: make(map[persistence.Job]*actor.PID), log: sys.cfg.Logger.With("batch_id", batchID),
+			unreachable: make(map[string]int),
 		}
 	}
 }
@@ -184,7 +190,7 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 		s.settle(settle{job: job, freeSlot: true}) // a redelivered duplicate: already settled
 		return
 	}
-	if im.Attempts >= s.sys.cfg.MaxAttempts {
+	if im.Charged() >= s.sys.cfg.MaxAttempts {
 		msg := fmt.Sprintf("gave up after %d attempts, each cut short before it finished", im.Attempts)
 		if im.Error != "" {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
@@ -214,7 +220,11 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
-	ev := outcome(s.id, m, s.sys.cfg.MaxAttempts)
+	charged := m.Attempt // this attempt's place among those the image is charged for
+	if im := s.batch.Image(m.Job.ImageID); im != nil {
+		charged -= im.Unreachable
+	}
+	ev := outcome(s.id, m, charged, s.sys.cfg.MaxAttempts)
 	if m.Err != nil {
 		attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
 		var pe *resize.PanicError
@@ -233,24 +243,43 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	}
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
-	s.settle(settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
+	// An attempt given back for an unreachable blob store waits longer
+	// with each such failure in a row, however few attempts were counted.
+	wait := s.sys.cfg.backoff(m.Attempt)
+	if ev.Unavailable {
+		s.unreachable[m.Job.ImageID]++
+		wait = s.sys.cfg.backoff(s.unreachable[m.Job.ImageID])
+	} else {
+		delete(s.unreachable, m.Job.ImageID)
+	}
+	s.settle(settle{job: m.Job, requeue: true, after: wait})
 }
 
+// errUnreachable is what a client reads of an attempt the blob store's
+// outage failed: the store's own error (endpoints, keys) is the
+// operator's, in the log.
+const errUnreachable = "the image store could not be reached; trying again once it answers (not counted as an attempt)"
+
 // outcome is the event an attempt's result makes: completed, failed
-// (permanent, or the last attempt) or retrying.
-func outcome(batchID string, m resize.Done, maxAttempts int) persistence.Event {
+// (permanent, or the last attempt) or retrying (retrying too, and not
+// counted, when the blob store could not be reached, however many
+// attempts were made).
+func outcome(batchID string, m resize.Done, charged, maxAttempts int) persistence.Event {
 	ev := persistence.Event{BatchID: batchID, ImageID: m.Job.ImageID}
 	switch {
 	case m.Err == nil:
 		ev.Type = persistence.EventCompleted
 		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
+	case errors.Is(m.Err, blob.ErrUnavailable):
+		// Not the image's fault: tried again, the attempt given back.
+		ev.Type, ev.Error, ev.Unavailable = persistence.EventRetrying, errUnreachable, true
 	case resize.Permanent(m.Err):
 		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.Err)
-	case m.Attempt < maxAttempts:
+	case charged < maxAttempts:
 		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.Err)
 	default:
 		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, resize.Message(m.Err))
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", charged, resize.Message(m.Err))
 	}
 	return ev
 }

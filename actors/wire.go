@@ -1,11 +1,14 @@
 package actors
 
 import (
+	"errors"
+
 	"github.com/anthdm/hollywood/actor"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/actors/resize"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // send sends msg to pid: as it is when pid is on this node, in its
@@ -44,7 +47,8 @@ func toWire(msg any) any {
 			Height: int32(m.Res.Height), Bytes: m.Res.Bytes, Sum: m.Res.Sum, Took: durationpb.New(m.Took), Pool: m.Pool,
 		}
 		if m.Err != nil {
-			w.Failure = &clusterpb.Failure{Message: resize.Message(m.Err), Permanent: resize.Permanent(m.Err)}
+			w.Failure = &clusterpb.Failure{Message: resize.Message(m.Err), Permanent: resize.Permanent(m.Err),
+				Unavailable: errors.Is(m.Err, blob.ErrUnavailable)}
 		}
 		return w
 	}
@@ -72,7 +76,7 @@ func fromWire(msg any) (local any, remote bool, from *actor.PID) {
 		d := resize.Done{Job: m.GetJob().Persistence(), Attempt: int(m.GetAttempt()), Took: m.Duration(), Pool: m.GetPool()}
 		d.Res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
 		if f := m.GetFailure(); f != nil {
-			d.Err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
+			d.Err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent(), unavailable: f.GetUnavailable()}
 		}
 		return d, true, m.GetPool()
 	}
@@ -81,16 +85,21 @@ func fromWire(msg any) (local any, remote bool, from *actor.PID) {
 
 // remoteFailure is an attempt's error after it crossed a node: its text,
 // and whether it was permanent (it then wraps resize.ErrUnsupported, so
-// resize.Permanent holds; resize.Message is the text as it was).
+// resize.Permanent holds; resize.Message is the text as it was) or the
+// blob store's being unreachable (it then wraps blob.ErrUnavailable).
 type remoteFailure struct {
-	msg       string
-	permanent bool
+	msg         string
+	permanent   bool
+	unavailable bool
 }
 
 func (e *remoteFailure) Error() string { return e.msg }
 func (e *remoteFailure) Unwrap() error {
-	if e.permanent {
+	switch {
+	case e.permanent:
 		return resize.ErrUnsupported
+	case e.unavailable:
+		return blob.ErrUnavailable
 	}
 	return nil
 }

@@ -213,6 +213,12 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		s.log.Warn("readiness: store unreachable", "err", err)
 		return unavailable("store_unavailable", "the store is unreachable")
 	}
+	if ch, ok := s.blobs.(blob.Checker); ok {
+		if err := ch.Check(ctx); err != nil {
+			s.log.Warn("readiness: blob store unreachable", "err", err)
+			return unavailable("store_unavailable", "the blob store is unreachable")
+		}
+	}
 	if err := s.diskRoom(ctx); err != nil {
 		return err
 	}

@@ -41,6 +41,10 @@ type Image struct {
 	State    ImageState `json:"state"`
 	Attempts int        `json:"attempts"` // processing events recorded so far
 	Error    string     `json:"error,omitempty"`
+	// Unreachable counts the attempts that failed because the blob store
+	// could not be reached (retrying events marked Unavailable): numbered
+	// like the others, but not counted against the image (Charged).
+	Unreachable int `json:"unreachable,omitempty"`
 	// Output, set when completed.
 	Width  int   `json:"width,omitempty"`
 	Height int   `json:"height,omitempty"`
@@ -49,6 +53,10 @@ type Image struct {
 	// (results are not fsynced); 0 for results recorded without one.
 	Sum uint32 `json:"sum,omitempty"`
 }
+
+// Charged is how many of the image's attempts count against its limit:
+// all but those the blob store's outages failed.
+func (im *Image) Charged() int { return im.Attempts - im.Unreachable }
 
 // Batch is one upload: its options, its images and the head of its event log.
 type Batch struct {
@@ -173,6 +181,9 @@ func (b *Batch) Apply(ev *Event) error {
 			ev.Attempt = im.Attempts
 			im.State = ImageQueued
 			im.Error = ev.Error
+			if ev.Unavailable {
+				im.Unreachable++ // the store's fault, not the image's: not counted
+			}
 		case EventCompleted:
 			im.State, im.Error = ImageCompleted, ""
 			im.Width, im.Height, im.Bytes, im.Sum = ev.Width, ev.Height, ev.Bytes, ev.Sum

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/backlot/backlot/http/sse"
 	"github.com/backlot/backlot/persistence/blob/s3blob/seaweedtest"
 	"github.com/backlot/backlot/persistence/redis/redistest"
 )
@@ -150,5 +153,74 @@ func TestUploadS3Killed(t *testing.T) {
 	r := upload(t, n.url, filePart("c.jpg", jpegBytes(t, 320, 240, 3)))
 	if o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 60*time.Second)); o.completed != 1 {
 		t.Fatalf("outcome %+v", o)
+	}
+}
+
+// TestS3Outage: SeaweedFS is SIGKILLed while a batch is being resized
+// on a node allowed one attempt per image. /readyz and uploads answer 503
+// (with Retry-After); the attempts that fail on the store are retried
+// with backoff and not counted, so no image fails; when SeaweedFS is
+// back on the same port and data, the batch completes and uploads work
+// again, without a restart of the node.
+func TestS3Outage(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "imgs")
+	n := startNode(t, t.TempDir(), func(c *Config) {
+		s3Config(t, srv, "imgs", "node")(c)
+		c.Attempts = 1
+		c.Workers = 1
+	})
+	const images = 4
+	var parts []part
+	for i := range images {
+		parts = append(parts, filePart(fmt.Sprintf("o%d.jpg", i), jpegBytes(t, 640, 480, uint64(i))))
+	}
+	parts = append(parts, fieldPart("width", "256"), fieldPart("height", "256"), fieldPart("format", "png"))
+	r := upload(t, n.url, parts...)
+	s := openSSE(t, t.Context(), n.url+r.Events, "")
+	var seen []sse.Event
+	for ev := range s.events { // the work is under way
+		seen = append(seen, ev)
+		if ev.Name == "processing" {
+			break
+		}
+	}
+	srv.Kill(t)
+	killed := time.Now()
+
+	eventually(t, 20*time.Second, "readyz to fail", func() bool { return status(t, n.url+"/readyz") == http.StatusServiceUnavailable })
+	ct, body := multipartBody(t, filePart("late.jpg", jpegBytes(t, 64, 64, 9)))
+	want503(t, post(t, n.url+"/api/images", ct, body))
+	// An attempt fails on the store and is tried again, not counted.
+	for ev := range s.events {
+		seen = append(seen, ev)
+		if ev.Name == "retrying" && strings.Contains(ev.Data, "could not be reached") {
+			break
+		}
+		if ev.Name == "failed" || ev.Name == "done" {
+			t.Fatalf("%s during the outage: %s", ev.Name, ev.Data)
+		}
+	}
+
+	t.Logf("outage seen by readyz, an upload and an attempt within %v", time.Since(killed).Round(time.Millisecond))
+	srv.Restart(t)
+	t.Logf("SeaweedFS back after %v", time.Since(killed).Round(time.Millisecond))
+	eventually(t, 30*time.Second, "readyz to recover", func() bool { return status(t, n.url+"/readyz") == http.StatusOK })
+	for ev := range s.events {
+		seen = append(seen, ev)
+	}
+	if len(seen) == 0 || seen[len(seen)-1].Name != "done" {
+		seen = append(seen, openSSE(t, t.Context(), n.url+r.Events, lastID(seen)).collect(t, 2*time.Minute)...)
+	}
+	if o := checkSequence(t, r.BatchID, seen); o.completed != images {
+		t.Fatalf("outcome %+v, want every image completed", o)
+	}
+	t.Logf("batch done %v after the kill, %d events", time.Since(killed).Round(time.Millisecond), len(seen))
+	for _, im := range r.Images {
+		get(t, n.url+"/api/images/"+r.BatchID+"/"+im.ID, http.StatusOK)
+	}
+	r2 := upload(t, n.url, filePart("after.jpg", jpegBytes(t, 64, 64, 10)))
+	if o := checkSequence(t, r2.BatchID, openSSE(t, t.Context(), n.url+r2.Events, "").collect(t, time.Minute)); o.completed != 1 {
+		t.Fatalf("after the outage: %+v", o)
 	}
 }

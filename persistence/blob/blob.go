@@ -159,6 +159,15 @@ type Spacer interface {
 	Space(ctx context.Context) (free, reserve int64, ok bool)
 }
 
+// Checker is an optional interface of a Store on a server that may be
+// unreachable (S3): Check asks the server for something cheap and
+// returns an error (one sentence naming the problem) when it cannot
+// answer, as readiness probes want. A store without it (fsblob) is there
+// as long as the node is.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // CacheDropper is an optional interface of an Object whose store keeps
 // its bytes in a cache of this machine's memory (fsblob: the page
 // cache). DropCache advises that the bytes will not be read again, so

@@ -18,7 +18,10 @@ import (
 	"github.com/backlot/backlot/persistence/blob"
 )
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store   = (*Store)(nil)
+	_ blob.Checker = (*Store)(nil)
+)
 
 // Options configures a Store.
 type Options struct {
