@@ -110,6 +110,9 @@ func (s *Server) result(c *fiber.Ctx) error {
 	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
+	if ok, err := s.redirectResult(c, b, im); ok || err != nil {
+		return err
+	}
 	obj, err := s.openResult(c.UserContext(), b, im)
 	if err != nil {
 		return err

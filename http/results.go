@@ -89,7 +89,11 @@ func (s *Server) checkedResult(ctx context.Context, key string, im *persistence.
 	if err != nil {
 		return nil, err
 	}
-	if err := resize.Verify(obj, im.Bytes, im.Sum); err != nil {
+	sum := im.Sum
+	if wc, ok := s.blobs.(blob.WholeCommits); ok && wc.CommitsWhole() {
+		sum = 0 // the store holds what was committed, whole: its length tells enough
+	}
+	if err := resize.Verify(obj, im.Bytes, sum); err != nil {
 		obj.Close()
 		return nil, err
 	}
@@ -116,4 +120,33 @@ func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persiste
 	return resize.Process(src, func() (blob.Writer, error) {
 		return s.blobs.Create(wctx, key, blob.CreateOptions{UseReserve: true})
 	}, b.Options, s.cfg.ResizeLimits)
+}
+
+// redirectResult answers 307 to a signed GET of im's result in the blob
+// store when Config.Presign asks for it and the store signs URLs
+// (blob.Presigner), after a HEAD shows the object as recorded; ok is
+// false when the result is to be proxied instead (no presigning, or the
+// result lost: openResult rebuilds it). The redirect is not cached (its
+// URL expires); the client's cache keeps the object's answer.
+func (s *Server) redirectResult(c *fiber.Ctx, b *persistence.Batch, im *persistence.Image) (ok bool, err error) {
+	ps, can := s.blobs.(blob.Presigner)
+	if s.cfg.Presign <= 0 || !can {
+		return false, nil
+	}
+	key := blob.OutputKey(b.ID, im.ID, b.Options.Format.Ext())
+	info, err := s.blobs.Stat(c.UserContext(), key)
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat result: %w", err)
+	case info.Size != im.Bytes:
+		return false, nil
+	}
+	u, err := ps.PresignGet(c.UserContext(), key, s.cfg.Presign)
+	if err != nil {
+		return false, err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return true, c.Redirect(u.String(), fiber.StatusTemporaryRedirect)
 }

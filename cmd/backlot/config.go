@@ -28,6 +28,7 @@ type Config struct {
 	S3Endpoint    string        // S3 API host[:port], or http(s)://host[:port] (https without a scheme)
 	S3Region      string        // region that signs S3 requests; empty: AWS_REGION, then us-east-1
 	S3PathStyle   bool          // address the bucket in the path (SeaweedFS, MinIO, Ceph) rather than as a virtual host
+	S3Presign     time.Duration // > 0: results answered with 307 to a signed GET valid this long; 0: proxied
 	Redis         string        // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
 	RedisPrefix   string        // key prefix in Redis (backlot)
 	RedisWait     int           // replicas each write a failover must not lose waits for (WAIT); -1: 1 with a Sentinel URL, else 0
@@ -92,6 +93,7 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "S3 API of -blobs s3://: host[:port] (HTTPS), or http://host:port or https://host:port")
 	fs.StringVar(&c.S3Region, "s3-region", c.S3Region, "region that signs S3 requests; empty: AWS_REGION, then us-east-1")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", c.S3PathStyle, "address the bucket in the path (http://host/bucket/key), as SeaweedFS, MinIO and Ceph want, rather than as a virtual host (AWS)")
+	fs.DurationVar(&c.S3Presign, "s3-presign", c.S3Presign, "with -blobs s3://, answer a result's GET with 307 to a presigned GET of its object valid this long (1s to 168h; clients must reach -s3-endpoint); 0: the node serves the bytes itself")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL for metadata, queue and events: redis://[:password@]host:port/db, or through Sentinel redis-sentinel://[:password@]host:port,host:port/db?master=NAME[&sentinel_password=...] (rediss:// and rediss-sentinel:// for TLS); empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
 	fs.IntVar(&c.RedisWait, "redis-wait-replicas", c.RedisWait, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
@@ -213,7 +215,7 @@ func (c *Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
-		slog.String("blobs", c.blobsName()), slog.String("s3_endpoint", c.S3Endpoint), slog.String("s3_region", c.S3Region), slog.Bool("s3_path_style", c.S3PathStyle),
+		slog.String("blobs", c.blobsName()), slog.String("s3_endpoint", c.S3Endpoint), slog.String("s3_region", c.S3Region), slog.Bool("s3_path_style", c.S3PathStyle), slog.Duration("s3_presign", c.S3Presign),
 		slog.String("store", c.storeName()), slog.Int("redis_wait_replicas", c.waitReplicas()), slog.Duration("redis_wait_timeout", c.RedisWaitFor),
 		slog.String("node_id", c.NodeID),
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
@@ -276,9 +278,11 @@ func (c *Config) validateBlobs(check func(bool, string, ...any)) {
 	}
 	if !s3 {
 		check(c.S3Endpoint == "", "-s3-endpoint needs -blobs s3://BUCKET/PREFIX")
+		check(c.S3Presign == 0, "-s3-presign needs -blobs s3://BUCKET/PREFIX")
 		return
 	}
 	check(c.S3Endpoint != "", "-blobs %s needs -s3-endpoint (the S3 API's host[:port])", c.Blobs)
+	check(c.S3Presign == 0 || (c.S3Presign >= time.Second && c.S3Presign <= 7*24*time.Hour), "-s3-presign must be 0 (off) or from 1s to 168h (S3's limit), not %s", c.S3Presign)
 	if c.S3Endpoint != "" {
 		_, _, err := c.s3Endpoint()
 		check(err == nil, "%v", err)

@@ -77,6 +77,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--blobs", "s3://b/p"}, nil, "-blobs s3://b/p needs -s3-endpoint"},
 		{[]string{"--s3-endpoint", "h:1"}, nil, "-s3-endpoint needs -blobs s3://"},
 		{[]string{"--blobs", "s3://b", "--s3-endpoint", "ftp://h"}, nil, "-s3-endpoint must be host[:port]"},
+		{[]string{"--s3-presign", "5m"}, nil, "-s3-presign needs -blobs s3://"},
+		{[]string{"--blobs", "s3://b", "--s3-endpoint", "h:1", "--s3-presign", "200h"}, nil, "-s3-presign must be 0 (off) or from 1s to 168h"},
+		{[]string{"--blobs", "s3://b", "--s3-endpoint", "h:1", "--s3-presign", "10ms"}, nil, "-s3-presign must be 0 (off) or from 1s to 168h"},
 	}
 	for _, tt := range tests {
 		c := DefaultConfig()

@@ -204,7 +204,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
 		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
-		ResizeLimits: limits,
+		ResizeLimits: limits, Presign: c.S3Presign,
 		Edge: edge.Config{
 			HeaderTimeout: c.HeaderTimeout, BodyIdleTimeout: c.BodyIdleTimeout, IdleTimeout: c.IdleTimeout,
 			WriteStall: c.WriteStall, MaxConns: c.MaxConns,

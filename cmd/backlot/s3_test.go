@@ -13,6 +13,7 @@ import (
 
 	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/s3blob/seaweedtest"
+	"github.com/backlot/backlot/persistence/redis/redistest"
 	"github.com/backlot/backlot/persistence/testkit"
 )
 
@@ -109,4 +110,80 @@ func TestServeS3Misconfigured(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResultsFromS3: by default a result is proxied from the bucket with
+// its ETag and Cache-Control: private, immutable (304 on If-None-Match);
+// with --s3-presign it is a 307 to a presigned GET that a real HTTP
+// client follows to SeaweedFS for the same bytes, as image/jpeg, and
+// that SeaweedFS refuses once it has expired.
+func TestResultsFromS3(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "imgs")
+	rs := redistest.Start(t) // two nodes, one configured each way, on one Redis
+	on := func(id string) func(*Config) {
+		return func(c *Config) {
+			s3Config(t, srv, "imgs", "shared")(c)
+			c.Redis, c.RedisPrefix, c.NodeID = rs.URL, "shared", id
+		}
+	}
+	proxy := startNode(t, t.TempDir(), on("proxy"))
+	const ttl = 3 * time.Second
+	signer := startNode(t, t.TempDir(), func(c *Config) {
+		on("signer")(c)
+		c.S3Presign = ttl
+	})
+	r := upload(t, proxy.url, filePart("cat.jpg", jpegBytes(t, 640, 480, 7)))
+	if o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), proxy.url+r.Events, "").collect(t, 30*time.Second)); o.completed != 1 {
+		t.Fatalf("outcome %+v", o)
+	}
+	path := "/api/images/" + r.BatchID + "/" + r.Images[0].ID
+
+	resp, err := http.Get(proxy.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || etag == "" || !strings.Contains(resp.Header.Get("Cache-Control"), "private") ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || resp.Header.Get("Content-Type") != "image/jpeg" || len(proxied) == 0 {
+		t.Fatalf("proxied result: %d %v (%d bytes)", resp.StatusCode, resp.Header, len(proxied))
+	}
+	req, _ := http.NewRequest("GET", proxy.url+path, nil)
+	req.Header.Set("If-None-Match", etag)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(signer.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, "http://"+srv.Endpoint+"/imgs/shared/batches/") ||
+		!strings.Contains(loc, "X-Amz-Signature=") || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("presigned result: %d Location %q Cache-Control %q", resp.StatusCode, loc, resp.Header.Get("Cache-Control"))
+	}
+	resp, err = http.Get(signer.url + path) // followed, as browsers and curl -L do
+	if err != nil {
+		t.Fatal(err)
+	}
+	followed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(followed, proxied) || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("following the redirect: %d %s, %d bytes (proxied %d)", resp.StatusCode, resp.Header.Get("Content-Type"), len(followed), len(proxied))
+	}
+	eventually(t, ttl+20*time.Second, "the presigned URL to expire", func() bool {
+		resp, err := http.Get(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusForbidden
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 )
 
@@ -166,6 +167,24 @@ type Spacer interface {
 // as long as the node is.
 type Checker interface {
 	Check(ctx context.Context) error
+}
+
+// Presigner is an optional interface of a Store whose objects clients
+// can fetch themselves (S3): PresignGet returns a URL that reads the
+// object under key without credentials until ttl has passed, so a node
+// can redirect a client there rather than proxy the bytes.
+type Presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
+}
+
+// WholeCommits is an optional interface of a Store whose every commit is
+// durable and whole once Commit returns (S3: a PUT is atomic and durable
+// when answered), so what it holds under a key is exactly what a Writer
+// committed: a reader need not check the bytes against a record of them
+// (a length check is enough), where a local store's unsynced file may
+// have lost its tail to a power cut.
+type WholeCommits interface {
+	CommitsWhole() bool
 }
 
 // CacheDropper is an optional interface of an Object whose store keeps

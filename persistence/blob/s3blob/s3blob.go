@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -19,8 +20,10 @@ import (
 )
 
 var (
-	_ blob.Store   = (*Store)(nil)
-	_ blob.Checker = (*Store)(nil)
+	_ blob.Store        = (*Store)(nil)
+	_ blob.Checker      = (*Store)(nil)
+	_ blob.Presigner    = (*Store)(nil)
+	_ blob.WholeCommits = (*Store)(nil)
 )
 
 // Options configures a Store.
@@ -312,4 +315,21 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) erro
 		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	return nil
+}
+
+// CommitsWhole is true: a PUT is atomic and durable once answered.
+func (s *Store) CommitsWhole() bool { return true }
+
+// PresignGet signs a GET of the object under key valid for ttl (S3 takes
+// 1 s to 7 days), computed locally (the region is known: no request).
+// The URL names the endpoint as this node reaches it.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
+	if err := check(ctx, "presign", key, blob.ValidKey); err != nil {
+		return nil, err
+	}
+	u, err := s.c.PresignedGetObject(ctx, s.bucket, s.name(key), ttl, nil)
+	if err != nil {
+		return nil, fmt.Errorf("presign %s: %w", key, err)
+	}
+	return u, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"os"
+	"path"
 
 	"github.com/minio/minio-go/v7"
 
@@ -96,8 +98,12 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return blob.Info{}, fmt.Errorf("commit %s: spool: %w", w.key, err)
 	}
+	ct := mime.TypeByExtension(path.Ext(w.key)) // results: image/jpeg, image/png, as a presigned GET serves them
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
 	po := minio.PutObjectOptions{
-		ContentType: "application/octet-stream",
+		ContentType: ct,
 		// One PUT whatever the size: atomic, and If-None-Match applies.
 		DisableMultipart: true,
 	}
