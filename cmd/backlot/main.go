@@ -90,7 +90,9 @@ type Main struct {
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	janitor        *persistence.Janitor // nil: --retention 0
-	orphanGrace    time.Duration        // the sweep's grace on a shared data dir (orphanGrace; tests change it)
+	orphanGrace    time.Duration        // the sweep's grace on a shared data dir or bucket (orphanGrace; tests change it)
+	sweepEvery     time.Duration        // the orphan sweeper's period (0: hourly; tests change it)
+	sweeper        *persistence.Janitor // the orphan sweep while the node runs
 	sys            *actors.System
 	cluster        *cluster.Node // nil without --cluster-listen
 	srv            *bhttp.Server
@@ -158,13 +160,18 @@ func (m *Main) Open(ctx context.Context) error {
 	met := metrics.New()
 	m.store = met.Store(st)
 	// The embedded store locks the data dir, so no upload can be under
-	// way: everything left is swept. A data dir shared by nodes on Redis
-	// is swept of what is older than orphanGrace only.
-	grace := time.Duration(0)
+	// way on files under it: everything left is swept. A data dir shared
+	// by nodes on Redis, or a bucket (which nothing locks: another node
+	// may be writing to the same prefix), is swept of what is older than
+	// orphanGrace only.
+	local, grace := time.Duration(0), time.Duration(0)
 	if c.Redis != "" {
+		local = m.orphanGrace
+	}
+	if c.Redis != "" || c.Blobs != "" {
 		grace = m.orphanGrace
 	}
-	if n, err := sweepOrphans(ctx, m.store, m.blobs, grace); err != nil {
+	if n, err := sweepOrphans(ctx, m.store, m.blobs, local, grace); err != nil {
 		m.Log.Warn("sweeping unrecorded uploads", "err", err)
 	} else if n > 0 {
 		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
@@ -200,6 +207,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if c.Retention > 0 {
 		m.janitor = persistence.StartJanitor(m.store, m.blobs, c.Retention, m.retentionEvery, m.Log)
 	}
+	// While the node runs, uploads may be under way: only what is older
+	// than orphanGrace goes.
+	m.sweeper = persistence.StartSweeper(m.store, m.blobs, m.orphanGrace, m.sweepEvery, m.Log)
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
@@ -266,6 +276,9 @@ func (m *Main) Close() {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.sweeper != nil {
+		m.sweeper.Stop()
 	}
 	if m.janitor != nil {
 		m.janitor.Stop()

@@ -187,3 +187,55 @@ func TestResultsFromS3(t *testing.T) {
 		return resp.StatusCode == http.StatusForbidden
 	})
 }
+
+// TestRetentionAndSweepOnS3: retention deletes a finished batch's
+// objects from the bucket with the batch; the orphan sweep, running while
+// the node runs, removes objects of a batch nobody recorded once they are
+// older than the grace, and never those of a recorded batch, however old.
+func TestRetentionAndSweepOnS3(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "imgs")
+	c := srv.Client(t)
+
+	// Retention: gone from the store and the bucket after it.
+	ret := startNodeWith(t, t.TempDir(), func(c *Config) {
+		s3Config(t, srv, "imgs", "ret")(c)
+		c.Retention = time.Second
+	}, func(m *Main) { m.retentionEvery = 50 * time.Millisecond })
+	r := upload(t, ret.url, filePart("a.jpg", jpegBytes(t, 320, 240, 1)))
+	checkSequence(t, r.BatchID, openSSE(t, t.Context(), ret.url+r.Events, "").collect(t, 30*time.Second))
+	if keys := bucketKeys(t, srv, "imgs", "ret/"+blob.BatchPrefix(r.BatchID)); len(keys) != 2 {
+		t.Fatalf("objects of a finished batch: %v, want its source and result", keys)
+	}
+	eventually(t, 30*time.Second, "retention to delete the batch and its objects", func() bool {
+		return status(t, ret.url+"/api/images/"+r.BatchID) == http.StatusNotFound &&
+			len(bucketKeys(t, srv, "imgs", "ret/")) == 0
+	})
+
+	// The sweep: a recorded batch stays, an orphan goes after the grace.
+	const grace = 3 * time.Second
+	sw := startNodeWith(t, t.TempDir(), s3Config(t, srv, "imgs", "sw"), func(m *Main) {
+		m.orphanGrace = grace
+		m.sweepEvery = 50 * time.Millisecond
+	})
+	kept := upload(t, sw.url, filePart("b.jpg", jpegBytes(t, 320, 240, 2)))
+	checkSequence(t, kept.BatchID, openSSE(t, t.Context(), sw.url+kept.Events, "").collect(t, 30*time.Second))
+	orphan := "sw/" + blob.SourceKey("0badc0de-0000-4000-8000-000000000000", "0badc0de-0000-4000-8000-000000000001")
+	put := time.Now()
+	if _, err := c.PutObject(t.Context(), "imgs", orphan, bytes.NewReader([]byte("cut before its 202")), 18, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, grace+30*time.Second, "the sweep to remove the orphan", func() bool {
+		_, err := c.StatObject(t.Context(), "imgs", orphan, minio.StatObjectOptions{})
+		return minio.ToErrorResponse(err).StatusCode == http.StatusNotFound
+	})
+	// S3 keeps modification times to the second: the sweep may see the
+	// orphan up to a second older than it is.
+	if took := time.Since(put); took < grace-time.Second {
+		t.Fatalf("the orphan was removed %v after it was put, before the grace of %v", took, grace)
+	}
+	if keys := bucketKeys(t, srv, "imgs", "sw/"+blob.BatchPrefix(kept.BatchID)); len(keys) != 2 {
+		t.Fatalf("the sweep touched a recorded batch older than the grace: %v", keys)
+	}
+	get(t, sw.url+"/api/images/"+kept.BatchID+"/"+kept.Images[0].ID, http.StatusOK)
+}

@@ -7,10 +7,19 @@ import (
 	"mime"
 	"os"
 	"path"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/backlot/backlot/persistence/blob"
+)
+
+// Spool files are named spoolPrefix + random + spoolSuffix.
+const (
+	spoolPrefix = "backlot-s3-"
+	spoolSuffix = ".spool"
 )
 
 // Create spools the object to a temp file; Commit PUTs it. With
@@ -30,7 +39,7 @@ func (s *Store) Create(ctx context.Context, key string, opts blob.CreateOptions)
 			return nil, wrap("create", key, err)
 		}
 	}
-	f, err := os.CreateTemp(s.spoolDir, "backlot-s3-*.spool")
+	f, err := os.CreateTemp(s.spoolDir, spoolPrefix+"*"+spoolSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: spool: %w", key, err)
 	}
@@ -145,4 +154,33 @@ func (w *writer) Abort() error {
 		return fmt.Errorf("abort %s: %w", w.key, err)
 	}
 	return nil
+}
+
+// SweepSpool removes the spool files older than grace that Writers left
+// in the spool directory when their process died before Commit or Abort
+// (the objects were never PUT): what the start-up sweep calls, as it
+// calls fsblob's SweepTemp. It returns how many it removed.
+func (s *Store) SweepSpool(ctx context.Context, grace time.Duration) (int, error) {
+	ents, err := os.ReadDir(s.spoolDir)
+	if err != nil {
+		return 0, fmt.Errorf("sweep spool: %w", err)
+	}
+	cut := timeNow().Add(-grace)
+	n := 0
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if !strings.HasPrefix(e.Name(), spoolPrefix) || !strings.HasSuffix(e.Name(), spoolSuffix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || (grace > 0 && info.ModTime().After(cut)) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.spoolDir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
 }
