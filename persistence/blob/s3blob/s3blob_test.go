@@ -49,6 +49,24 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestOutage: the server dies (SIGKILL) mid-read and mid-put: calls
+// fail with ErrUnavailable rather than hang, and nothing is corrupt once
+// it is back (blobtest.RunOutage).
+func TestOutage(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "backlot")
+	var n atomic.Int64
+	blobtest.RunOutage(t, func(t *testing.T) blob.Store {
+		opts := options(srv, "backlot", fmt.Sprintf("outage/%d", n.Add(1)))
+		opts.SpoolDir = t.TempDir()
+		s, err := New(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, blobtest.Outage{Kill: func(t *testing.T) { srv.Kill(t) }, Restart: func(t *testing.T) { srv.Restart(t) }})
+}
+
 // TestNewNamesTheProblem: a missing bucket, refused credentials and an
 // unreachable endpoint each fail New with one sentence that says so.
 func TestNewNamesTheProblem(t *testing.T) {
