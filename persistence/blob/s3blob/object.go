@@ -23,6 +23,12 @@ var timeNow = time.Now
 const (
 	blockSize   = 256 << 10
 	cacheBlocks = 4
+	// headSize is the first GET of an object read only near its start:
+	// a header probe (the upload's, the admission's, the resizer's) needs
+	// a few KiB, and a whole block would cost the store a quarter MiB of
+	// reading for each (measured on SeaweedFS: ~1.5 ms of its CPU per
+	// 256 KiB GET, ~0.5 per 64 KiB).
+	headSize = 64 << 10
 )
 
 // Open is a HEAD: the object's size and ETag. Every GET after it carries
@@ -57,6 +63,7 @@ type object struct {
 
 	mu     sync.Mutex // guards the block cache
 	blocks []block    // most recently used last
+	head   []byte     // bytes [0, headSize) once read by a read within them
 	closed bool
 }
 
@@ -130,10 +137,15 @@ func (o *object) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadAt reads through the block cache.
+// ReadAt reads through the block cache, but for a read of a block or
+// more (a decoder taking the whole file), which is one GET straight into
+// p: the cache would cost a GET per block and a copy.
 func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read %s: negative offset %d", o.info.Key, off)
+	}
+	if len(p) >= blockSize && off < o.info.Size {
+		return o.readDirect(p, off)
 	}
 	n := 0
 	for n < len(p) {
@@ -150,16 +162,87 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// copyBlock copies into p what the block holding off has from off on.
+// readDirect reads p at off by one ranged GET, to the object's end at
+// most (then io.EOF, as io.ReaderAt says).
+func (o *object) readDirect(p []byte, off int64) (int, error) {
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	if closed {
+		return 0, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
+	}
+	want := min(int64(len(p)), o.info.Size-off)
+	rc, err := o.get(off, want)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p[:want])
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
+		}
+		return n, wrap("read", o.info.Key, err)
+	}
+	if want < int64(len(p)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// copyBlock copies into p what the block holding off has from off on
+// (the head when the read lies within it and block 0 is not cached).
 // The copy is made under the lock: another ReadAt may reuse the buffer.
 func (o *object) copyBlock(p []byte, off int64) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if off+int64(len(p)) <= headSize && o.info.Size > headSize && !o.cached(0) {
+		h, err := o.readHead()
+		if err != nil {
+			return 0, err
+		}
+		return copy(p, h[off:]), nil
+	}
 	b, err := o.block(off / blockSize)
 	if err != nil {
 		return 0, err
 	}
 	return copy(p, b[off%blockSize:]), nil
+}
+
+// cached reports whether block idx is in the cache; o.mu is held.
+func (o *object) cached(idx int64) bool {
+	for _, b := range o.blocks {
+		if b.idx == idx {
+			return true
+		}
+	}
+	return false
+}
+
+// readHead returns the object's first headSize bytes, by a GET the first
+// time; o.mu is held.
+func (o *object) readHead() ([]byte, error) {
+	if o.closed {
+		return nil, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
+	}
+	if o.head != nil {
+		return o.head, nil
+	}
+	rc, err := o.get(0, headSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	h := make([]byte, headSize)
+	if _, err := io.ReadFull(rc, h); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
+		}
+		return nil, wrap("read", o.info.Key, err)
+	}
+	o.head = h
+	return h, nil
 }
 
 // block returns block idx, from the cache or by a GET; o.mu is held.
@@ -207,7 +290,7 @@ func (o *object) Close() error {
 	}
 	o.rmu.Unlock()
 	o.mu.Lock()
-	o.closed, o.blocks = true, nil
+	o.closed, o.blocks, o.head = true, nil, nil
 	o.mu.Unlock()
 	return nil
 }
