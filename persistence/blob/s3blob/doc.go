@@ -30,7 +30,14 @@
 // than mix versions (blob.Store's rule), and a deleted one fails with
 // blob.ErrNotFound. Read streams one GET from its position to the end;
 // ReadAt reads blocks of 256 KiB and keeps the last four (1 MiB per open
-// object at most), since decoders probe headers a few bytes at a time.
+// object at most), since decoders probe headers a few bytes at a time;
+// a read within the first 64 KiB fetches just those (header probes), and
+// a read of a block or more is one GET into the caller's buffer (a
+// decoder taking the whole file).
+//
+// PUTs carry UNSIGNED-PAYLOAD, as minio-go sends over HTTPS: over plain
+// HTTP it would sign every 64 KiB chunk with SHA-256 and the server check
+// each; the request itself stays signed.
 //
 // # Errors
 //
