@@ -30,10 +30,10 @@ import (
 
 // handbackAfter is how long the manager holds a handed-back message when
 // its own view still names this node the owner. The supervisor was fenced
-// by a node that sees another owner; both views converge within a member
-// poll or two, and routing at once would spawn a supervisor that fences
+// by a node that sees another owner; both views converge within a
+// handshake or two, and routing at once would spawn a supervisor that fences
 // the other again (a ping-pong as long as the views differ).
-const handbackAfter = 2 * membersEvery
+const handbackAfter = 400 * time.Millisecond
 
 // handover: supervisor pid stops serving batchID (the manager forgets it).
 type handover struct {

@@ -1,12 +1,13 @@
 package actors
 
 import (
-	"context"
 	"hash/fnv"
 	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/cluster"
 )
 
 // Placement. A batch's supervisor runs on its owner: the member with the
@@ -18,11 +19,8 @@ import (
 // member list is itself, so it owns every batch and every message stays
 // on it, by the same code.
 
-// membersEvery is how often the member list is read from the cluster agent.
-const membersEvery = 200 * time.Millisecond
-
-// membersChanged is broadcast on the engine's event stream when the member
-// list changes; old and now are sorted addresses.
+// membersChanged: the member list changed; old and now are sorted
+// addresses.
 type membersChanged struct{ old, now []string }
 
 // Owner is the address, among members, of the member that runs batchID's
@@ -67,7 +65,7 @@ func (s *System) reachable(pid *actor.PID) bool {
 }
 
 // heardFor is how long a message from a node makes it reachable without
-// being a member. A member that leaves is forgotten at once (watchMembers),
+// being a member. A member that leaves is forgotten at once (setMembers),
 // so a dead node is never dialled for longer than before.
 const heardFor = 2 * time.Second
 
@@ -86,33 +84,26 @@ func (s *System) heardLately(addr string) bool {
 // managerAt is the manager of the node at addr.
 func managerAt(addr string) *actor.PID { return actor.NewPID(addr, "manager/node") }
 
-// watchMembers reads the member list until ctx ends and broadcasts each
-// change. Polling keeps it independent of the agent's event ordering; the
-// provider drops a killed member within milliseconds, so 200 ms dominates.
-func (s *System) watchMembers(ctx context.Context, read func() []string, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(membersEvery)
-	defer t.Stop()
-	for {
-		if now := read(); len(now) > 0 {
-			slices.Sort(now)
-			if old := s.memberList(); !slices.Equal(old, now) {
-				for _, a := range old {
-					if !slices.Contains(now, a) {
-						s.heardAt.Delete(a) // left: never dialled again
-					}
-				}
-				s.members.Store(&now)
-				s.cfg.Logger.Info("cluster members changed", "members", now)
-				s.tellMembers(membersChanged{old: old, now: now})
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// setMembers takes the cluster's member list (cluster.Node.OnChange) and
+// tells the actors of each change.
+func (s *System) setMembers(ms []cluster.Member) {
+	now := make([]string, 0, len(ms))
+	for _, m := range ms {
+		now = append(now, m.Addr)
+	}
+	slices.Sort(now)
+	old := s.memberList()
+	if slices.Equal(old, now) {
+		return
+	}
+	for _, a := range old {
+		if !slices.Contains(now, a) {
+			s.heardAt.Delete(a) // left: never dialled again
 		}
 	}
+	s.members.Store(&now)
+	s.cfg.Logger.Info("cluster members changed", "members", now)
+	s.tellMembers(membersChanged{old: old, now: now})
 }
 
 // tellMembers sends a change of members to the actors that act on it:

@@ -124,10 +124,8 @@ type System struct {
 	subscribers atomic.Int64 // live subscriber actors
 	subs        sync.Map     // *actor.PID of each live subscriber (tellMembers)
 
-	members   atomic.Pointer[[]string] // sorted member addresses (nil: this node alone)
-	heardAt   sync.Map                 // address → when a message last came from it (reachable)
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
+	members atomic.Pointer[[]string] // sorted member addresses (nil: this node alone)
+	heardAt sync.Map                 // address → when a message last came from it (reachable)
 }
 
 // Start builds the engine (or takes the cluster node's), spawns the
@@ -151,16 +149,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{cfg: cfg, engine: e, drained: make(chan struct{})}
 	s.manager = e.Spawn(newManager(s), "manager", actor.WithID("node"))
 	s.pool = e.Spawn(newPool(s), "pool", actor.WithID("node"))
-	if n := cfg.Cluster; n != nil {
-		wctx, cancel := context.WithCancel(context.Background())
-		s.stopWatch, s.watchDone = cancel, make(chan struct{})
-		go s.watchMembers(wctx, func() []string {
-			var addrs []string
-			for _, m := range n.Members() {
-				addrs = append(addrs, m.Addr)
-			}
-			return addrs
-		}, s.watchDone)
+	if cfg.Cluster != nil {
+		cfg.Cluster.OnChange(s.setMembers)
 	}
 	return s, nil
 }
@@ -188,9 +178,8 @@ func (s *System) Drain(ctx context.Context) error {
 // Stop stops the pool, then the manager with its supervisors (each handles
 // what is already in its inbox first), within ctx.
 func (s *System) Stop(ctx context.Context) error {
-	if s.stopWatch != nil {
-		s.stopWatch()
-		<-s.watchDone
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.OnChange(nil)
 	}
 	for _, pid := range []*actor.PID{s.pool, s.manager} {
 		select {
