@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -21,19 +20,19 @@ const storeTimeout = 10 * time.Second
 // than a broken rule (the store unreachable) is tried again.
 const retryStoreAfter = time.Second
 
-// supervisor owns one batch on the batch's owner: a mirror of its stored
-// log and the subscribers it fans that log out to. It is the batch's only
-// writer while it holds the batch's latest fencing token (taken before its
-// first read): it records each attempt's start and outcome through the
-// store, which decides what they produce (done with the last terminal
-// event), sends the work to the pool that claimed the job and tells that
-// pool to settle the job. It keeps nothing the store does not have.
+// supervisor owns one batch on the batch's owner and the subscribers it
+// fans the batch's events out to. It is the batch's only writer while it
+// holds the batch's latest fencing token (taken before its first read): it
+// records each attempt's start and outcome through the store, which
+// decides what they produce (done with the last terminal event), sends the
+// work to the pool that claimed the job and tells that pool to settle it.
+// It keeps the batch as the store last returned it, and no log: a
+// subscribe is answered from the store.
 type supervisor struct {
 	sys     *System
 	id      string
 	manager *actor.PID
 	batch   *persistence.Batch
-	events  []persistence.Event // events[i].Seq == i+1
 	subs    map[string]*actor.PID
 	loadErr error
 	pending int // timers (store retries) that will message us
@@ -123,9 +122,8 @@ func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }
 
-// load reads the batch and its log from the store, fencing first (once),
-// so it reads everything the batch's previous writer wrote before being
-// cut off. On failure it keeps what it had and records the error; a later
+// load reads the batch from the store, fencing first (once), so it reads
+// everything the batch's previous writer wrote before being cut off. On failure it keeps what it had and records the error; a later
 // message tries again.
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
@@ -141,16 +139,25 @@ func (s *supervisor) load() {
 		s.token = tok
 	}
 	b, err := st.Batch(ctx, s.id)
-	var evs []persistence.Event
-	if err == nil {
-		evs, err = st.Events(ctx, s.id, 0)
-	}
 	if err != nil {
 		s.loadErr = fmt.Errorf("load batch %s: %w", s.id, err)
 		s.log.Warn("supervisor cannot load its batch", "err", err)
 		return
 	}
-	s.batch, s.events, s.loadErr = b, evs, nil
+	s.batch, s.loadErr = b, nil
+}
+
+// events reads the log after seq `after`, or nil when the store cannot
+// give it now.
+func (s *supervisor) events(after uint64) ([]persistence.Event, bool) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	evs, err := s.sys.cfg.Store.Events(ctx, s.id, after)
+	if err != nil {
+		s.log.Warn("supervisor cannot read its batch's log", "err", err)
+		return nil, false
+	}
+	return evs, true
 }
 
 // ready makes sure the batch is loaded, trying again after a failure.
@@ -257,10 +264,11 @@ func outcome(batchID string, m resize.Done, maxAttempts int) persistence.Event {
 
 // append records evs with this supervisor's token, then fans out what the
 // store recorded: evs with their seqs and, when they finished the batch,
-// the done the store decided in the same write. On a broken rule (a
-// duplicate, e.g. after redelivery) it settles orig's job and reads the
-// log again; fenced off, it hands the batch over; on another error it
-// schedules orig again.
+// the done the store decided in the same write (a subscriber that finds a
+// gap before them, events another writer made, asks the store again). On a
+// broken rule (a duplicate, e.g. after redelivery) it settles orig's job
+// and reads the batch again; fenced off, it hands the batch over; on
+// another error it schedules orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
 	now := time.Now().UTC()
 	for i := range evs {
@@ -270,29 +278,22 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	all, nb, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token, evs...)
 	cancel()
 	switch {
-	case err == nil && all[0].Seq == uint64(len(s.events))+1:
+	case err == nil:
 		before := s.batch.State()
 		s.batch = nb
-		s.events = append(s.events, all...)
-		s.fanOut(c, all)
+		s.fanOut(all)
 		s.observe(all)
 		if after := nb.State(); after != before {
 			s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
 		}
-		return all, true
-	case err == nil:
-		// Written behind the mirror: only a writer without the token can
-		// (a test, an operator's tool). Read the log again.
-		s.log.Warn("log written by another writer; reading it again", "want_seq", len(s.events)+1, "got_seq", all[0].Seq)
-		s.resync(c)
 		return all, true
 	case errors.Is(err, persistence.ErrFenced):
 		// A newer supervisor of this batch took it: it writes from now on.
 		s.handOver(c, "fenced off by a newer supervisor", orig)
 		return nil, false
 	case errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound):
-		s.log.Info("append refused; reading the log again", "err", err)
-		s.resync(c)
+		s.log.Info("append refused; reading the batch again", "err", err)
+		s.load()
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
 			s.settle(settle{job: m.job, freeSlot: true})
@@ -304,17 +305,6 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	s.log.Warn("append failed; will retry", "err", err)
 	s.after(c, retryStoreAfter, retry{msg: orig})
 	return nil, false
-}
-
-// resync reads the batch and its log again and fans out what the store
-// has beyond this mirror, so no subscriber waits on an event it will not
-// get.
-func (s *supervisor) resync(c *actor.Context) {
-	had := len(s.events)
-	s.load()
-	if s.batch != nil && len(s.events) > had {
-		s.fanOut(c, s.events[had:])
-	}
 }
 
 // poolOf is the pool that claimed job (this node's if unknown: a job a
@@ -333,7 +323,12 @@ func (s *supervisor) settle(st settle) {
 }
 
 func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
-	if !s.ready() {
+	var evs []persistence.Event
+	ok := s.ready()
+	if ok {
+		evs, ok = s.events(m.after)
+	}
+	if !ok {
 		if s.gone() {
 			s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
 			return
@@ -345,10 +340,6 @@ func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
 		s.subs[m.sub.String()] = m.sub
 		s.awaitLoad(c)
 		return
-	}
-	var evs []persistence.Event
-	if m.after < uint64(len(s.events)) {
-		evs = append(evs, s.events[m.after:]...) // a copy: the subscriber reads it on another goroutine
 	}
 	s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
 	if !s.batch.Done {
@@ -368,9 +359,14 @@ func (s *supervisor) awaitLoad(c *actor.Context) {
 // them its whole log (each drops what it passed on already), or tries
 // again later while they wait; a batch found gone ends their streams.
 func (s *supervisor) onReload(c *actor.Context) {
+	var evs []persistence.Event
+	ok := s.ready()
+	if ok {
+		evs, ok = s.events(0)
+	}
 	switch {
-	case s.ready():
-		s.fanOut(c, slices.Clone(s.events)) // a copy: the subscribers read it on other goroutines
+	case ok:
+		s.fanOut(evs)
 	case s.gone():
 		for _, pid := range s.subs {
 			s.sys.send(pid, delivery{err: s.loadErr, final: true})
@@ -381,7 +377,7 @@ func (s *supervisor) onReload(c *actor.Context) {
 	}
 }
 
-func (s *supervisor) fanOut(c *actor.Context, evs []persistence.Event) {
+func (s *supervisor) fanOut(evs []persistence.Event) {
 	d := delivery{events: evs, final: s.batch.Done}
 	for _, pid := range s.subs {
 		s.sys.send(pid, d)
