@@ -1,13 +1,11 @@
 package actors
 
 import (
-	"errors"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/backlot/backlot/actors/clusterpb"
-	"github.com/backlot/backlot/persistence"
 
 	"github.com/backlot/backlot/actors/resize"
 )
@@ -51,16 +49,6 @@ type handback struct {
 // handbackDue: a handback held for handbackAfter; route it now.
 type handbackDue handback
 
-// fenceCheckEvery is how often a fencing supervisor of an unfinished batch
-// that has subscribers checks that it is still the batch's writer. A
-// supervisor learns it was fenced from its next append; one that has none
-// to make (the other supervisor does all the work while the views differ)
-// would otherwise keep its subscribers waiting on a mirror nobody updates.
-const fenceCheckEvery = time.Second
-
-// fenceCheck: time to check the fence (see fenceCheckEvery).
-type fenceCheck struct{}
-
 // handOver stops this supervisor serving its batch (see above); orig, when
 // not nil, is the message whose append was refused.
 func (s *supervisor) handOver(c *actor.Context, why string, orig any) {
@@ -86,27 +74,4 @@ func (s *supervisor) handBack(c *actor.Context, msg any) {
 	case claimed, resize.Done, subscribe:
 		c.Send(s.manager, handback{batchID: s.id, msg: m})
 	}
-}
-
-func (s *supervisor) armFenceCheck(c *actor.Context) {
-	e, self := c.Engine(), c.PID()
-	s.check = time.AfterFunc(fenceCheckEvery, func() { e.Send(self, fenceCheck{}) })
-}
-
-// checkFence yields when a newer supervisor fenced this one (see
-// fenceCheckEvery), and arms the next check while the batch is unfinished.
-func (s *supervisor) checkFence(c *actor.Context) {
-	if s.batch != nil && s.batch.Done {
-		return
-	}
-	if s.token != 0 && len(s.subs) > 0 {
-		ctx, cancel := s.ctx()
-		_, _, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token)
-		cancel()
-		if errors.Is(err, persistence.ErrFenced) {
-			s.handOver(c, "fenced off by a newer supervisor", nil)
-			return
-		}
-	}
-	s.armFenceCheck(c)
 }

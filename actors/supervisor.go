@@ -43,14 +43,7 @@ type supervisor struct {
 	// moved: fenced off, or the batch has another owner; it writes nothing
 	// more and hands every message back (handover.go).
 	moved bool
-	check *time.Timer // the next fenceCheck
-	// reloading: a reload is scheduled for subscribers that wait on a
-	// batch the store could not give yet.
-	reloading bool
 }
-
-// reload: try loading the batch again for the subscribers waiting on it.
-type reload struct{}
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
@@ -63,16 +56,7 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 
 func (s *supervisor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case actor.Started:
-		s.armFenceCheck(c)
-	case actor.Stopped:
-		if s.check != nil {
-			s.check.Stop()
-		}
-	case fenceCheck:
-		if !s.moved {
-			s.checkFence(c)
-		}
+	case actor.Started, actor.Stopped:
 	case membersChanged:
 		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
 			s.handOver(c, "the batch has another owner", nil)
@@ -106,15 +90,12 @@ func (s *supervisor) handle(c *actor.Context, msg any) {
 		}
 		s.onWorkDone(c, m)
 	case subscribe:
-		s.onSubscribe(c, m)
+		s.onSubscribe(m)
 	case unsubscribe:
 		delete(s.subs, m.sub.String())
 	case retry:
 		s.pending--
 		s.handle(c, m.msg)
-	case reload:
-		s.reloading = false
-		s.onReload(c)
 	}
 }
 
@@ -322,59 +303,31 @@ func (s *supervisor) settle(st settle) {
 	delete(s.pools, st.job)
 }
 
-func (s *supervisor) onSubscribe(c *actor.Context, m subscribe) {
+// onSubscribe answers a subscribe from the store: the batch read again (so
+// a supervisor fenced off without knowing it still tells the truth) and
+// the log after m.after. While the store cannot give them the stream stays
+// open: the answer is empty, and the subscriber asks again once its stream
+// has been idle for streamIdle.
+func (s *supervisor) onSubscribe(m subscribe) {
+	s.load()
 	var evs []persistence.Event
-	ok := s.ready()
+	ok := s.batch != nil && s.loadErr == nil
 	if ok {
 		evs, ok = s.events(m.after)
 	}
-	if !ok {
-		if s.gone() {
-			s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
-			return
-		}
-		// The store cannot give the batch now (away, or failing over):
-		// the stream stays open. Every subscribe gets an answer, empty
-		// here; the log follows once a reload succeeds.
-		s.sys.send(m.sub, delivery{})
-		s.subs[m.sub.String()] = m.sub
-		s.awaitLoad(c)
-		return
-	}
-	s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
-	if !s.batch.Done {
-		s.subs[m.sub.String()] = m.sub
-	}
-}
-
-// awaitLoad schedules a reload after retryStoreAfter, unless one is.
-func (s *supervisor) awaitLoad(c *actor.Context) {
-	if !s.reloading {
-		s.reloading = true
-		s.after(c, retryStoreAfter, retry{msg: reload{}})
-	}
-}
-
-// onReload loads the batch for the subscribers waiting on it and sends
-// them its whole log (each drops what it passed on already), or tries
-// again later while they wait; a batch found gone ends their streams.
-func (s *supervisor) onReload(c *actor.Context) {
-	var evs []persistence.Event
-	ok := s.ready()
-	if ok {
-		evs, ok = s.events(0)
-	}
 	switch {
 	case ok:
-		s.fanOut(evs)
-	case s.gone():
-		for _, pid := range s.subs {
-			s.sys.send(pid, delivery{err: s.loadErr, final: true})
+		s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
+		if s.batch.Done {
+			return
 		}
-		clear(s.subs)
-	case len(s.subs) > 0:
-		s.awaitLoad(c)
+	case s.gone():
+		s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
+		return
+	default:
+		s.sys.send(m.sub, delivery{})
 	}
+	s.subs[m.sub.String()] = m.sub
 }
 
 func (s *supervisor) fanOut(evs []persistence.Event) {
