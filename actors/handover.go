@@ -10,27 +10,20 @@ import (
 	"github.com/backlot/backlot/actors/resize"
 )
 
-// Handing a batch over. A supervisor stops serving its
-// batch when
-//   - an append comes back persistence.ErrFenced: a newer supervisor of the
-//     batch (on another node, while the members' views differ) fenced it;
-//   - the member list changes and names another owner (a node joined);
-//   - it handled a message on a node that is not the batch's owner in this
-//     node's view (a straggler routed by a node whose view was stale).
-//
-// It then writes nothing more: it tells the manager (which forgets it, so
-// the next message for the batch finds the owner anew), tells each
-// subscriber clusterpb.ErrMoved (they subscribe again from the last event
-// they passed on), and hands every message it still gets, the refused one
-// first, back to the manager, which routes it to the owner. It stops once
-// no timer of its own is pending. Only this node's supervisor stops:
-// nothing is broadcast, so the newer one is untouched.
+// Handing a batch over. A supervisor stops serving its batch when an
+// append comes back persistence.ErrFenced (a newer supervisor on another
+// node, while the members' views differ, fenced it), when the member list
+// names another owner, or when it handled a message on a node that is not
+// the owner in this node's view (a straggler). It then writes nothing
+// more: the manager forgets it, each subscriber gets clusterpb.ErrMoved
+// (and subscribes again from its last event), and every message it still
+// gets, the refused one first, goes back to the manager, which routes it
+// to the owner. It stops once no timer of its own is pending.
 
-// handbackAfter is how long the manager holds a handed-back message when
-// its own view still names this node the owner. The supervisor was fenced
-// by a node that sees another owner; both views converge within a
-// handshake or two, and routing at once would spawn a supervisor that fences
-// the other again (a ping-pong as long as the views differ).
+// handbackAfter is how long the manager holds a handed-back message while
+// its own view still names this node the owner: the views converge within
+// a handshake or two, and routing at once would spawn a supervisor that
+// fences the other again, a ping-pong as long as they differ.
 const handbackAfter = 400 * time.Millisecond
 
 // handover: supervisor pid stops serving batchID (the manager forgets it).

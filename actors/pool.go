@@ -14,12 +14,10 @@ import (
 )
 
 // pool owns the resizers, the claim loop and the jobs it claimed until
-// their supervisor says how to settle them. A slot is a claim the pool can
-// still take: the loop claims only with a free slot, and each claimed job
-// holds its slot until it has been at a resizer or turns out to need no
-// work. So the jobs out of the queue at any time are at most claimSlots:
-// one at each resizer and Config.ClaimAhead more, recorded as processing
-// and waiting in queue.
+// their supervisor says how to settle them. The loop claims only with a
+// free slot, and a claimed job holds its slot until it has been at a
+// resizer or turns out to need no work: the jobs out of the queue are at
+// most claimSlots.
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
@@ -34,11 +32,9 @@ type pool struct {
 	draining bool
 }
 
-// heldJob is a job this pool claimed and has not been told to settle yet.
-// gen numbers its last change; a job not at a resizer has a timer that
-// checks, after HeldTimeout, whether it changed since (heldCheck): if not,
-// its claim or its outcome was lost (a supervisor gone with its node, a
-// dead letter) and it is sent again.
+// heldJob is a job this pool claimed and was not told to settle yet. One
+// not at a resizer that has not changed (gen) for HeldTimeout had its
+// claim or outcome lost, and is sent again (heldCheck).
 type heldJob struct {
 	atResizer bool
 	gen       uint64
@@ -51,12 +47,9 @@ type heldCheck struct {
 	gen uint64
 }
 
-// claimSlots is how many jobs a pool takes out of the queue at once: one
-// per resizer and Config.ClaimAhead more, each of those with its
-// processing event recorded (a durable commit) while the resizers work,
-// so a resizer that finishes starts its next image at once. Measured on 2
-// cores, 640x480, four runs each way: 469-522 images/s with 2 ahead,
-// 392-446 with none; the upload's p50 rises by about 1.5 ms with the load.
+// claimSlots: one per resizer and ClaimAhead more, whose processing events
+// are committed while the resizers work (2 cores, 640x480: 469-522
+// images/s with 2 ahead, 392-446 with none).
 func claimSlots(c Config) int { return c.Workers + c.ClaimAhead }
 
 func newPool(sys *System) actor.Producer {
@@ -66,7 +59,7 @@ func newPool(sys *System) actor.Producer {
 }
 
 func (p *pool) Receive(c *actor.Context) {
-	msg, _, _ := fromWire(c.Message())
+	msg, _ := fromWire(c.Message())
 	switch m := msg.(type) {
 	case actor.Started:
 		p.slots = make(chan struct{}, claimSlots(p.sys.cfg))
@@ -89,11 +82,8 @@ func (p *pool) Receive(c *actor.Context) {
 		}
 		p.onWork(c, m)
 	case resize.Done:
-		// The attempt ended here. Until its supervisor settles it, the job
-		// counts as not at a resizer again: an outcome lost with a node
-		// that leaves is sent again. This node's manager routes it to the
-		// batch's owner as of now (the supervisor that sent the work may
-		// be gone).
+		// Not at a resizer again until settled (an outcome lost is sent
+		// again); the manager routes it to the batch's owner as of now.
 		if _, ok := p.held[m.Job]; ok {
 			p.hold(c, m.Job, false)
 		}
@@ -119,11 +109,9 @@ func (p *pool) Receive(c *actor.Context) {
 			p.resend(c, m.job)
 		}
 	case membersChanged:
-		// A supervisor lost with its node: every held job not at a resizer
-		// (a claim, work, outcome or settle in flight, a backoff) goes
-		// again to the batch's new owner, which drops it if its image is
-		// terminal. Jobs at a resizer report through the pool and the
-		// manager, which route to the new owner already.
+		// A supervisor lost with its node: each held job not at a resizer
+		// whose owner left goes again to the new owner (which drops it if
+		// its image is terminal).
 		var lost []persistence.Job // resend changes held: not while ranging over it
 		for j, h := range p.held {
 			if o := Owner(j.BatchID, m.old); !h.atResizer && !slices.Contains(m.now, o) {
@@ -184,8 +172,7 @@ func (p *pool) onSettle(m settle) {
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		if err := st.Ack(ctx, j); err != nil {
-			// Harmless: the job is redelivered later, finds its image
-			// terminal and is acked then.
+			// Harmless: redelivered, it finds its image terminal.
 			log.Warn("ack failed", "image_id", j.ImageID, "err", err)
 		}
 		cancel()
@@ -195,9 +182,8 @@ func (p *pool) onSettle(m settle) {
 	}
 }
 
-// release gives back a slot job holds, if it holds one: a job sent again
-// (a lost message, a node that left) may reach a resizer twice for one
-// claim, and the second release has nothing to give back.
+// release gives back a slot j holds, if any: a job sent again may reach a
+// resizer twice for one claim.
 func (p *pool) release(j persistence.Job) {
 	n := p.slotted[j]
 	if n == 0 {
@@ -214,9 +200,8 @@ func (p *pool) release(j persistence.Job) {
 	}
 }
 
-// hold records a change of a held job: at a resizer (its outcome comes
-// back through the pool), or waiting for word from its supervisor, for at
-// most HeldTimeout before it is sent again.
+// hold records a change of a held job: at a resizer, or waiting for word
+// from its supervisor for at most HeldTimeout.
 func (p *pool) hold(c *actor.Context, j persistence.Job, atResizer bool) {
 	p.unhold(j)
 	p.gen++
@@ -255,8 +240,8 @@ func (p *pool) checkDrained() {
 	}
 }
 
-// claimLoop runs in its own goroutine: it may block in Store.Claim, which an
-// actor must not. It only sends messages; the pool owns all state.
+// claimLoop runs in its own goroutine (Store.Claim blocks) and only sends
+// messages; the pool owns all state.
 func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) {
 	defer close(p.loopDone)
 	log := p.sys.cfg.Logger

@@ -29,10 +29,7 @@ var ErrTooSlow = errors.New("subscriber fell too far behind")
 type Subscription struct {
 	sys *System
 	pid *actor.PID
-	// ch holds pointers: its buffer (SubscriberBuffer slots, allocated
-	// whole when the subscription opens) costs an idle stream 8 bytes a
-	// slot, not a Chunk's 48.
-	ch  chan *Chunk
+	ch  chan *Chunk // pointers: 8 bytes a slot for an idle stream, not 48
 	cut atomic.Bool
 }
 
@@ -61,16 +58,9 @@ type subscriber struct {
 	timer *time.Timer
 }
 
-// subscriberInbox is a subscriber actor's initial inbox, in messages.
-// Hollywood's default (1024 envelopes of 24 bytes: 24 KiB) would be most of
-// an idle stream's memory; a subscriber gets one message per chunk, taken
-// off at once, and the ring buffer grows when a burst needs more.
+// subscriberInbox is a subscriber's initial inbox: Hollywood's default
+// (24 KiB) would be most of an idle stream's memory; it grows on a burst.
 const subscriberInbox = 8
-
-// subscriberOpts are the spawn options of every subscriber actor.
-func subscriberOpts() []actor.OptFunc {
-	return []actor.OptFunc{actor.WithInboxSize(subscriberInbox)}
-}
 
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
 	return func() actor.Receiver {
@@ -78,28 +68,16 @@ func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription)
 	}
 }
 
-// A subscriber keeps the last seq it passed on, so whenever it subscribes
-// again (its batch's supervisor moved, a gap, no answer) it asks for the
-// events after that one: nothing repeated, no gap. It subscribes again
-//   - when the member list changes its batch's owner;
-//   - on a delivery whose first event is past last+1 (a gap);
-//   - on clusterpb.ErrMoved (its supervisor handed the batch over), after
-//     handbackAfter, when the members' views have likely converged;
-//   - when no delivery came within SubscribeTimeout of a subscribe (it or
-//     its answer was lost: a dead letter on a node restarting under the
-//     same address, a supervisor that stopped meanwhile). Every subscribe
-//     is answered by one delivery, possibly empty;
-//   - when no delivery came for streamIdle while the batch is unfinished:
-//     a fan-out can be lost too (a supervisor does not send to a node its
-//     view does not list yet), and when the lost one carried the done,
-//     nothing later would show the gap.
-//
-// On a node alone none of these losses can happen, and the checks cost a
-// timer.
+// A subscriber keeps the last seq it passed on and, whenever it
+// subscribes again, asks for the events after it: nothing repeated, no
+// gap. It subscribes again when the member list changes its batch's
+// owner; on a gap (another writer's events); on clusterpb.ErrMoved, after
+// handbackAfter; with no answer SubscribeTimeout after a subscribe (every
+// subscribe gets one delivery, maybe empty); and after streamIdle without
+// a delivery (a lost fan-out, a store that could not answer).
 
 // streamIdle is how long a subscriber waits without a delivery before it
-// subscribes again (a batch may be idle that long legitimately: the cost
-// is one subscribe and an empty answer).
+// subscribes again (the cost of an idle batch: a read of the store).
 const streamIdle = 5 * time.Second
 
 // subscribeCheck: SubscribeTimeout passed since subscribe number gen, or
@@ -110,7 +88,7 @@ type subscribeCheck struct{ gen, got uint64 }
 type resubscribeNow struct{}
 
 func (s *subscriber) Receive(c *actor.Context) {
-	msg, _, _ := fromWire(c.Message())
+	msg, _ := fromWire(c.Message())
 	switch m := msg.(type) {
 	case actor.Started:
 		s.resubscribe(c)

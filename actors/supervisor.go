@@ -16,18 +16,16 @@ import (
 // storeTimeout bounds one store call made from an actor.
 const storeTimeout = 10 * time.Second
 
-// retryStoreAfter is the wait before a write that failed for a reason other
-// than a broken rule (the store unreachable) is tried again.
+// retryStoreAfter: the wait before a write the store failed is tried again.
 const retryStoreAfter = time.Second
 
-// supervisor owns one batch on the batch's owner and the subscribers it
-// fans the batch's events out to. It is the batch's only writer while it
-// holds the batch's latest fencing token (taken before its first read): it
-// records each attempt's start and outcome through the store, which
-// decides what they produce (done with the last terminal event), sends the
-// work to the pool that claimed the job and tells that pool to settle it.
-// It keeps the batch as the store last returned it, and no log: a
-// subscribe is answered from the store.
+// supervisor owns one batch on its owner, and the batch's subscribers. It
+// is the batch's only writer while it holds the latest fencing token
+// (taken before its first read): it records each attempt's start and
+// outcome through the store, which decides what they produce (done with
+// the last terminal event), sends the work to the pool that claimed the
+// job and tells that pool to settle it. It keeps the batch as the store
+// last returned it, and no log: a subscribe is answered from the store.
 type supervisor struct {
 	sys     *System
 	id      string
@@ -103,9 +101,9 @@ func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }
 
-// load reads the batch from the store, fencing first (once), so it reads
-// everything the batch's previous writer wrote before being cut off. On failure it keeps what it had and records the error; a later
-// message tries again.
+// load reads the batch, fencing first (once), so it reads everything the
+// previous writer wrote before being cut off. On failure it keeps what it
+// had and records the error.
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -128,8 +126,7 @@ func (s *supervisor) load() {
 	s.batch, s.loadErr = b, nil
 }
 
-// events reads the log after seq `after`, or nil when the store cannot
-// give it now.
+// events reads the log after seq `after`; false when the store cannot.
 func (s *supervisor) events(after uint64) ([]persistence.Event, bool) {
 	ctx, cancel := s.ctx()
 	defer cancel()
