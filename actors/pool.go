@@ -22,7 +22,6 @@ type pool struct {
 	sys      *System
 	idle     []*actor.PID
 	queue    []resize.Work
-	busy     int
 	slots    chan struct{}
 	slotted  map[persistence.Job]int // claimed jobs that still hold slots, and how many
 	held     map[persistence.Job]heldJob
@@ -89,12 +88,10 @@ func (p *pool) Receive(c *actor.Context) {
 		}
 		c.Send(p.sys.manager, m)
 	case resize.Idle:
-		p.busy--
 		p.release(m.Job)
 		if len(p.queue) > 0 && !p.draining {
 			next := p.queue[0]
 			p.queue = p.queue[1:]
-			p.busy++
 			c.Send(m.PID, next)
 		} else {
 			p.idle = append(p.idle, m.PID)
@@ -152,7 +149,6 @@ func (p *pool) onWork(c *actor.Context, m resize.Work) {
 	}
 	r := p.idle[len(p.idle)-1]
 	p.idle = p.idle[:len(p.idle)-1]
-	p.busy++
 	c.Send(r, m)
 }
 
@@ -229,7 +225,7 @@ func (p *pool) resend(c *actor.Context, j persistence.Job) {
 }
 
 func (p *pool) checkDrained() {
-	if p.draining && p.busy == 0 {
+	if p.draining && len(p.idle) == p.sys.cfg.Workers {
 		select {
 		case <-p.sys.drained:
 		default:

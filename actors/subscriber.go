@@ -47,14 +47,12 @@ func (s *Subscription) Close() { s.sys.engine.Poison(s.pid) }
 type subscriber struct {
 	sys     *System
 	batchID string
-	after   uint64
 	sub     *Subscription
 	closed  bool
-	last    uint64 // the highest seq passed on (at first: after)
-	// gen numbers this subscriber's subscribes, got its deliveries; timer
-	// checks that one came, or resubscribes after a move.
-	gen   uint64
-	got   uint64
+	last    uint64 // the highest seq passed on (at first: Last-Event-ID)
+	// n counts subscribes and deliveries; timer wakes the subscriber to
+	// subscribe again if n has not moved since it was armed.
+	n     uint64
 	timer *time.Timer
 }
 
@@ -64,7 +62,7 @@ const subscriberInbox = 8
 
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
 	return func() actor.Receiver {
-		return &subscriber{sys: sys, batchID: batchID, after: after, last: after, sub: sub}
+		return &subscriber{sys: sys, batchID: batchID, last: after, sub: sub}
 	}
 }
 
@@ -80,12 +78,8 @@ func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription)
 // subscribes again (the cost of an idle batch: a read of the store).
 const streamIdle = 5 * time.Second
 
-// subscribeCheck: SubscribeTimeout passed since subscribe number gen, or
-// streamIdle since delivery number got.
-type subscribeCheck struct{ gen, got uint64 }
-
-// resubscribeNow: the wait after a move is over.
-type resubscribeNow struct{}
+// wake: the wait armed when n was n is over.
+type wake struct{ n uint64 }
 
 func (s *subscriber) Receive(c *actor.Context) {
 	msg, _ := fromWire(c.Message())
@@ -98,13 +92,11 @@ func (s *subscriber) Receive(c *actor.Context) {
 		if Owner(s.batchID, m.old) != Owner(s.batchID, m.now) {
 			s.resubscribe(c)
 		}
-	case subscribeCheck:
-		if m.gen == s.gen && m.got == s.got {
+	case wake:
+		if m.n == s.n {
 			s.sys.cfg.Logger.Debug("no delivery in time; subscribing again", "batch_id", s.batchID, "after", s.last)
 			s.resubscribe(c)
 		}
-	case resubscribeNow:
-		s.resubscribe(c)
 	case actor.Stopped:
 		s.sys.subs.Delete(c.PID())
 		if s.timer != nil {
@@ -117,12 +109,12 @@ func (s *subscriber) Receive(c *actor.Context) {
 }
 
 func (s *subscriber) onDelivery(c *actor.Context, m delivery) {
-	s.got++
-	s.later(c, streamIdle, subscribeCheck{gen: s.gen, got: s.got})
+	s.n++
 	if errors.Is(m.err, clusterpb.ErrMoved) {
-		s.later(c, handbackAfter, resubscribeNow{})
+		s.later(c, handbackAfter)
 		return
 	}
+	s.later(c, streamIdle)
 	evs := m.events
 	for len(evs) > 0 && evs[0].Seq <= s.last {
 		evs = evs[1:]
@@ -144,18 +136,18 @@ func (s *subscriber) resubscribe(c *actor.Context) {
 	if s.closed {
 		return
 	}
-	s.gen++
+	s.n++
 	c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.last, sub: c.PID()})
-	s.later(c, s.sys.cfg.SubscribeTimeout, subscribeCheck{gen: s.gen, got: s.got})
+	s.later(c, s.sys.cfg.SubscribeTimeout)
 }
 
-// later sends msg to this subscriber after d, replacing the pending timer
-// (a subscriber waits for one thing at a time).
-func (s *subscriber) later(c *actor.Context, d time.Duration, msg any) {
+// later wakes this subscriber after d unless n moves meanwhile, replacing
+// the pending timer (a subscriber waits for one thing at a time).
+func (s *subscriber) later(c *actor.Context, d time.Duration) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	e, self := c.Engine(), c.PID()
+	e, self, msg := c.Engine(), c.PID(), wake{n: s.n}
 	s.timer = time.AfterFunc(d, func() { e.Send(self, msg) })
 }
 

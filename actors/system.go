@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,48 +57,24 @@ func (c *Config) defaults() error {
 	if c.Store == nil || c.Blobs == nil {
 		return errors.New("actors: Config needs a Store and Blobs")
 	}
-	if c.Workers <= 0 {
-		c.Workers = runtime.NumCPU()
-	}
+	c.Workers = cmp.Or(max(c.Workers, 0), runtime.NumCPU())
 	if c.Limits.Budget == nil {
 		c.Limits.Budget = resize.NewBudget(resize.DefaultMaxDecodeMemory, c.Workers)
 	}
-	switch {
-	case c.ClaimAhead == 0:
-		c.ClaimAhead = c.Workers
-	case c.ClaimAhead < 0:
-		c.ClaimAhead = 0
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = persistence.DefaultMaxAttempts
-	}
-	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = persistence.DefaultRetryBackoff
-	}
-	if c.SubscriberBuffer <= 0 {
-		c.SubscriberBuffer = 64
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Observer == nil {
-		c.Observer = nopObserver{}
-	}
-	if c.HeldTimeout <= 0 {
-		c.HeldTimeout = 10 * time.Second
-	}
-	if c.SubscribeTimeout <= 0 {
-		c.SubscribeTimeout = 2 * time.Second
-	}
+	c.ClaimAhead = max(cmp.Or(c.ClaimAhead, c.Workers), 0)
+	c.MaxAttempts = cmp.Or(max(c.MaxAttempts, 0), persistence.DefaultMaxAttempts)
+	c.RetryBackoff = cmp.Or(max(c.RetryBackoff, 0), persistence.DefaultRetryBackoff)
+	c.SubscriberBuffer = cmp.Or(max(c.SubscriberBuffer, 0), 64)
+	c.HeldTimeout = cmp.Or(max(c.HeldTimeout, 0), 10*time.Second)
+	c.SubscribeTimeout = cmp.Or(max(c.SubscribeTimeout, 0), 2*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Observer = cmp.Or[Observer](c.Observer, nopObserver{})
 	return nil
 }
 
 // backoff is the wait after the failed attempt n (1-based).
 func (c *Config) backoff(n int) time.Duration {
-	if n > 6 {
-		n = 6
-	}
-	return c.RetryBackoff << (n - 1)
+	return c.RetryBackoff << (min(n, 6) - 1)
 }
 
 // System is a running actor engine with its manager and pool.
