@@ -199,7 +199,7 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
-	ev := outcome(s.id, m, s.sys.cfg.MaxAttempts)
+	ev := m.Event(s.sys.cfg.MaxAttempts)
 	if m.Err != nil {
 		attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
 		var pe *resize.PanicError
@@ -219,25 +219,6 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
 	s.settle(settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
-}
-
-// outcome is the event an attempt's result makes: completed, failed
-// (permanent, or the last attempt) or retrying.
-func outcome(batchID string, m resize.Done, maxAttempts int) persistence.Event {
-	ev := persistence.Event{BatchID: batchID, ImageID: m.Job.ImageID}
-	switch {
-	case m.Err == nil:
-		ev.Type = persistence.EventCompleted
-		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
-	case resize.Permanent(m.Err):
-		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.Err)
-	case m.Attempt < maxAttempts:
-		ev.Type, ev.Error = persistence.EventRetrying, resize.Message(m.Err)
-	default:
-		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, resize.Message(m.Err))
-	}
-	return ev
 }
 
 // append records evs with this supervisor's token, then fans out what the

@@ -35,18 +35,11 @@ func toWire(msg any) any {
 	case delivery:
 		return clusterpb.NewDelivery(m.events, m.final, m.err)
 	case resize.Work:
-		return &clusterpb.Work{Job: clusterpb.FromJob(m.Job), Opts: clusterpb.FromOptions(m.Opts), Attempt: int32(m.Attempt)}
+		return clusterpb.FromWork(m)
 	case settle:
 		return &clusterpb.Settle{Job: clusterpb.FromJob(m.job), Requeue: m.requeue, After: durationpb.New(m.after), FreeSlot: m.freeSlot}
 	case resize.Done:
-		w := &clusterpb.WorkDone{
-			Job: clusterpb.FromJob(m.Job), Attempt: int32(m.Attempt), Width: int32(m.Res.Width),
-			Height: int32(m.Res.Height), Bytes: m.Res.Bytes, Sum: m.Res.Sum, Took: durationpb.New(m.Took), Pool: m.Pool,
-		}
-		if m.Err != nil {
-			w.Failure = &clusterpb.Failure{Message: resize.Message(m.Err), Permanent: resize.Permanent(m.Err)}
-		}
-		return w
+		return clusterpb.FromDone(m)
 	}
 	return msg
 }
@@ -64,31 +57,11 @@ func fromWire(msg any) (local any, remote bool) {
 	case *clusterpb.Delivery:
 		return delivery{events: clusterpb.ToEvents(m.GetEvents()), final: m.GetFinal(), err: m.Err()}, true
 	case *clusterpb.Work:
-		return resize.Work{Job: m.GetJob().Persistence(), Opts: m.GetOpts().Persistence(), Attempt: int(m.GetAttempt())}, true
+		return m.Resize(), true
 	case *clusterpb.Settle:
 		return settle{job: m.GetJob().Persistence(), requeue: m.GetRequeue(), after: m.GetAfter().AsDuration(), freeSlot: m.GetFreeSlot()}, true
 	case *clusterpb.WorkDone:
-		d := resize.Done{Job: m.GetJob().Persistence(), Attempt: int(m.GetAttempt()), Took: m.Duration(), Pool: m.GetPool()}
-		d.Res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
-		if f := m.GetFailure(); f != nil {
-			d.Err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
-		}
-		return d, true
+		return m.Resize(), true
 	}
 	return msg, false
-}
-
-// remoteFailure is an attempt's error after it crossed a node; a permanent
-// one wraps resize.ErrUnsupported, so resize.Permanent holds.
-type remoteFailure struct {
-	msg       string
-	permanent bool
-}
-
-func (e *remoteFailure) Error() string { return e.msg }
-func (e *remoteFailure) Unwrap() error {
-	if e.permanent {
-		return resize.ErrUnsupported
-	}
-	return nil
 }
