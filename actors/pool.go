@@ -25,26 +25,22 @@ type pool struct {
 	slots    chan struct{}
 	slotted  map[persistence.Job]int // claimed jobs that still hold slots, and how many
 	held     map[persistence.Job]heldJob
-	gen      uint64 // numbers the changes of held jobs
+	sweep    actor.SendRepeater
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
 }
 
 // heldJob is a job this pool claimed and was not told to settle yet. One
-// not at a resizer that has not changed (gen) for HeldTimeout had its
-// claim or outcome lost, and is sent again (heldCheck).
+// not at a resizer that has not changed for HeldTimeout had its claim or
+// outcome lost, and is sent again (a sweep every HeldTimeout/2 looks).
 type heldJob struct {
 	atResizer bool
-	gen       uint64
-	timer     *time.Timer
+	since     time.Time
 }
 
-// heldCheck: HeldTimeout passed since held job's change gen.
-type heldCheck struct {
-	job persistence.Job
-	gen uint64
-}
+// sweepHeld: time to look for held jobs to send again.
+type sweepHeld struct{}
 
 // claimSlots: one per resizer and ClaimAhead more, whose processing events
 // are committed while the resizers work (2 cores, 640x480: 469-522
@@ -71,20 +67,21 @@ func (p *pool) Receive(c *actor.Context) {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.loopDone = cancel, make(chan struct{})
 		go p.claimLoop(ctx, c.Engine(), c.PID())
+		p.sweep = c.SendRepeat(c.PID(), sweepHeld{}, p.sys.cfg.HeldTimeout/2)
 	case claimed:
 		p.slotted[m.job]++ // twice when a lease expired while this pool still held it
-		p.hold(c, m.job, false)
+		p.hold(m.job, false)
 		c.Send(p.sys.manager, m)
 	case resize.Work:
 		if _, ok := p.held[m.Job]; ok {
-			p.hold(c, m.Job, true)
+			p.hold(m.Job, true)
 		}
 		p.onWork(c, m)
 	case resize.Done:
 		// Not at a resizer again until settled (an outcome lost is sent
 		// again); the manager routes it to the batch's owner as of now.
 		if _, ok := p.held[m.Job]; ok {
-			p.hold(c, m.Job, false)
+			p.hold(m.Job, false)
 		}
 		c.Send(p.sys.manager, m)
 	case resize.Idle:
@@ -99,25 +96,16 @@ func (p *pool) Receive(c *actor.Context) {
 		p.checkDrained()
 	case settle:
 		p.onSettle(m)
-	case heldCheck:
-		if h, ok := p.held[m.job]; ok && h.gen == m.gen && !h.atResizer {
-			p.sys.cfg.Logger.Info("no word on a claimed job; sending it again",
-				"batch_id", m.job.BatchID, "image_id", m.job.ImageID, "after", p.sys.cfg.HeldTimeout)
-			p.resend(c, m.job)
-		}
+	case sweepHeld:
+		p.resendIf(c, "no word on a claimed job; sending it again", func(j persistence.Job, h heldJob) bool {
+			return time.Since(h.since) >= p.sys.cfg.HeldTimeout
+		})
 	case membersChanged:
-		// A supervisor lost with its node: each held job not at a resizer
-		// whose owner left goes again to the new owner (which drops it if
-		// its image is terminal).
-		var lost []persistence.Job // resend changes held: not while ranging over it
-		for j, h := range p.held {
-			if o := Owner(j.BatchID, m.old); !h.atResizer && !slices.Contains(m.now, o) {
-				lost = append(lost, j)
-			}
-		}
-		for _, j := range lost {
-			p.resend(c, j)
-		}
+		// A supervisor lost with its node: the new owner drops a job whose
+		// image is terminal.
+		p.resendIf(c, "the batch's owner left; sending the claim again", func(j persistence.Job, _ heldJob) bool {
+			return !slices.Contains(m.now, Owner(j.BatchID, m.old))
+		})
 	case drain:
 		if !p.draining {
 			p.draining = true
@@ -126,10 +114,8 @@ func (p *pool) Receive(c *actor.Context) {
 		}
 		p.checkDrained()
 	case actor.Stopped:
-		for j := range p.held {
-			p.unhold(j)
-		}
 		if p.cancel != nil {
+			p.sweep.Stop()
 			p.cancel()
 			<-p.loopDone
 		}
@@ -154,7 +140,7 @@ func (p *pool) onWork(c *actor.Context, m resize.Work) {
 
 // onSettle acks or requeues a job this pool claimed, as its supervisor says.
 func (p *pool) onSettle(m settle) {
-	p.unhold(m.job)
+	delete(p.held, m.job)
 	st, log, j := p.sys.cfg.Store, p.sys.cfg.Logger, m.job
 	if m.requeue {
 		time.AfterFunc(m.after, func() {
@@ -197,31 +183,21 @@ func (p *pool) release(j persistence.Job) {
 }
 
 // hold records a change of a held job: at a resizer, or waiting for word
-// from its supervisor for at most HeldTimeout.
-func (p *pool) hold(c *actor.Context, j persistence.Job, atResizer bool) {
-	p.unhold(j)
-	p.gen++
-	h := heldJob{atResizer: atResizer, gen: p.gen}
-	if !atResizer {
-		e, self, msg := c.Engine(), c.PID(), heldCheck{job: j, gen: p.gen}
-		h.timer = time.AfterFunc(p.sys.cfg.HeldTimeout, func() { e.Send(self, msg) })
-	}
-	p.held[j] = h
+// from its supervisor.
+func (p *pool) hold(j persistence.Job, atResizer bool) {
+	p.held[j] = heldJob{atResizer: atResizer, since: time.Now()}
 }
 
-func (p *pool) unhold(j persistence.Job) {
-	if h, ok := p.held[j]; ok {
-		if h.timer != nil {
-			h.timer.Stop()
+// resendIf sends the claim of each held job not at a resizer that lost
+// says is lost again, to the batch's owner as of now.
+func (p *pool) resendIf(c *actor.Context, why string, lost func(persistence.Job, heldJob) bool) {
+	for j, h := range p.held {
+		if !h.atResizer && lost(j, h) {
+			p.sys.cfg.Logger.Info(why, "batch_id", j.BatchID, "image_id", j.ImageID)
+			p.hold(j, false) // replacing an entry while ranging is allowed
+			c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
 		}
-		delete(p.held, j)
 	}
-}
-
-// resend sends a held job's claim again, to the batch's owner as of now.
-func (p *pool) resend(c *actor.Context, j persistence.Job) {
-	p.hold(c, j, false)
-	c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
 }
 
 func (p *pool) checkDrained() {

@@ -24,7 +24,6 @@ func membersAt(addr string) *actor.PID { return actor.NewPID(addr, membersKind+"
 type (
 	tick      struct{}
 	reachable struct{ addr string } // a TCP dial to addr succeeded
-	probed    struct{ addr string } // a probe of addr ended (either way)
 )
 
 // known is a member other than this node, with when it was last heard of.
@@ -39,7 +38,6 @@ type membership struct {
 	n       *Node
 	self    *hcluster.Member
 	members map[string]*known // by id, without self
-	probing map[string]bool   // addresses being dialled
 	ticker  actor.SendRepeater
 	ctx     context.Context // ends the probes when the actor stops
 	cancel  context.CancelFunc
@@ -49,7 +47,7 @@ func newMembership(n *Node) actor.Producer {
 	return func() actor.Receiver {
 		return &membership{
 			n: n, self: &hcluster.Member{ID: n.cfg.ID, Host: n.cfg.Listen},
-			members: make(map[string]*known), probing: make(map[string]bool),
+			members: make(map[string]*known),
 		}
 	}
 }
@@ -81,8 +79,6 @@ func (p *membership) Receive(c *actor.Context) {
 		}
 	case reachable:
 		c.Send(membersAt(m.addr), &hcluster.Handshake{Member: p.self})
-	case probed:
-		delete(p.probing, m.addr)
 	case actor.RemoteUnreachableEvent:
 		for _, k := range p.members {
 			if k.m.Host == m.ListenAddr {
@@ -113,14 +109,11 @@ func (p *membership) onHandshake(c *actor.Context, m *hcluster.Member) {
 		}
 		return
 	}
-	if k := p.members[m.ID]; k != nil {
-		if k.m.Host == m.Host {
-			k.seen = time.Now()
-			return
-		}
-		p.drop(k, "restarted at another address")
+	if k := p.members[m.ID]; k != nil && k.m.Host == m.Host {
+		k.seen = time.Now()
+		return
 	}
-	p.members[m.ID] = &known{m: m, seen: time.Now()}
+	p.members[m.ID] = &known{m: m, seen: time.Now()} // new, or back at another address
 	p.n.cfg.Logger.Info("cluster member joined", "member_id", m.ID, "member_addr", m.Host)
 	p.publish()
 	c.Send(membersAt(m.Host), &hcluster.Handshake{Member: p.self})
@@ -164,10 +157,9 @@ func (p *membership) expire() {
 // Sending to an address nobody listens on would stall Hollywood's router
 // (see the package doc), so nothing is sent before the dial succeeds.
 func (p *membership) probe(c *actor.Context, addr string) {
-	if addr == "" || addr == p.self.Host || p.probing[addr] {
+	if addr == "" || addr == p.self.Host {
 		return
 	}
-	p.probing[addr] = true
 	e, self, ctx, timeout := c.Engine(), c.PID(), p.ctx, p.n.cfg.HeartbeatEvery
 	go func() {
 		d := net.Dialer{Timeout: timeout}
@@ -175,7 +167,6 @@ func (p *membership) probe(c *actor.Context, addr string) {
 			conn.Close()
 			e.Send(self, reachable{addr: addr})
 		}
-		e.Send(self, probed{addr: addr})
 	}()
 }
 
