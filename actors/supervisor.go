@@ -36,8 +36,7 @@ type supervisor struct {
 	pending int // timers (store retries) that will message us
 	over    bool
 	log     *slog.Logger
-	pools   map[persistence.Job]*actor.PID // the pool that claimed each job
-	token   uint64                         // this writer's fencing token; 0 until fenced
+	token   uint64 // this writer's fencing token; 0 until fenced
 	// moved: fenced off, or the batch has another owner; it writes nothing
 	// more and hands every message back (handover.go).
 	moved bool
@@ -47,7 +46,7 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			pools: make(map[persistence.Job]*actor.PID), log: sys.cfg.Logger.With("batch_id", batchID),
+			log: sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
 }
@@ -78,14 +77,8 @@ func (s *supervisor) Receive(c *actor.Context) {
 func (s *supervisor) handle(c *actor.Context, msg any) {
 	switch m := msg.(type) {
 	case claimed:
-		if m.pool != nil {
-			s.pools[m.job] = m.pool
-		}
-		s.onClaimed(c, m.job)
+		s.onClaimed(c, m)
 	case resize.Done:
-		if m.Pool != nil {
-			s.pools[m.Job] = m.Pool
-		}
 		s.onWorkDone(c, m)
 	case subscribe:
 		s.onSubscribe(m)
@@ -154,19 +147,20 @@ func (s *supervisor) gone() bool {
 
 // onClaimed starts an attempt: record processing (the store numbers the
 // attempt), then send the image to the pool that claimed it.
-func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
+func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
+	job, pool := m.job, m.pool
 	if !s.ready() {
 		if s.gone() {
-			s.settle(settle{job: job, freeSlot: true}) // an orphan job: nothing to do
+			s.settle(pool, settle{job: job, freeSlot: true}) // an orphan job: nothing to do
 			return
 		}
 		// The store is unreachable: hand the job back once it may be.
-		s.settle(settle{job: job, freeSlot: true, requeue: true, after: retryStoreAfter})
+		s.settle(pool, settle{job: job, freeSlot: true, requeue: true, after: retryStoreAfter})
 		return
 	}
 	im := s.batch.Image(job.ImageID)
 	if s.batch.Done || im == nil || im.State.Terminal() {
-		s.settle(settle{job: job, freeSlot: true}) // a redelivered duplicate: already settled
+		s.settle(pool, settle{job: job, freeSlot: true}) // a redelivered duplicate: already settled
 		return
 	}
 	if im.Attempts >= s.sys.cfg.MaxAttempts {
@@ -174,26 +168,26 @@ func (s *supervisor) onClaimed(c *actor.Context, job persistence.Job) {
 		if im.Error != "" {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
 		}
-		if _, ok := s.append(c, claimed{job: job}, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}); ok {
-			s.settle(settle{job: job, freeSlot: true})
+		if _, ok := s.append(c, m, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}); ok {
+			s.settle(pool, settle{job: job, freeSlot: true})
 		}
 		return
 	}
-	evs, ok := s.append(c, claimed{job: job}, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
+	evs, ok := s.append(c, m, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
 	if !ok {
 		return // refused: settled by append; failed: retried, still holding its slot
 	}
 	// The outcome comes back through the claiming pool and its node's
 	// manager, so it reaches the batch's owner as of then even if this
 	// supervisor has handed the batch over meanwhile.
-	s.sys.send(s.poolOf(job), resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
+	s.sys.send(s.poolOr(pool), resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
 }
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
 func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	if !s.ready() {
 		if s.gone() {
-			s.settle(settle{job: m.Job})
+			s.settle(m.Pool, settle{job: m.Job})
 			return
 		}
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
@@ -213,12 +207,12 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	}
 	s.sys.cfg.Observer.AttemptDone(ev.Type, m.Took)
 	if ev.Type.Terminal() {
-		s.settle(settle{job: m.Job})
+		s.settle(m.Pool, settle{job: m.Job})
 		return
 	}
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
-	s.settle(settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
+	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
 }
 
 // append records evs with this supervisor's token, then fans out what the
@@ -255,9 +249,9 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 		s.load()
 		switch m := orig.(type) {
 		case claimed: // not dispatched: the slot is free again
-			s.settle(settle{job: m.job, freeSlot: true})
+			s.settle(m.pool, settle{job: m.job, freeSlot: true})
 		case resize.Done: // the resizer already gave its slot back
-			s.settle(settle{job: m.Job})
+			s.settle(m.Pool, settle{job: m.Job})
 		}
 		return nil, false
 	}
@@ -266,20 +260,16 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	return nil, false
 }
 
-// poolOf is the pool that claimed job (this node's if unknown: a job a
-// test or a retry handed in without one).
-func (s *supervisor) poolOf(job persistence.Job) *actor.PID {
-	if p, ok := s.pools[job]; ok {
-		return p
+// poolOr is pool, or this node's when nil (a claim a test handed in).
+func (s *supervisor) poolOr(pool *actor.PID) *actor.PID {
+	if pool == nil {
+		return s.sys.pool
 	}
-	return s.sys.pool
+	return pool
 }
 
 // settle tells the pool that claimed the job what to do with it.
-func (s *supervisor) settle(st settle) {
-	s.sys.send(s.poolOf(st.job), st)
-	delete(s.pools, st.job)
-}
+func (s *supervisor) settle(pool *actor.PID, st settle) { s.sys.send(s.poolOr(pool), st) }
 
 // onSubscribe answers a subscribe from the store: the batch read again (so
 // a supervisor fenced off without knowing it still tells the truth) and
