@@ -26,12 +26,6 @@ import (
 // fences the other again, a ping-pong as long as they differ.
 const handbackAfter = 400 * time.Millisecond
 
-// handover: supervisor pid stops serving batchID (the manager forgets it).
-type handover struct {
-	batchID string
-	pid     *actor.PID
-}
-
 // handback: a message a handing-over supervisor got; the manager routes it
 // to the batch's owner.
 type handback struct {
@@ -47,7 +41,7 @@ type handbackDue handback
 func (s *supervisor) handOver(c *actor.Context, why string, orig any) {
 	s.moved = true
 	s.log.Info("supervisor hands its batch over", "why", why, "owner", s.sys.ownerOf(s.id), "subscribers", len(s.subs))
-	c.Send(s.manager, handover{batchID: s.id, pid: c.PID()})
+	c.Send(s.manager, finished{batchID: s.id, pid: c.PID(), handover: true})
 	for _, sub := range s.subs {
 		s.sys.send(sub, delivery{err: clusterpb.ErrMoved})
 	}

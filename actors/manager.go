@@ -43,10 +43,6 @@ func (m *manager) Receive(c *actor.Context) {
 		} else if pid, ok := m.sups[msg.batchID]; ok {
 			c.Send(pid, msg)
 		}
-	case handover:
-		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
-			delete(m.sups, msg.batchID)
-		}
 	case handback:
 		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
 			m.route(c, msg.batchID, msg.msg, false)
@@ -66,8 +62,9 @@ func (m *manager) Receive(c *actor.Context) {
 		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
 			delete(m.sups, msg.batchID)
 		}
-		// Also one already replaced: each sends finished once.
-		c.Engine().Poison(msg.pid)
+		if !msg.handover { // also one already replaced: each finishes once
+			c.Engine().Poison(msg.pid)
+		}
 	case actor.Stopped:
 		// Each supervisor handles what is already in its inbox, then stops.
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)

@@ -49,10 +49,13 @@ type settle struct {
 	freeSlot bool
 }
 
-// finished: the supervisor pid has nothing left to do.
+// finished: the supervisor pid stops serving batchID, so the manager
+// forgets it; it is stopped too unless it is only handing the batch over
+// (handover.go) and still has timers pending.
 type finished struct {
-	batchID string
-	pid     *actor.PID
+	batchID  string
+	pid      *actor.PID
+	handover bool
 }
 
 // retry wraps a message a supervisor handles again after a store failure.
