@@ -6,7 +6,6 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/backlot/backlot/actors/clusterpb"
-
 	"github.com/backlot/backlot/actors/resize"
 )
 

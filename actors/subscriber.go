@@ -19,10 +19,6 @@ type Chunk struct {
 	Err    error
 }
 
-// ErrTooSlow ends a subscription whose reader fell more than the buffer
-// behind; the client resumes with Last-Event-ID and loses nothing.
-var ErrTooSlow = errors.New("subscriber fell too far behind")
-
 // Subscription is one SSE connection's view of a batch. C is closed after
 // the Final chunk, or early when the reader is too slow (Cut reports it) or
 // the subscription is closed.

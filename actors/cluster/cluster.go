@@ -59,15 +59,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("cluster peer %q: %w", p, err)
 		}
 	}
-	if c.HeartbeatEvery <= 0 {
-		c.HeartbeatEvery = DefaultHeartbeatEvery
-	}
-	if c.MemberTimeout <= 0 {
-		c.MemberTimeout = DefaultMemberTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.HeartbeatEvery = cmp.Or(max(c.HeartbeatEvery, 0), DefaultHeartbeatEvery)
+	c.MemberTimeout = cmp.Or(max(c.MemberTimeout, 0), DefaultMemberTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return nil
 }
 
