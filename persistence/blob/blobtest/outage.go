@@ -60,6 +60,10 @@ type Outage struct {
 	// Restart starts it again on the same address and data and returns
 	// once it answers.
 	Restart func(t *testing.T)
+	// Pause makes the server hang (SIGSTOP: it accepts, nothing answers)
+	// and Resume brings it back; the store under test must give up on a
+	// request that moves nothing within a second or two.
+	Pause, Resume func(t *testing.T)
 }
 
 // RunOutage runs the cases of a server that disappears mid-call, for a
@@ -68,11 +72,39 @@ type Outage struct {
 // blob.ErrUnavailable within the suite's wait (never hangs), and once the
 // server is back no object is corrupt: each holds what was committed, or
 // is absent. newStore gives a fresh store on the one server that o kills
-// and restarts; cases run one after another.
+// and restarts; cases run one after another, Hung first: a server just
+// restarted may take seconds over its first writes (SeaweedFS), which a
+// store that gives up on a silent second would take for a hang.
 func RunOutage(t *testing.T, newStore func(t *testing.T) blob.Store, o Outage) {
 	t.Helper()
+	t.Run("Hung", func(t *testing.T) { testHung(t, newStore(t), o) })
 	t.Run("KilledMidRead", func(t *testing.T) { testKilledMidRead(t, newStore(t), o) })
 	t.Run("KilledMidPut", func(t *testing.T) { testKilledMidPut(t, newStore(t), o) })
+}
+
+// testHung: the server hangs (it accepts, nothing answers) mid-read and
+// with a Commit under way: both fail with ErrUnavailable within the
+// suite's wait rather than wait for it; once it answers again, the object
+// read is whole and the one committed absent or whole.
+func testHung(t *testing.T, s blob.Store, o Outage) {
+	src := data(70, 2<<20)
+	put(t, s, "h/obj", src, blob.CreateOptions{})
+	obj := open(t, s, "h/obj")
+	w := create(t, s, "h/new", blob.CreateOptions{})
+	write(t, w, data(71, 4<<20))
+	o.Pause(t)
+	unavailable(t, "ReadAt", func() error { _, err := obj.ReadAt(make([]byte, 1000), 1<<20); return err })
+	var err error
+	done := make(chan struct{})
+	go func() { defer close(done); _, err = w.Commit(t.Context()) }()
+	within(t, done, "a Commit while the server hangs")
+	o.Resume(t)
+	holds(t, s, "h/obj", src)
+	if err == nil {
+		holds(t, s, "h/new", data(71, 4<<20))
+	} else if !errors.Is(err, blob.ErrUnavailable) {
+		t.Fatalf("Commit while the server hangs = %v, want ErrUnavailable", err)
+	}
 }
 
 // unavailable runs call on a goroutine and checks that it fails with

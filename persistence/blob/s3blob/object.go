@@ -87,14 +87,19 @@ func (o *object) get(off, n int64) (io.ReadCloser, error) {
 		return nil, err
 	}
 	core := minio.Core{Client: o.s.c}
-	rc, _, _, err := core.GetObject(o.ctx, o.s.bucket, o.s.name(o.info.Key), opts)
+	wd := newWatchdog(o.ctx, o.s.idle)
+	rc, _, _, err := core.GetObject(wd.ctx, o.s.bucket, o.s.name(o.info.Key), opts)
 	if err != nil {
+		wd.stop()
+		if wd.fired() {
+			return nil, wd.err("read", o.info.Key, err)
+		}
 		if preconditionFailed(err) {
 			return nil, fmt.Errorf("read %s: replaced since it was opened: %w", o.info.Key, err)
 		}
 		return nil, wrap("read", o.info.Key, err)
 	}
-	return rc, nil
+	return &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: o.info.Key}, c: rc}, nil
 }
 
 // Read reads on from the last Read, through one GET from there to the end.

@@ -54,6 +54,10 @@ type Options struct {
 	// MaxRetries is how many times a request that failed on the network
 	// or with a 5xx is tried in all; 0 is 3.
 	MaxRetries int
+	// IdleTimeout fails a GET or PUT with blob.ErrUnavailable once no
+	// byte of it moved for this long: a server that hangs rather than
+	// refuses (stopped, a stuck disk). 0 is 30 s.
+	IdleTimeout time.Duration
 	// Transport replaces the HTTP transport (tests).
 	Transport http.RoundTripper
 }
@@ -65,6 +69,7 @@ type Store struct {
 	prefix   string // "" or ending in '/'
 	spoolDir string
 	endpoint string
+	idle     time.Duration
 }
 
 // New connects to the object store and checks that the bucket is there
@@ -125,7 +130,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(spool, 0o755); err != nil {
 		return nil, fmt.Errorf("s3blob: spool directory: %w", err)
 	}
-	s := &Store{c: c, bucket: opts.Bucket, prefix: prefix, spoolDir: spool, endpoint: opts.Endpoint}
+	idle := opts.IdleTimeout
+	if idle <= 0 {
+		idle = 30 * time.Second
+	}
+	s := &Store{c: c, bucket: opts.Bucket, prefix: prefix, spoolDir: spool, endpoint: opts.Endpoint, idle: idle}
 	if err := s.Check(ctx); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/blobtest"
@@ -55,16 +58,25 @@ func TestStore(t *testing.T) {
 func TestOutage(t *testing.T) {
 	srv := seaweedtest.Start(t)
 	srv.MakeBucket(t, "backlot")
+	// SeaweedFS's first writes make its volumes (seconds): done here,
+	// not under the suite's 2 s idle timeout.
+	if _, err := srv.Client(t).PutObject(t.Context(), "backlot", "warm", strings.NewReader("up"), 2, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	var n atomic.Int64
 	blobtest.RunOutage(t, func(t *testing.T) blob.Store {
 		opts := options(srv, "backlot", fmt.Sprintf("outage/%d", n.Add(1)))
 		opts.SpoolDir = t.TempDir()
+		opts.IdleTimeout = 2 * time.Second
 		s, err := New(t.Context(), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
-	}, blobtest.Outage{Kill: func(t *testing.T) { srv.Kill(t) }, Restart: func(t *testing.T) { srv.Restart(t) }})
+	}, blobtest.Outage{
+		Kill: func(t *testing.T) { srv.Kill(t) }, Restart: func(t *testing.T) { srv.Restart(t) },
+		Pause: func(t *testing.T) { srv.Pause(t) }, Resume: func(t *testing.T) { srv.Resume(t) },
+	})
 }
 
 // TestNewNamesTheProblem: a missing bucket, refused credentials and an

@@ -127,7 +127,13 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 		po.SetMatchETagExcept("*")
 	}
 	name := w.s.name(w.key)
-	up, err := w.s.c.PutObject(ctx, w.s.bucket, name, f, w.n, po)
+	wd := newWatchdog(ctx, w.s.idle)
+	up, err := w.s.c.PutObject(wd.ctx, w.s.bucket, name, &watchedFile{watchedReader{r: f, w: wd, op: "commit", key: w.key}, f}, w.n, po)
+	fired := wd.fired()
+	wd.stop()
+	if err != nil && fired {
+		return blob.Info{}, fmt.Errorf("commit %s: %w: %w", w.key, blob.ErrUnavailable, errIdle)
+	}
 	if err != nil {
 		if w.opts.Exclusive && preconditionFailed(err) {
 			return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, blob.ErrExists)

@@ -136,6 +136,24 @@ func (s *Server) Stop(t testing.TB) { t.Helper(); s.stop(t, syscall.SIGTERM) }
 // Kill sends SIGKILL and waits for the process to be gone: a crash.
 func (s *Server) Kill(t testing.TB) { t.Helper(); s.stop(t, syscall.SIGKILL) }
 
+// Pause stops the process with SIGSTOP: its sockets stay open and
+// accept, but nothing answers, as a server that hangs. Resume undoes it.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP weed (pid %d): %v", s.cmd.Process.Pid, err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }) // a stopped process ignores SIGTERM
+}
+
+// Resume continues a paused process (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("SIGCONT weed (pid %d): %v", s.cmd.Process.Pid, err)
+	}
+}
+
 // Restart starts the server again on the same ports and Dir (stopping it
 // first if it runs) and waits until /healthz answers.
 func (s *Server) Restart(t testing.TB) {
