@@ -43,6 +43,9 @@
 //
 // A 404 (NoSuchKey) is blob.ErrNotFound; a network failure, a 5xx or
 // throttling (after minio-go's retries, Options.MaxRetries) is
-// blob.ErrUnavailable. New checks the endpoint, the credentials and the
-// bucket with one listing, and names what is wrong in one sentence.
+// blob.ErrUnavailable, and so is a GET or PUT of which no byte moved for
+// Options.IdleTimeout (30 s): a server that hangs rather than refuses must
+// not hold a resize's decode, or an upload, for ever. New checks the
+// endpoint, the credentials and the bucket with one listing, and names
+// what is wrong in one sentence.
 package s3blob
