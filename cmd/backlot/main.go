@@ -207,9 +207,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if c.Retention > 0 {
 		m.janitor = persistence.StartJanitor(m.store, m.blobs, c.Retention, m.retentionEvery, m.Log)
 	}
-	// While the node runs, uploads may be under way: only what is older
-	// than orphanGrace goes.
-	m.sweeper = persistence.StartSweeper(m.store, m.blobs, m.orphanGrace, m.sweepEvery, m.Log)
+	// In a bucket, objects are left without a crash too (a rejected
+	// upload's, or a retention pass's, while the store was away), and no
+	// restart may come to sweep them: swept hourly, only what is older
+	// than orphanGrace (uploads are under way meanwhile). Files under
+	// --data are left so only by a crash, swept at the next start; a walk
+	// of the whole directory every hour would cost more than it finds.
+	if c.Blobs != "" {
+		m.sweeper = persistence.StartSweeper(m.store, m.blobs, m.orphanGrace, m.sweepEvery, m.Log)
+	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
