@@ -20,6 +20,8 @@
 #   BACKLOT_BIN  a prebuilt backlot binary (default: go build ./cmd/backlot)
 #   WEED         the weed binary (default: scripts/weed.sh, built once)
 #   BACKLOT_ARGS extra `backlot serve` flags for both
+#   FILES        upload these image files (comma-separated) instead of
+#                generated ones; WORKLOADS then names them: "big:40"
 #   PROFILE      seconds of CPU profile of the S3 node in each workload's
 #                first S3 run, into OUT/<size>-s3.pprof (0: none)
 set -euo pipefail
@@ -134,7 +136,9 @@ for w in $workloads; do
 				curl -fsS -o "$out/$size-s3.pprof" "${node_url[$mode]}/debug/pprof/profile?seconds=$PROFILE" &
 				prof=$!
 			fi
-			"$bin" bench --url "${node_url[$mode]}" --size "$size" --total "$total" --per-batch "$per_batch" \
+			src=(--size "$size")
+			[ -n "${FILES:-}" ] && src=(--files "$FILES")
+			"$bin" bench --url "${node_url[$mode]}" "${src[@]}" --total "$total" --per-batch "$per_batch" \
 				--in-flight "$in_flight" --warmup 16 --label "$mode" --json "$rep.json" --progress off \
 				--pid "${node_pid[$mode]}" --pid "$wpid" >"$rep.txt" || true
 			[ -n "$prof" ] && { wait "$prof" || true; }
@@ -146,8 +150,8 @@ done
 python3 - "$out" "$workloads" "$rounds" <<'EOF' | tee "$out/table.md"
 import json, sys
 out, workloads, rounds = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
-print('| workload | blobs | img/s (runs) | upload p50 ms | p95 to done ms | node CPU ms/image | weed CPU ms/image |')
-print('| --- | --- | --- | --- | --- | --- | --- |')
+print('| workload | blobs | img/s (runs) | upload p50 ms | p95 to done ms | node CPU ms/image | weed CPU ms/image | node peak RSS MiB |')
+print('| --- | --- | --- | --- | --- | --- | --- | --- |')
 for w in workloads:
     size = w.split(':')[0]
     for mode in ('files', 's3'):
@@ -161,7 +165,8 @@ for w in workloads:
             n = max(rep['images']['completed'], 1)
             cpu = [p.get('cpu_seconds', 0) * 1000 / n for p in procs]
             runs.append(dict(ips=rep['images_per_sec'], up=rep['upload_latency']['p50_ms'],
-                             done=rep['completion_latency']['p95_ms'], cpu=cpu, errors=rep.get('error_total', 0)))
+                             done=rep['completion_latency']['p95_ms'], cpu=cpu, errors=rep.get('error_total', 0),
+                             rss=(procs[0].get('peak_rss_bytes', 0) / 2**20) if procs else 0))
         if not runs:
             continue
         all_ips = ', '.join(f"{x['ips']:.0f}" for x in runs)
@@ -169,7 +174,7 @@ for w in workloads:
         m = runs[len(runs) // 2]
         node = f"{m['cpu'][0]:.1f}" if len(m['cpu']) > 0 else '?'
         weed = f"{m['cpu'][1]:.1f}" if len(m['cpu']) > 1 else '?'
-        print(f"| {size} | {mode} | {m['ips']:.1f} ({all_ips}) | {m['up']:.1f} | {m['done']:.0f} | {node} | {weed} |"
+        print(f"| {size} | {mode} | {m['ips']:.1f} ({all_ips}) | {m['up']:.1f} | {m['done']:.0f} | {node} | {weed} | {max(x['rss'] for x in runs):.0f} |"
               + (f" ({m['errors']} errors)" if m['errors'] else ''))
 EOF
 say "done: $out/table.md"
