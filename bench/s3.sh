@@ -139,7 +139,7 @@ for w in $workloads; do
 			src=(--size "$size")
 			[ -n "${FILES:-}" ] && src=(--files "$FILES")
 			"$bin" bench --url "${node_url[$mode]}" "${src[@]}" --total "$total" --per-batch "$per_batch" \
-				--in-flight "$in_flight" --warmup 16 --label "$mode" --json "$rep.json" --progress off \
+				--in-flight "$in_flight" --warmup 16 --label "$mode" --json "$rep.json" --progress off --calibrate=false \
 				--pid "${node_pid[$mode]}" --pid "$wpid" >"$rep.txt" || true
 			[ -n "$prof" ] && { wait "$prof" || true; }
 		done
