@@ -106,7 +106,7 @@ func (s *Server) result(c *fiber.Ctx) error {
 	// gets 304 without the object being opened.
 	etag := fmt.Sprintf(`"%08x-%d"`, im.Sum, im.Bytes)
 	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	c.Set(fiber.HeaderCacheControl, resultCacheControl)
 	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
@@ -120,6 +120,10 @@ func (s *Server) result(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, b.Options.Format.ContentType())
 	return c.SendStream(obj, int(obj.Size())) // fasthttp closes obj when sent
 }
+
+// resultCacheControl is how a client may cache a result, proxied or
+// fetched from the object store: it never changes once completed.
+const resultCacheControl = "private, max-age=31536000, immutable"
 
 // etagMatch reports whether an If-None-Match header names etag: "*", or
 // a list of tags, weak or strong (RFC 9110: If-None-Match compares

@@ -143,7 +143,7 @@ func (s *Server) redirectResult(c *fiber.Ctx, b *persistence.Batch, im *persiste
 	case info.Size != im.Bytes:
 		return false, nil
 	}
-	u, err := ps.PresignGet(c.UserContext(), key, s.cfg.Presign)
+	u, err := ps.PresignGet(c.UserContext(), key, s.cfg.Presign, resultCacheControl)
 	if err != nil {
 		return false, err
 	}

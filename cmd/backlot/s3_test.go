@@ -115,8 +115,9 @@ func TestServeS3Misconfigured(t *testing.T) {
 // TestResultsFromS3: by default a result is proxied from the bucket with
 // its ETag and Cache-Control: private, immutable (304 on If-None-Match);
 // with --s3-presign it is a 307 to a presigned GET that a real HTTP
-// client follows to SeaweedFS for the same bytes, as image/jpeg, and
-// that SeaweedFS refuses once it has expired.
+// client follows to SeaweedFS for the same bytes, as image/jpeg, with the
+// same Cache-Control (response-cache-control) and an ETag, and that
+// SeaweedFS refuses once it has expired.
 func TestResultsFromS3(t *testing.T) {
 	srv := seaweedtest.Start(t)
 	srv.MakeBucket(t, "imgs")
@@ -177,6 +178,9 @@ func TestResultsFromS3(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(followed, proxied) || resp.Header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("following the redirect: %d %s, %d bytes (proxied %d)", resp.StatusCode, resp.Header.Get("Content-Type"), len(followed), len(proxied))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") || resp.Header.Get("ETag") == "" {
+		t.Fatalf("the object store answers the presigned GET with Cache-Control %q, ETag %q; want immutable and an ETag", cc, resp.Header.Get("ETag"))
 	}
 	eventually(t, ttl+20*time.Second, "the presigned URL to expire", func() bool {
 		resp, err := http.Get(loc)

@@ -172,9 +172,10 @@ type Checker interface {
 // Presigner is an optional interface of a Store whose objects clients
 // can fetch themselves (S3): PresignGet returns a URL that reads the
 // object under key without credentials until ttl has passed, so a node
-// can redirect a client there rather than proxy the bytes.
+// can redirect a client there rather than proxy the bytes. cacheControl,
+// when not empty, is the Cache-Control the store answers it with.
 type Presigner interface {
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration, cacheControl string) (*url.URL, error)
 }
 
 // WholeCommits is an optional interface of a Store whose every commit is

@@ -330,13 +330,18 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) erro
 func (s *Store) CommitsWhole() bool { return true }
 
 // PresignGet signs a GET of the object under key valid for ttl (S3 takes
-// 1 s to 7 days), computed locally (the region is known: no request).
-// The URL names the endpoint as this node reaches it.
-func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
+// 1 s to 7 days), computed locally (the region is known: no request),
+// with response-cache-control when cacheControl is given. The URL names
+// the endpoint as this node reaches it.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, cacheControl string) (*url.URL, error) {
 	if err := check(ctx, "presign", key, blob.ValidKey); err != nil {
 		return nil, err
 	}
-	u, err := s.c.PresignedGetObject(ctx, s.bucket, s.name(key), ttl, nil)
+	var params url.Values
+	if cacheControl != "" {
+		params = url.Values{"response-cache-control": {cacheControl}}
+	}
+	u, err := s.c.PresignedGetObject(ctx, s.bucket, s.name(key), ttl, params)
 	if err != nil {
 		return nil, fmt.Errorf("presign %s: %w", key, err)
 	}
