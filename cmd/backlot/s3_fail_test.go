@@ -156,7 +156,7 @@ func TestUploadS3Killed(t *testing.T) {
 	}
 }
 
-// TestS3Outage: SeaweedFS is SIGKILLed while a batch is being resized
+// TestS3Outage: SeaweedFS is SIGKILLed while a batch of six is resized
 // on a node allowed one attempt per image. /readyz and uploads answer 503
 // (with Retry-After); the attempts that fail on the store are retried
 // with backoff and not counted, so no image fails; when SeaweedFS is
@@ -170,7 +170,7 @@ func TestS3Outage(t *testing.T) {
 		c.Attempts = 1
 		c.Workers = 1
 	})
-	const images = 4
+	const images = 6
 	var parts []part
 	for i := range images {
 		parts = append(parts, filePart(fmt.Sprintf("o%d.jpg", i), jpegBytes(t, 640, 480, uint64(i))))
