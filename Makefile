@@ -22,11 +22,18 @@ vet: build-deps
 APT_INSTALL = SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
-# What building needs: libjpeg-turbo's headers (cgo JPEG decoding).
+# What building needs: the headers of libjpeg-turbo (cgo JPEG decoding),
+# libwebp and libavif (WebP and AVIF output), each installed when missing.
 build-deps:
 	@echo '#include <turbojpeg.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
 	  echo "installing libturbojpeg0-dev (Debian package: the cgo build decodes JPEGs with it)"; \
 	  $(APT_INSTALL) libturbojpeg0-dev >/dev/null; }
+	@echo '#include <webp/encode.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libwebp-dev (Debian package: the cgo build writes WebP with it)"; \
+	  $(APT_INSTALL) libwebp-dev >/dev/null; }
+	@echo '#include <avif/avif.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libavif-dev (Debian package: the cgo build writes AVIF with it)"; \
+	  $(APT_INSTALL) libavif-dev >/dev/null; }
 
 # What the tests need too: a real redis-server (the Redis tests start their
 # own on free ports: primaries, replicas, and Sentinels as

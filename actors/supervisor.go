@@ -244,6 +244,7 @@ func outcome(batchID string, m resize.Done, maxAttempts int) persistence.Event {
 	case m.Err == nil:
 		ev.Type = persistence.EventCompleted
 		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
+		ev.Variants = m.Res.Variants
 	case resize.Permanent(m.Err):
 		ev.Type, ev.Error = persistence.EventFailed, resize.Message(m.Err)
 	case m.Attempt < maxAttempts:

@@ -42,6 +42,7 @@ func toWire(msg any) any {
 		w := &clusterpb.WorkDone{
 			Job: clusterpb.FromJob(m.Job), Attempt: int32(m.Attempt), Width: int32(m.Res.Width),
 			Height: int32(m.Res.Height), Bytes: m.Res.Bytes, Sum: m.Res.Sum, Took: durationpb.New(m.Took), Pool: m.Pool,
+			Variants: clusterpb.FromOutputs(m.Res.Variants),
 		}
 		if m.Err != nil {
 			w.Failure = &clusterpb.Failure{Message: resize.Message(m.Err), Permanent: resize.Permanent(m.Err)}
@@ -70,7 +71,8 @@ func fromWire(msg any) (local any, remote bool, from *actor.PID) {
 		return settle{job: m.GetJob().Persistence(), requeue: m.GetRequeue(), after: m.GetAfter().AsDuration(), freeSlot: m.GetFreeSlot()}, true, nil
 	case *clusterpb.WorkDone:
 		d := resize.Done{Job: m.GetJob().Persistence(), Attempt: int(m.GetAttempt()), Took: m.Duration(), Pool: m.GetPool()}
-		d.Res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum()}
+		d.Res = resize.Result{Width: int(m.GetWidth()), Height: int(m.GetHeight()), Bytes: m.GetBytes(), Sum: m.GetSum(),
+			Variants: clusterpb.ToOutputs(m.GetVariants())}
 		if f := m.GetFailure(); f != nil {
 			d.Err = &remoteFailure{msg: f.GetMessage(), permanent: f.GetPermanent()}
 		}

@@ -247,6 +247,17 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 		}
 		return err
 	}
+	for _, v := range opts.Outputs() {
+		if err := resize.CanEncode(v.Format); err != nil {
+			param := "format"
+			if len(opts.Variants) > 0 {
+				param = "variants"
+			}
+			e := apiError(fiber.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q: %s", param, resize.Message(err)))
+			e.Extra = map[string]any{"param": param}
+			return e
+		}
+	}
 	if err := s.admit(ctx, batchID, images, opts); err != nil {
 		return err
 	}
@@ -361,8 +372,12 @@ func (w watched) Write(p []byte) (int, error) {
 	return n, w.in.wrote(n)
 }
 
-// maxFieldBytes bounds a text field (width, fit, …): they are tiny.
-const maxFieldBytes = 1 << 10
+// maxFieldBytes bounds a text field (width, fit, …): they are tiny;
+// variants, at most 8 objects of six short keys, gets more.
+const (
+	maxFieldBytes    = 1 << 10
+	maxVariantsBytes = 8 << 10
+)
 
 func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 	for {
@@ -388,11 +403,15 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 				e.Extra = map[string]any{"param": name}
 				return nil, e
 			}
-			v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			limit := int64(maxFieldBytes)
+			if name == "variants" {
+				limit = maxVariantsBytes
+			}
+			v, err := io.ReadAll(io.LimitReader(p, limit+1))
 			if err != nil {
 				return nil, badMultipart(err)
 			}
-			if len(v) > maxFieldBytes {
+			if int64(len(v)) > limit {
 				return nil, apiError(fiber.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q is too long", name))
 			}
 			in.form[name] = string(v)
@@ -406,7 +425,7 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 
 func isOption(name string) bool {
 	switch name {
-	case "width", "height", "fit", "format", "quality":
+	case "width", "height", "fit", "format", "quality", "variants":
 		return true
 	}
 	return false

@@ -49,8 +49,22 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	opts := persistence.Options{Width: 640, Height: 480, Fit: persistence.FitContain, Format: persistence.FormatPNG, Quality: 77}
 	pool := actor.NewPID("127.0.0.1:7001", "pool/node")
 	w := wire(t, &clusterpb.Work{Job: clusterpb.FromJob(job), Opts: clusterpb.FromOptions(opts), Attempt: 2, ReplyTo: pool}).(*clusterpb.Work)
-	if w.GetJob().Persistence() != job || w.GetOpts().Persistence() != opts || w.GetAttempt() != 2 || !w.GetReplyTo().Equals(pool) {
+	if w.GetJob().Persistence() != job || !reflect.DeepEqual(w.GetOpts().Persistence(), opts) || w.GetAttempt() != 2 || !w.GetReplyTo().Equals(pool) {
 		t.Fatalf("work %v", w)
+	}
+	vopts := persistence.Options{Variants: []persistence.Variant{
+		{Name: "thumb", Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatWebP, Quality: 85},
+		{Name: "large", Width: 1600, Height: 1600, Fit: persistence.FitContain, Format: persistence.FormatAVIF, Quality: 60},
+	}}
+	vw := wire(t, &clusterpb.Work{Job: clusterpb.FromJob(job), Opts: clusterpb.FromOptions(vopts)}).(*clusterpb.Work)
+	if got := vw.GetOpts().Persistence(); !reflect.DeepEqual(got, vopts) {
+		t.Fatalf("variants: got %+v, want %+v", got, vopts)
+	}
+	outs := []persistence.Output{{Name: "thumb", Width: 100, Height: 100, Bytes: 2000, Sum: 7}, {Name: "large", Width: 1600, Height: 900, Bytes: 90000, Sum: 9}}
+	ev := persistence.Event{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i", Width: 100, Height: 100, Bytes: 2000, Sum: 7, Variants: outs}
+	d := wire(t, clusterpb.NewDelivery([]persistence.Event{ev}, false, nil)).(*clusterpb.Delivery)
+	if got := clusterpb.ToEvents(d.GetEvents()); len(got) != 1 || !reflect.DeepEqual(got[0].Variants, outs) {
+		t.Fatalf("completed event's variants: %+v", got)
 	}
 	c := wire(t, &clusterpb.Claimed{Job: clusterpb.FromJob(job), Pool: pool}).(*clusterpb.Claimed)
 	if c.GetJob().Persistence() != job || !c.GetPool().Equals(pool) {

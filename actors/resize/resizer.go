@@ -83,8 +83,8 @@ func (r *resizer) process(w Work) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("open source: %w", err)
 	}
-	key := blob.OutputKey(w.Job.BatchID, w.Job.ImageID, w.Opts.Format.Ext())
-	return Process(src, func() (blob.Writer, error) {
+	return Process(src, func(v persistence.Variant) (blob.Writer, error) {
+		key := ResultKey(w.Job.BatchID, w.Job.ImageID, w.Opts, v)
 		return r.blobs.Create(ctx, key, blob.CreateOptions{UseReserve: true})
 	}, w.Opts, r.lim)
 }
