@@ -153,20 +153,29 @@ func footprintOuts(f Source, info Info, cfg image.Config, vs []persistence.Varia
 	}
 	need = dec + fixedCost
 	var encNative int64
+	plans := make([]plan, 0, len(vs))
 	for _, v := range vs {
 		opts := persistence.Single(v)
 		p, perr := makePlan(info.Width, info.Height, orient, opts)
 		if perr != nil { // the attempt fails once decoded, before this resize
 			break
 		}
+		plans = append(plans, p)
 		var rs int64
 		for _, fm := range forms {
+			// Resampled from the decode, or from a smaller rung of the
+			// ladder (ladder.go), which costs less: the decode's form
+			// bounds both.
 			rs = max(rs, fm.resampleCost(p))
 		}
 		encNative = max(encNative, encoderNativeOf(p, opts))
 		need += rs + encodeCost(p, opts)
 	}
-	return need, native + encNative
+	var rungs int64
+	for _, fm := range forms {
+		rungs = max(rungs, ladderCost(fm, plans))
+	}
+	return need + rungs, native + encNative
 }
 
 // form is what a decode hands to resample: planes (resamplePlanar: n of

@@ -343,12 +343,18 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		}
 	}()
 	outs := make([]persistence.Output, len(vs))
+	// The decode, and smaller copies as variants need them. One output
+	// is resized from the decode itself, as before variants existed, so
+	// its bytes do not change.
+	rungs := newLadder(dec, len(vs) > 1)
+	defer rungs.release()
 	for i, v := range vs {
-		// Each variant from the decoded pixels, the one intermediate all
-		// share: the planes at the scale the largest needs.
-		out := resample(dec.img, plans[i], dec.scale)
+		img, scale := rungs.pick(plans[i])
+		out := resample(img, plans[i], scale)
 		if i == len(vs)-1 {
-			dec.release() // before the last encode: the decoded pixels are done with
+			// Before the last encode: the decoded pixels are done with.
+			rungs.release()
+			dec.release()
 		}
 		if !a.alive() {
 			return Result{}, errAbandoned

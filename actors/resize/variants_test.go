@@ -270,3 +270,57 @@ func TestCodecNativeBound(t *testing.T) {
 		}
 	}
 }
+
+// TestLadder: each variant is resized from the smallest rung that still
+// holds its target's samples over its crop, and comes out within 35 dB
+// (TestQualityScaled's floor) of the same variant made alone, from a
+// decode for it only. halvePlane averages 2×2, odd edges with
+// themselves.
+func TestLadder(t *testing.T) {
+	dst := make([]uint8, 4)
+	halvePlane(dst, 2, 2, []uint8{0, 4, 8, 10, 20, 30, 9, 9, 9}, 3, 3, 3)
+	if want := []uint8{9, 19, 9, 9}; string(dst) != string(want) {
+		t.Errorf("halvePlane = %v, want %v", dst, want)
+	}
+	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(1920, 1080, 4)))
+	f, err := openFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info := Info{Format: "jpeg", Width: 1920, Height: 1080}
+	dec, err := decodeSourceFallback(f, info, fourVariants.Variants, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.release()
+	l := newLadder(dec, true)
+	defer l.release()
+	for _, v := range fourVariants.Variants {
+		p, err := makePlan(dec.w, dec.h, dec.orient, persistence.Single(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, scale := l.pick(p)
+		if turbojpeg.Available {
+			fits := func(s float64) bool {
+				return float64(p.crop.Dx())*s >= float64(p.w) && float64(p.crop.Dy())*s >= float64(p.h)
+			}
+			if !fits(scale) || fits(scale/2) && img.Bounds().Dx() >= 4 {
+				t.Errorf("%s: picked scale %v for %dx%d of a %v crop", v.Name, scale, p.w, p.h, p.crop.Size())
+			}
+		}
+		got := resample(img, p, scale)
+		alone, err := decodeSource(f, info, persistence.Single(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := resample(alone.img, p, alone.scale)
+		alone.release()
+		if db := psnr(t, got, want); db < 35 {
+			t.Errorf("%s from the ladder: %.1f dB from the variant made alone", v.Name, db)
+		} else {
+			t.Logf("%s: from %v at scale %.3f, %.1f dB from the variant made alone", v.Name, img.Bounds().Size(), scale, db)
+		}
+	}
+}
