@@ -1,45 +1,29 @@
 package actors
 
 import (
-	"errors"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/backlot/backlot/actors/clusterpb"
-	"github.com/backlot/backlot/persistence"
-
 	"github.com/backlot/backlot/actors/resize"
 )
 
-// Handing a batch over. A supervisor stops serving its
-// batch when
-//   - an append comes back persistence.ErrFenced: a newer supervisor of the
-//     batch (on another node, while the members' views differ) fenced it;
-//   - the member list changes and names another owner (a node joined);
-//   - it handled a message on a node that is not the batch's owner in this
-//     node's view (a straggler routed by a node whose view was stale).
-//
-// It then writes nothing more: it tells the manager (which forgets it, so
-// the next message for the batch finds the owner anew), tells each
-// subscriber clusterpb.ErrMoved (they subscribe again from the last event
-// they passed on), and hands every message it still gets, the refused one
-// first, back to the manager, which routes it to the owner. It stops once
-// no timer of its own is pending. Only this node's supervisor stops:
-// nothing is broadcast, so the newer one is untouched.
+// Handing a batch over. A supervisor stops serving its batch when an
+// append comes back persistence.ErrFenced (a newer supervisor on another
+// node, while the members' views differ, fenced it), when the member list
+// names another owner, or when it handled a message on a node that is not
+// the owner in this node's view (a straggler). It then writes nothing
+// more: the manager forgets it, each subscriber gets clusterpb.ErrMoved
+// (and subscribes again from its last event), and every message it still
+// gets, the refused one first, goes back to the manager, which routes it
+// to the owner. It stops once no timer of its own is pending.
 
-// handbackAfter is how long the manager holds a handed-back message when
-// its own view still names this node the owner. The supervisor was fenced
-// by a node that sees another owner; both views converge within a member
-// poll or two, and routing at once would spawn a supervisor that fences
-// the other again (a ping-pong as long as the views differ).
-const handbackAfter = 2 * membersEvery
-
-// handover: supervisor pid stops serving batchID (the manager forgets it).
-type handover struct {
-	batchID string
-	pid     *actor.PID
-}
+// handbackAfter is how long the manager holds a handed-back message while
+// its own view still names this node the owner: the views converge within
+// a handshake or two, and routing at once would spawn a supervisor that
+// fences the other again, a ping-pong as long as they differ.
+const handbackAfter = 400 * time.Millisecond
 
 // handback: a message a handing-over supervisor got; the manager routes it
 // to the batch's owner.
@@ -51,22 +35,12 @@ type handback struct {
 // handbackDue: a handback held for handbackAfter; route it now.
 type handbackDue handback
 
-// fenceCheckEvery is how often a fencing supervisor of an unfinished batch
-// that has subscribers checks that it is still the batch's writer. A
-// supervisor learns it was fenced from its next append; one that has none
-// to make (the other supervisor does all the work while the views differ)
-// would otherwise keep its subscribers waiting on a mirror nobody updates.
-const fenceCheckEvery = time.Second
-
-// fenceCheck: time to check the fence (see fenceCheckEvery).
-type fenceCheck struct{}
-
 // handOver stops this supervisor serving its batch (see above); orig, when
 // not nil, is the message whose append was refused.
 func (s *supervisor) handOver(c *actor.Context, why string, orig any) {
 	s.moved = true
 	s.log.Info("supervisor hands its batch over", "why", why, "owner", s.sys.ownerOf(s.id), "subscribers", len(s.subs))
-	c.Send(s.manager, handover{batchID: s.id, pid: c.PID()})
+	c.Send(s.manager, finished{batchID: s.id, pid: c.PID(), handover: true})
 	for _, sub := range s.subs {
 		s.sys.send(sub, delivery{err: clusterpb.ErrMoved})
 	}
@@ -86,27 +60,4 @@ func (s *supervisor) handBack(c *actor.Context, msg any) {
 	case claimed, resize.Done, subscribe:
 		c.Send(s.manager, handback{batchID: s.id, msg: m})
 	}
-}
-
-func (s *supervisor) armFenceCheck(c *actor.Context) {
-	e, self := c.Engine(), c.PID()
-	s.check = time.AfterFunc(fenceCheckEvery, func() { e.Send(self, fenceCheck{}) })
-}
-
-// checkFence yields when a newer supervisor fenced this one (see
-// fenceCheckEvery), and arms the next check while the batch is unfinished.
-func (s *supervisor) checkFence(c *actor.Context) {
-	if s.batch != nil && s.batch.Done {
-		return
-	}
-	if s.token != 0 && len(s.subs) > 0 {
-		ctx, cancel := s.ctx()
-		_, _, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token)
-		cancel()
-		if errors.Is(err, persistence.ErrFenced) {
-			s.handOver(c, "fenced off by a newer supervisor", nil)
-			return
-		}
-	}
-	s.armFenceCheck(c)
 }

@@ -14,9 +14,8 @@ import (
 const stopTimeout = 10 * time.Second
 
 // manager routes a batch's messages to its supervisor on the batch's owner
-// (members.go): its own, spawned on demand, or the owner's manager. Each
-// incarnation of a supervisor gets a fresh actor id, so a stopping one
-// never collides with its successor.
+// (members.go): its own, spawned on demand with a fresh actor id, or the
+// owner's manager.
 type manager struct {
 	sys  *System
 	sups map[string]*actor.PID
@@ -30,8 +29,7 @@ func newManager(sys *System) actor.Producer {
 }
 
 func (m *manager) Receive(c *actor.Context) {
-	msg, remote, from := fromWire(c.Message())
-	m.sys.heard(from)
+	msg, remote := fromWire(c.Message())
 	switch msg := msg.(type) {
 	case claimed:
 		m.route(c, msg.job.BatchID, msg, remote)
@@ -45,18 +43,13 @@ func (m *manager) Receive(c *actor.Context) {
 		} else if pid, ok := m.sups[msg.batchID]; ok {
 			c.Send(pid, msg)
 		}
-	case handover:
-		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
-			delete(m.sups, msg.batchID)
-		}
 	case handback:
 		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
 			m.route(c, msg.batchID, msg.msg, false)
 			return
 		}
-		// This node's view still names itself: hold the message while the
-		// views converge (handbackAfter), or two nodes fence each other
-		// in a loop.
+		// This node's view still names itself: wait for the views to
+		// converge (handbackAfter).
 		e, self := c.Engine(), c.PID()
 		time.AfterFunc(handbackAfter, func() { e.Send(self, handbackDue(msg)) })
 	case handbackDue:
@@ -69,9 +62,9 @@ func (m *manager) Receive(c *actor.Context) {
 		if pid, ok := m.sups[msg.batchID]; ok && pid.Equals(msg.pid) {
 			delete(m.sups, msg.batchID)
 		}
-		// Also a supervisor already replaced (one that handed its batch
-		// over): each sends finished once, so each is poisoned once.
-		c.Engine().Poison(msg.pid)
+		if !msg.handover { // also one already replaced: each finishes once
+			c.Engine().Poison(msg.pid)
+		}
 	case actor.Stopped:
 		// Each supervisor handles what is already in its inbox, then stops.
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -82,10 +75,9 @@ func (m *manager) Receive(c *actor.Context) {
 	}
 }
 
-// route sends a batch's message to its supervisor: this node's when this
-// node owns the batch, or when the message came from another node's
-// manager (which saw this node as the owner: handled here, never forwarded
-// again, so views that differ make no loop); else the owner's manager.
+// route sends a batch's message to this node's supervisor when this node
+// owns the batch or another node's manager sent it (never forwarded
+// twice, so views that differ make no loop); else to the owner's manager.
 func (m *manager) route(c *actor.Context, batchID string, msg any, remote bool) {
 	if o := m.sys.ownerOf(batchID); o != m.sys.self() && !remote {
 		m.sys.send(managerAt(o), msg)
@@ -100,9 +92,8 @@ func (m *manager) supervisor(c *actor.Context, batchID string) *actor.PID {
 	}
 	m.n++
 	// Not a Hollywood child: the engine's cleanup of children can wait
-	// forever on a child that is stopping at that moment (its poison pill
-	// lands in an inbox already stopped), so the manager stops its
-	// supervisors itself, each poisoned exactly once.
+	// forever on one stopping at that moment, so the manager poisons its
+	// supervisors itself, each once.
 	pid := c.Engine().Spawn(newSupervisor(m.sys, batchID, c.PID()), "batch", actor.WithID(batchID+"."+strconv.Itoa(m.n)))
 	m.sups[batchID] = pid
 	return pid

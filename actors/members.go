@@ -1,32 +1,25 @@
 package actors
 
 import (
-	"context"
 	"hash/fnv"
 	"slices"
-	"time"
 
 	"github.com/anthdm/hollywood/actor"
+
+	"github.com/backlot/backlot/actors/cluster"
 )
 
-// Placement. A batch's supervisor runs on its owner: the member with the
-// highest hash of (address, batch id) (rendezvous hashing), so members
-// that agree on the member list agree on the owner, and a member leaving
-// moves only the batches it owned. Every node's manager routes a batch's
-// messages to the owner's manager ("manager/node" on that address), which
-// spawns the supervisor locally. A node alone is a cluster of one: its
-// member list is itself, so it owns every batch and every message stays
-// on it, by the same code.
+// Placement. A batch's supervisor runs on its owner, the member with the
+// highest hash of (address, batch id): members that agree on the list
+// agree on the owner, and a member leaving moves only its own batches.
+// Each manager routes a batch's messages to the owner's manager, which
+// spawns the supervisor. A node alone owns every batch, by the same code.
 
-// membersEvery is how often the member list is read from the cluster agent.
-const membersEvery = 200 * time.Millisecond
-
-// membersChanged is broadcast on the engine's event stream when the member
-// list changes; old and now are sorted addresses.
+// membersChanged: the member list changed; old and now are sorted
+// addresses.
 type membersChanged struct{ old, now []string }
 
-// Owner is the address, among members, of the member that runs batchID's
-// supervisor (tests use it to find the node to kill).
+// Owner is the address, among members, of batchID's owner.
 func Owner(batchID string, members []string) string {
 	var best string
 	var bestH uint64
@@ -45,8 +38,7 @@ func Owner(batchID string, members []string) string {
 // self is this node's address, as its PIDs carry it.
 func (s *System) self() string { return s.engine.Address() }
 
-// memberList is the last member list read (sorted addresses); just this
-// node before the first read, and always for a node alone.
+// memberList is the sorted member addresses (just this node when alone).
 func (s *System) memberList() []string {
 	if p := s.members.Load(); p != nil {
 		return *p
@@ -58,69 +50,36 @@ func (s *System) memberList() []string {
 func (s *System) ownerOf(batchID string) string { return Owner(batchID, s.memberList()) }
 
 // reachable reports whether a message to pid may be sent: a PID on a
-// current member, or on a node a message came from within heardFor (a
-// node that just joined: it claims and subscribes at once, while the
-// members here may not list it for a second or so yet, and an answer
-// dropped then would wait for HeldTimeout).
+// member. A node that joins is listed here before it can list this node
+// (a member is added on its handshake, and answered only then), so it
+// never sends this node a message this node could not answer.
 func (s *System) reachable(pid *actor.PID) bool {
-	return slices.Contains(s.memberList(), pid.Address) || s.heardLately(pid.Address)
-}
-
-// heardFor is how long a message from a node makes it reachable without
-// being a member. A member that leaves is forgotten at once (watchMembers),
-// so a dead node is never dialled for longer than before.
-const heardFor = 2 * time.Second
-
-// heard records that a message came from the node of pid.
-func (s *System) heard(pid *actor.PID) {
-	if pid != nil && pid.Address != s.self() {
-		s.heardAt.Store(pid.Address, time.Now())
-	}
-}
-
-func (s *System) heardLately(addr string) bool {
-	v, ok := s.heardAt.Load(addr)
-	return ok && time.Since(v.(time.Time)) < heardFor
+	return slices.Contains(s.memberList(), pid.Address)
 }
 
 // managerAt is the manager of the node at addr.
 func managerAt(addr string) *actor.PID { return actor.NewPID(addr, "manager/node") }
 
-// watchMembers reads the member list until ctx ends and broadcasts each
-// change. Polling keeps it independent of the agent's event ordering; the
-// provider drops a killed member within milliseconds, so 200 ms dominates.
-func (s *System) watchMembers(ctx context.Context, read func() []string, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(membersEvery)
-	defer t.Stop()
-	for {
-		if now := read(); len(now) > 0 {
-			slices.Sort(now)
-			if old := s.memberList(); !slices.Equal(old, now) {
-				for _, a := range old {
-					if !slices.Contains(now, a) {
-						s.heardAt.Delete(a) // left: never dialled again
-					}
-				}
-				s.members.Store(&now)
-				s.cfg.Logger.Info("cluster members changed", "members", now)
-				s.tellMembers(membersChanged{old: old, now: now})
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// setMembers takes the cluster's member list (cluster.Node.OnChange) and
+// tells the actors of each change.
+func (s *System) setMembers(ms []cluster.Member) {
+	now := make([]string, 0, len(ms))
+	for _, m := range ms {
+		now = append(now, m.Addr)
 	}
+	slices.Sort(now)
+	old := s.memberList()
+	if slices.Equal(old, now) {
+		return
+	}
+	s.members.Store(&now)
+	s.cfg.Logger.Info("cluster members changed", "members", now)
+	s.tellMembers(membersChanged{old: old, now: now})
 }
 
-// tellMembers sends a change of members to the actors that act on it:
-// the manager (which passes it to its supervisors), the pool and every
-// subscriber. Sent directly rather than through the engine's event
-// stream, which forwards every actor's start and stop to each actor
-// subscribed to it: with a subscriber per event stream, that is the
-// square of the streams in messages.
+// tellMembers sends a change to the manager (for its supervisors), the
+// pool and every subscriber: directly, since the engine's event stream
+// would also send each of them every actor's start and stop.
 func (s *System) tellMembers(m membersChanged) {
 	s.engine.Send(s.manager, m)
 	s.engine.Send(s.pool, m)

@@ -8,12 +8,8 @@ import (
 	"github.com/backlot/backlot/persistence"
 )
 
-// The messages. Every actor sends and receives these plain structs (the
-// resizer's, resize.Work, resize.Done and resize.Idle, are its package's);
-// the ones that may cross nodes (claimed, subscribe, unsubscribe,
-// delivery, settle, resize.Work, resize.Done) are turned into their
-// clusterpb form and back in one place, wire.go, when their target is on
-// another node.
+// The messages: plain structs (the resizer's are in actors/resize), turned
+// into their clusterpb form and back in wire.go when they cross nodes.
 
 // claimed: pool claimed job from the store; pool → manager → the batch's
 // supervisor.
@@ -44,9 +40,8 @@ type delivery struct {
 	err    error
 }
 
-// settle: supervisor → the pool that claimed job: ack it (neither flag),
-// or requeue it after a wait; freeSlot when the job never reached a
-// resizer, so its claim slot is free again.
+// settle: supervisor → the pool that claimed job: ack it, or requeue it
+// after a wait; freeSlot: it never reached a resizer.
 type settle struct {
 	job      persistence.Job
 	requeue  bool
@@ -54,10 +49,13 @@ type settle struct {
 	freeSlot bool
 }
 
-// finished: the supervisor pid has nothing left to do.
+// finished: the supervisor pid stops serving batchID, so the manager
+// forgets it; it is stopped too unless it is only handing the batch over
+// (handover.go) and still has timers pending.
 type finished struct {
-	batchID string
-	pid     *actor.PID
+	batchID  string
+	pid      *actor.PID
+	handover bool
 }
 
 // retry wraps a message a supervisor handles again after a store failure.

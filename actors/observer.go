@@ -3,15 +3,14 @@ package actors
 import (
 	"time"
 
+	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 )
 
 // Observer is told what the actors do, for metrics. Its methods are called
 // from actor goroutines: they must be cheap and safe for concurrent use.
 type Observer interface {
-	// ResizeStarted and ResizeEnded bracket one attempt on a resizer.
-	ResizeStarted()
-	ResizeEnded()
+	resize.Watcher // an attempt on a resizer
 	// AttemptDone: an attempt's outcome as recorded (completed, failed,
 	// retrying) and how long the resize took.
 	AttemptDone(outcome persistence.EventType, took time.Duration)

@@ -14,49 +14,37 @@ import (
 )
 
 // pool owns the resizers, the claim loop and the jobs it claimed until
-// their supervisor says how to settle them. A slot is a claim the pool can
-// still take: the loop claims only with a free slot, and each claimed job
-// holds its slot until it has been at a resizer or turns out to need no
-// work. So the jobs out of the queue at any time are at most claimSlots:
-// one at each resizer and Config.ClaimAhead more, recorded as processing
-// and waiting in queue.
+// their supervisor says how to settle them. The loop claims only with a
+// free slot, and a claimed job holds its slot until it has been at a
+// resizer or turns out to need no work: the jobs out of the queue are at
+// most claimSlots.
 type pool struct {
 	sys      *System
 	idle     []*actor.PID
 	queue    []resize.Work
-	busy     int
 	slots    chan struct{}
 	slotted  map[persistence.Job]int // claimed jobs that still hold slots, and how many
 	held     map[persistence.Job]heldJob
-	gen      uint64 // numbers the changes of held jobs
+	sweep    actor.SendRepeater
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
 }
 
-// heldJob is a job this pool claimed and has not been told to settle yet.
-// gen numbers its last change; a job not at a resizer has a timer that
-// checks, after HeldTimeout, whether it changed since (heldCheck): if not,
-// its claim or its outcome was lost (a supervisor gone with its node, a
-// dead letter) and it is sent again.
+// heldJob is a job this pool claimed and was not told to settle yet. One
+// not at a resizer that has not changed for HeldTimeout had its claim or
+// outcome lost, and is sent again (a sweep every HeldTimeout/2 looks).
 type heldJob struct {
 	atResizer bool
-	gen       uint64
-	timer     *time.Timer
+	since     time.Time
 }
 
-// heldCheck: HeldTimeout passed since held job's change gen.
-type heldCheck struct {
-	job persistence.Job
-	gen uint64
-}
+// sweepHeld: time to look for held jobs to send again.
+type sweepHeld struct{}
 
-// claimSlots is how many jobs a pool takes out of the queue at once: one
-// per resizer and Config.ClaimAhead more, each of those with its
-// processing event recorded (a durable commit) while the resizers work,
-// so a resizer that finishes starts its next image at once. Measured on 2
-// cores, 640x480, four runs each way: 469-522 images/s with 2 ahead,
-// 392-446 with none; the upload's p50 rises by about 1.5 ms with the load.
+// claimSlots: one per resizer and ClaimAhead more, whose processing events
+// are committed while the resizers work (2 cores, 640x480: 469-522
+// images/s with 2 ahead, 392-446 with none).
 func claimSlots(c Config) int { return c.Workers + c.ClaimAhead }
 
 func newPool(sys *System) actor.Producer {
@@ -66,7 +54,7 @@ func newPool(sys *System) actor.Producer {
 }
 
 func (p *pool) Receive(c *actor.Context) {
-	msg, _, _ := fromWire(c.Message())
+	msg, _ := fromWire(c.Message())
 	switch m := msg.(type) {
 	case actor.Started:
 		p.slots = make(chan struct{}, claimSlots(p.sys.cfg))
@@ -79,32 +67,28 @@ func (p *pool) Receive(c *actor.Context) {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.loopDone = cancel, make(chan struct{})
 		go p.claimLoop(ctx, c.Engine(), c.PID())
+		p.sweep = c.SendRepeat(c.PID(), sweepHeld{}, p.sys.cfg.HeldTimeout/2)
 	case claimed:
 		p.slotted[m.job]++ // twice when a lease expired while this pool still held it
-		p.hold(c, m.job, false)
+		p.hold(m.job, false)
 		c.Send(p.sys.manager, m)
 	case resize.Work:
 		if _, ok := p.held[m.Job]; ok {
-			p.hold(c, m.Job, true)
+			p.hold(m.Job, true)
 		}
 		p.onWork(c, m)
 	case resize.Done:
-		// The attempt ended here. Until its supervisor settles it, the job
-		// counts as not at a resizer again: an outcome lost with a node
-		// that leaves is sent again. This node's manager routes it to the
-		// batch's owner as of now (the supervisor that sent the work may
-		// be gone).
+		// Not at a resizer again until settled (an outcome lost is sent
+		// again); the manager routes it to the batch's owner as of now.
 		if _, ok := p.held[m.Job]; ok {
-			p.hold(c, m.Job, false)
+			p.hold(m.Job, false)
 		}
 		c.Send(p.sys.manager, m)
 	case resize.Idle:
-		p.busy--
 		p.release(m.Job)
 		if len(p.queue) > 0 && !p.draining {
 			next := p.queue[0]
 			p.queue = p.queue[1:]
-			p.busy++
 			c.Send(m.PID, next)
 		} else {
 			p.idle = append(p.idle, m.PID)
@@ -112,27 +96,16 @@ func (p *pool) Receive(c *actor.Context) {
 		p.checkDrained()
 	case settle:
 		p.onSettle(m)
-	case heldCheck:
-		if h, ok := p.held[m.job]; ok && h.gen == m.gen && !h.atResizer {
-			p.sys.cfg.Logger.Info("no word on a claimed job; sending it again",
-				"batch_id", m.job.BatchID, "image_id", m.job.ImageID, "after", p.sys.cfg.HeldTimeout)
-			p.resend(c, m.job)
-		}
+	case sweepHeld:
+		p.resendIf(c, "no word on a claimed job; sending it again", func(j persistence.Job, h heldJob) bool {
+			return time.Since(h.since) >= p.sys.cfg.HeldTimeout
+		})
 	case membersChanged:
-		// A supervisor lost with its node: every held job not at a resizer
-		// (a claim, work, outcome or settle in flight, a backoff) goes
-		// again to the batch's new owner, which drops it if its image is
-		// terminal. Jobs at a resizer report through the pool and the
-		// manager, which route to the new owner already.
-		var lost []persistence.Job // resend changes held: not while ranging over it
-		for j, h := range p.held {
-			if o := Owner(j.BatchID, m.old); !h.atResizer && !slices.Contains(m.now, o) {
-				lost = append(lost, j)
-			}
-		}
-		for _, j := range lost {
-			p.resend(c, j)
-		}
+		// A supervisor lost with its node: the new owner drops a job whose
+		// image is terminal.
+		p.resendIf(c, "the batch's owner left; sending the claim again", func(j persistence.Job, _ heldJob) bool {
+			return !slices.Contains(m.now, Owner(j.BatchID, m.old))
+		})
 	case drain:
 		if !p.draining {
 			p.draining = true
@@ -141,10 +114,8 @@ func (p *pool) Receive(c *actor.Context) {
 		}
 		p.checkDrained()
 	case actor.Stopped:
-		for j := range p.held {
-			p.unhold(j)
-		}
 		if p.cancel != nil {
+			p.sweep.Stop()
 			p.cancel()
 			<-p.loopDone
 		}
@@ -164,13 +135,12 @@ func (p *pool) onWork(c *actor.Context, m resize.Work) {
 	}
 	r := p.idle[len(p.idle)-1]
 	p.idle = p.idle[:len(p.idle)-1]
-	p.busy++
 	c.Send(r, m)
 }
 
 // onSettle acks or requeues a job this pool claimed, as its supervisor says.
 func (p *pool) onSettle(m settle) {
-	p.unhold(m.job)
+	delete(p.held, m.job)
 	st, log, j := p.sys.cfg.Store, p.sys.cfg.Logger, m.job
 	if m.requeue {
 		time.AfterFunc(m.after, func() {
@@ -184,8 +154,7 @@ func (p *pool) onSettle(m settle) {
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		if err := st.Ack(ctx, j); err != nil {
-			// Harmless: the job is redelivered later, finds its image
-			// terminal and is acked then.
+			// Harmless: redelivered, it finds its image terminal.
 			log.Warn("ack failed", "image_id", j.ImageID, "err", err)
 		}
 		cancel()
@@ -195,9 +164,8 @@ func (p *pool) onSettle(m settle) {
 	}
 }
 
-// release gives back a slot job holds, if it holds one: a job sent again
-// (a lost message, a node that left) may reach a resizer twice for one
-// claim, and the second release has nothing to give back.
+// release gives back a slot j holds, if any: a job sent again may reach a
+// resizer twice for one claim.
 func (p *pool) release(j persistence.Job) {
 	n := p.slotted[j]
 	if n == 0 {
@@ -214,37 +182,26 @@ func (p *pool) release(j persistence.Job) {
 	}
 }
 
-// hold records a change of a held job: at a resizer (its outcome comes
-// back through the pool), or waiting for word from its supervisor, for at
-// most HeldTimeout before it is sent again.
-func (p *pool) hold(c *actor.Context, j persistence.Job, atResizer bool) {
-	p.unhold(j)
-	p.gen++
-	h := heldJob{atResizer: atResizer, gen: p.gen}
-	if !atResizer {
-		e, self, msg := c.Engine(), c.PID(), heldCheck{job: j, gen: p.gen}
-		h.timer = time.AfterFunc(p.sys.cfg.HeldTimeout, func() { e.Send(self, msg) })
-	}
-	p.held[j] = h
+// hold records a change of a held job: at a resizer, or waiting for word
+// from its supervisor.
+func (p *pool) hold(j persistence.Job, atResizer bool) {
+	p.held[j] = heldJob{atResizer: atResizer, since: time.Now()}
 }
 
-func (p *pool) unhold(j persistence.Job) {
-	if h, ok := p.held[j]; ok {
-		if h.timer != nil {
-			h.timer.Stop()
+// resendIf sends the claim of each held job not at a resizer that lost
+// says is lost again, to the batch's owner as of now.
+func (p *pool) resendIf(c *actor.Context, why string, lost func(persistence.Job, heldJob) bool) {
+	for j, h := range p.held {
+		if !h.atResizer && lost(j, h) {
+			p.sys.cfg.Logger.Info(why, "batch_id", j.BatchID, "image_id", j.ImageID)
+			p.hold(j, false) // replacing an entry while ranging is allowed
+			c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
 		}
-		delete(p.held, j)
 	}
-}
-
-// resend sends a held job's claim again, to the batch's owner as of now.
-func (p *pool) resend(c *actor.Context, j persistence.Job) {
-	p.hold(c, j, false)
-	c.Send(p.sys.manager, claimed{job: j, pool: c.PID()})
 }
 
 func (p *pool) checkDrained() {
-	if p.draining && p.busy == 0 {
+	if p.draining && len(p.idle) == p.sys.cfg.Workers {
 		select {
 		case <-p.sys.drained:
 		default:
@@ -255,8 +212,8 @@ func (p *pool) checkDrained() {
 	}
 }
 
-// claimLoop runs in its own goroutine: it may block in Store.Claim, which an
-// actor must not. It only sends messages; the pool owns all state.
+// claimLoop runs in its own goroutine (Store.Claim blocks) and only sends
+// messages; the pool owns all state.
 func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) {
 	defer close(p.loopDone)
 	log := p.sys.cfg.Logger

@@ -19,20 +19,13 @@ type Chunk struct {
 	Err    error
 }
 
-// ErrTooSlow ends a subscription whose reader fell more than the buffer
-// behind; the client resumes with Last-Event-ID and loses nothing.
-var ErrTooSlow = errors.New("subscriber fell too far behind")
-
 // Subscription is one SSE connection's view of a batch. C is closed after
 // the Final chunk, or early when the reader is too slow (Cut reports it) or
 // the subscription is closed.
 type Subscription struct {
 	sys *System
 	pid *actor.PID
-	// ch holds pointers: its buffer (SubscriberBuffer slots, allocated
-	// whole when the subscription opens) costs an idle stream 8 bytes a
-	// slot, not a Chunk's 48.
-	ch  chan *Chunk
+	ch  chan *Chunk // pointers: 8 bytes a slot for an idle stream, not 48
 	cut atomic.Bool
 }
 
@@ -50,67 +43,42 @@ func (s *Subscription) Close() { s.sys.engine.Poison(s.pid) }
 type subscriber struct {
 	sys     *System
 	batchID string
-	after   uint64
 	sub     *Subscription
 	closed  bool
-	last    uint64 // the highest seq passed on (at first: after)
-	// gen numbers this subscriber's subscribes, got its deliveries; timer
-	// checks that one came, or resubscribes after a move.
-	gen   uint64
-	got   uint64
+	last    uint64 // the highest seq passed on (at first: Last-Event-ID)
+	// n counts subscribes and deliveries; timer wakes the subscriber to
+	// subscribe again if n has not moved since it was armed.
+	n     uint64
 	timer *time.Timer
 }
 
-// subscriberInbox is a subscriber actor's initial inbox, in messages.
-// Hollywood's default (1024 envelopes of 24 bytes: 24 KiB) would be most of
-// an idle stream's memory; a subscriber gets one message per chunk, taken
-// off at once, and the ring buffer grows when a burst needs more.
+// subscriberInbox is a subscriber's initial inbox: Hollywood's default
+// (24 KiB) would be most of an idle stream's memory; it grows on a burst.
 const subscriberInbox = 8
-
-// subscriberOpts are the spawn options of every subscriber actor.
-func subscriberOpts() []actor.OptFunc {
-	return []actor.OptFunc{actor.WithInboxSize(subscriberInbox)}
-}
 
 func newSubscriber(sys *System, batchID string, after uint64, sub *Subscription) actor.Producer {
 	return func() actor.Receiver {
-		return &subscriber{sys: sys, batchID: batchID, after: after, last: after, sub: sub}
+		return &subscriber{sys: sys, batchID: batchID, last: after, sub: sub}
 	}
 }
 
-// A subscriber keeps the last seq it passed on, so whenever it subscribes
-// again (its batch's supervisor moved, a gap, no answer) it asks for the
-// events after that one: nothing repeated, no gap. It subscribes again
-//   - when the member list changes its batch's owner;
-//   - on a delivery whose first event is past last+1 (a gap);
-//   - on clusterpb.ErrMoved (its supervisor handed the batch over), after
-//     handbackAfter, when the members' views have likely converged;
-//   - when no delivery came within SubscribeTimeout of a subscribe (it or
-//     its answer was lost: a dead letter on a node restarting under the
-//     same address, a supervisor that stopped meanwhile). Every subscribe
-//     is answered by one delivery, possibly empty;
-//   - when no delivery came for streamIdle while the batch is unfinished:
-//     a fan-out can be lost too (a supervisor does not send to a node its
-//     view does not list yet), and when the lost one carried the done,
-//     nothing later would show the gap.
-//
-// On a node alone none of these losses can happen, and the checks cost a
-// timer.
+// A subscriber keeps the last seq it passed on and, whenever it
+// subscribes again, asks for the events after it: nothing repeated, no
+// gap. It subscribes again when the member list changes its batch's
+// owner; on a gap (another writer's events); on clusterpb.ErrMoved, after
+// handbackAfter; with no answer SubscribeTimeout after a subscribe (every
+// subscribe gets one delivery, maybe empty); and after streamIdle without
+// a delivery (a lost fan-out, a store that could not answer).
 
 // streamIdle is how long a subscriber waits without a delivery before it
-// subscribes again (a batch may be idle that long legitimately: the cost
-// is one subscribe and an empty answer).
+// subscribes again (the cost of an idle batch: a read of the store).
 const streamIdle = 5 * time.Second
 
-// subscribeCheck: SubscribeTimeout passed since subscribe number gen, or
-// streamIdle since delivery number got.
-type subscribeCheck struct{ gen, got uint64 }
-
-// resubscribeNow: the wait after a move is over.
-type resubscribeNow struct{}
+// wake: the wait armed when n was n is over.
+type wake struct{ n uint64 }
 
 func (s *subscriber) Receive(c *actor.Context) {
-	msg, _, _ := fromWire(c.Message())
+	msg, _ := fromWire(c.Message())
 	switch m := msg.(type) {
 	case actor.Started:
 		s.resubscribe(c)
@@ -120,13 +88,11 @@ func (s *subscriber) Receive(c *actor.Context) {
 		if Owner(s.batchID, m.old) != Owner(s.batchID, m.now) {
 			s.resubscribe(c)
 		}
-	case subscribeCheck:
-		if m.gen == s.gen && m.got == s.got {
+	case wake:
+		if m.n == s.n {
 			s.sys.cfg.Logger.Debug("no delivery in time; subscribing again", "batch_id", s.batchID, "after", s.last)
 			s.resubscribe(c)
 		}
-	case resubscribeNow:
-		s.resubscribe(c)
 	case actor.Stopped:
 		s.sys.subs.Delete(c.PID())
 		if s.timer != nil {
@@ -139,12 +105,12 @@ func (s *subscriber) Receive(c *actor.Context) {
 }
 
 func (s *subscriber) onDelivery(c *actor.Context, m delivery) {
-	s.got++
-	s.later(c, streamIdle, subscribeCheck{gen: s.gen, got: s.got})
+	s.n++
 	if errors.Is(m.err, clusterpb.ErrMoved) {
-		s.later(c, handbackAfter, resubscribeNow{})
+		s.later(c, handbackAfter)
 		return
 	}
+	s.later(c, streamIdle)
 	evs := m.events
 	for len(evs) > 0 && evs[0].Seq <= s.last {
 		evs = evs[1:]
@@ -166,18 +132,18 @@ func (s *subscriber) resubscribe(c *actor.Context) {
 	if s.closed {
 		return
 	}
-	s.gen++
+	s.n++
 	c.Send(s.sys.manager, subscribe{batchID: s.batchID, after: s.last, sub: c.PID()})
-	s.later(c, s.sys.cfg.SubscribeTimeout, subscribeCheck{gen: s.gen, got: s.got})
+	s.later(c, s.sys.cfg.SubscribeTimeout)
 }
 
-// later sends msg to this subscriber after d, replacing the pending timer
-// (a subscriber waits for one thing at a time).
-func (s *subscriber) later(c *actor.Context, d time.Duration, msg any) {
+// later wakes this subscriber after d unless n moves meanwhile, replacing
+// the pending timer (a subscriber waits for one thing at a time).
+func (s *subscriber) later(c *actor.Context, d time.Duration) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	e, self := c.Engine(), c.PID()
+	e, self, msg := c.Engine(), c.PID(), wake{n: s.n}
 	s.timer = time.AfterFunc(d, func() { e.Send(self, msg) })
 }
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,48 +21,35 @@ import (
 
 // Config is what the actors need. Zero values take the documented defaults.
 type Config struct {
-	Store persistence.Store // required
-	Blobs blob.Store        // required: the sources and results (blob.SourceKey, blob.OutputKey)
-	// Workers is the number of resizer actors (default: number of CPUs).
-	Workers int
-	// ClaimAhead is how many jobs the pool claims beyond one per resizer:
-	// each is recorded as processing and waits at the pool for the next
-	// free resizer, so a resizer never idles through a claim and a commit
-	// (about +17 % images/s for 640x480 on 2 cores). Default (0): Workers;
-	// negative: none, a job is claimed only when a resizer is free.
+	Store   persistence.Store // required
+	Blobs   blob.Store        // required: sources and results
+	Workers int               // resizer actors (default: number of CPUs)
+	// ClaimAhead: jobs the pool claims beyond one per resizer, so a
+	// resizer never idles through a claim and its commit (default
+	// Workers; negative: none).
 	ClaimAhead int
-	// MaxAttempts per image (default 3). A transient failure is retried
-	// until then; an attempt cut by a crash counts too.
+	// MaxAttempts per image (default 3); an attempt cut by a crash counts.
 	MaxAttempts int
-	// Limits for one attempt (pixels from the header, time). A nil
-	// Limits.Budget gets one of resize.DefaultMaxDecodeMemory bytes and
-	// Workers slots: the resizers' decodes, timed-out ones still running
-	// included, never number more than Workers nor hold more than its
-	// bytes.
+	// Limits of one attempt. A nil Limits.Budget gets
+	// resize.DefaultMaxDecodeMemory bytes and Workers slots.
 	Limits resize.Limits
-	// RetryBackoff is the wait before the second attempt, doubled for each
-	// further one and capped at 32× (default 1s).
+	// RetryBackoff: the wait before the second attempt, doubled for each
+	// further one, capped at 32× (default 1 s).
 	RetryBackoff time.Duration
-	// SubscriberBuffer is how many undelivered chunks a subscriber may hold
-	// before it is cut off (default 64).
+	// SubscriberBuffer: undelivered chunks a subscriber may hold before it
+	// is cut off (default 64).
 	SubscriberBuffer int
 	Logger           *slog.Logger
 	Observer         Observer // metrics; default: none
-	// Cluster, when set, makes this system a member of a cluster: the
-	// actors live on the node's engine and the members are the cluster's
-	// (members.go). Nil: a cluster of one, this node, on an engine of its
-	// own without remoting. The actors run the same code either way.
+	// Cluster makes the actors live on the node's engine, with the
+	// cluster's members. Nil: a cluster of one, on an engine of its own.
 	Cluster *cluster.Node
-	// HeldTimeout: a job this node's pool claimed that is not
-	// at one of its resizers and has had no word from its supervisor (Work
-	// or Settle) for this long is sent again to the batch's owner: the
-	// claim or the outcome was lost (a dead letter, a supervisor gone).
-	// Default 10 s; message hops take milliseconds, and a duplicate only
-	// costs an extra attempt.
+	// HeldTimeout: a claimed job not at a resizer with no word from its
+	// supervisor for this long is sent again to the batch's owner (a
+	// message was lost). Default 10 s; a duplicate costs an attempt.
 	HeldTimeout time.Duration
-	// SubscribeTimeout: a subscriber that got no Delivery this
-	// long after it subscribed subscribes again (its Subscribe or the
-	// answer was lost). Default 2 s; a repeat is harmless (by seq).
+	// SubscribeTimeout: a subscriber with no answer this long after it
+	// subscribed subscribes again (default 2 s).
 	SubscribeTimeout time.Duration
 }
 
@@ -69,48 +57,24 @@ func (c *Config) defaults() error {
 	if c.Store == nil || c.Blobs == nil {
 		return errors.New("actors: Config needs a Store and Blobs")
 	}
-	if c.Workers <= 0 {
-		c.Workers = runtime.NumCPU()
-	}
+	c.Workers = cmp.Or(max(c.Workers, 0), runtime.NumCPU())
 	if c.Limits.Budget == nil {
 		c.Limits.Budget = resize.NewBudget(resize.DefaultMaxDecodeMemory, c.Workers)
 	}
-	switch {
-	case c.ClaimAhead == 0:
-		c.ClaimAhead = c.Workers
-	case c.ClaimAhead < 0:
-		c.ClaimAhead = 0
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = persistence.DefaultMaxAttempts
-	}
-	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = persistence.DefaultRetryBackoff
-	}
-	if c.SubscriberBuffer <= 0 {
-		c.SubscriberBuffer = 64
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Observer == nil {
-		c.Observer = nopObserver{}
-	}
-	if c.HeldTimeout <= 0 {
-		c.HeldTimeout = 10 * time.Second
-	}
-	if c.SubscribeTimeout <= 0 {
-		c.SubscribeTimeout = 2 * time.Second
-	}
+	c.ClaimAhead = max(cmp.Or(c.ClaimAhead, c.Workers), 0)
+	c.MaxAttempts = cmp.Or(max(c.MaxAttempts, 0), persistence.DefaultMaxAttempts)
+	c.RetryBackoff = cmp.Or(max(c.RetryBackoff, 0), persistence.DefaultRetryBackoff)
+	c.SubscriberBuffer = cmp.Or(max(c.SubscriberBuffer, 0), 64)
+	c.HeldTimeout = cmp.Or(max(c.HeldTimeout, 0), 10*time.Second)
+	c.SubscribeTimeout = cmp.Or(max(c.SubscribeTimeout, 0), 2*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Observer = cmp.Or[Observer](c.Observer, nopObserver{})
 	return nil
 }
 
 // backoff is the wait after the failed attempt n (1-based).
 func (c *Config) backoff(n int) time.Duration {
-	if n > 6 {
-		n = 6
-	}
-	return c.RetryBackoff << (n - 1)
+	return c.RetryBackoff << (min(n, 6) - 1)
 }
 
 // System is a running actor engine with its manager and pool.
@@ -124,17 +88,13 @@ type System struct {
 	subscribers atomic.Int64 // live subscriber actors
 	subs        sync.Map     // *actor.PID of each live subscriber (tellMembers)
 
-	members   atomic.Pointer[[]string] // sorted member addresses (nil: this node alone)
-	heardAt   sync.Map                 // address → when a message last came from it (reachable)
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
+	members atomic.Pointer[[]string] // sorted member addresses (nil: this node alone)
 }
 
-// Start builds the engine (or takes the cluster node's), spawns the
-// manager and the pool, which starts claiming. Nothing else is needed to
-// recover from a crash: every unfinished batch has a job in the queue
-// (pending, or in flight and redelivered), and the first one claimed
-// brings the batch's supervisor up.
+// Start builds the engine (or takes the cluster node's) and spawns the
+// manager and the pool, which starts claiming. That is all recovery
+// needs: every unfinished batch has a job in the queue, and the first
+// one claimed brings its supervisor up.
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -151,30 +111,20 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{cfg: cfg, engine: e, drained: make(chan struct{})}
 	s.manager = e.Spawn(newManager(s), "manager", actor.WithID("node"))
 	s.pool = e.Spawn(newPool(s), "pool", actor.WithID("node"))
-	if n := cfg.Cluster; n != nil {
-		wctx, cancel := context.WithCancel(context.Background())
-		s.stopWatch, s.watchDone = cancel, make(chan struct{})
-		go s.watchMembers(wctx, func() []string {
-			var addrs []string
-			for _, m := range n.Members() {
-				addrs = append(addrs, m.Addr)
-			}
-			return addrs
-		}, s.watchDone)
+	if cfg.Cluster != nil {
+		cfg.Cluster.OnChange(s.setMembers)
 	}
 	return s, nil
 }
 
-// Budget is what bounds the resizers' decodes (Config.Limits.Budget):
-// its slots and bytes, and what they hold now.
+// Budget bounds the resizers' decodes (Config.Limits.Budget).
 func (s *System) Budget() *resize.Budget { return s.cfg.Limits.Budget }
 
 // Subscribers is the number of live subscriber actors.
 func (s *System) Subscribers() int64 { return s.subscribers.Load() }
 
-// Drain stops claiming new work and waits until every resizer is idle or
-// ctx ends. Work claimed but not finished stays in flight in the store and
-// is redone after a restart.
+// Drain stops claiming and waits until every resizer is idle or ctx ends.
+// Work claimed but not finished is redelivered after a restart.
 func (s *System) Drain(ctx context.Context) error {
 	s.engine.Send(s.pool, drain{})
 	select {
@@ -185,12 +135,10 @@ func (s *System) Drain(ctx context.Context) error {
 	}
 }
 
-// Stop stops the pool, then the manager with its supervisors (each handles
-// what is already in its inbox first), within ctx.
+// Stop stops the pool, then the manager with its supervisors, within ctx.
 func (s *System) Stop(ctx context.Context) error {
-	if s.stopWatch != nil {
-		s.stopWatch()
-		<-s.watchDone
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.OnChange(nil)
 	}
 	for _, pid := range []*actor.PID{s.pool, s.manager} {
 		select {
@@ -202,13 +150,12 @@ func (s *System) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Subscribe spawns a subscriber actor for batchID that receives every
-// event after seq `after`, then live ones, until done. The caller must Close
-// the subscription when its connection ends.
+// Subscribe spawns a subscriber actor for batchID: every event after seq
+// `after`, then live ones, until done. Close it when the connection ends.
 func (s *System) Subscribe(batchID string, after uint64) *Subscription {
 	sub := &Subscription{sys: s, ch: make(chan *Chunk, s.cfg.SubscriberBuffer)}
 	s.subscribers.Add(1)
-	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber", subscriberOpts()...)
+	sub.pid = s.engine.Spawn(newSubscriber(s, batchID, after, sub), "subscriber", actor.WithInboxSize(subscriberInbox))
 	s.subs.Store(sub.pid, struct{}{})
 	return sub
 }

@@ -24,9 +24,9 @@ func (noClaims) Claim(ctx context.Context) (persistence.Job, error) {
 
 // TestSupervisorResyncsAfterAnotherWriter: a second writer (a duplicate
 // supervisor while members disagree on the owner) appends behind the
-// supervisor's back; the supervisor's next append comes back with a seq it
-// did not expect, and it reads the missed events from the store and passes
-// them on first, so its subscribers see no gap.
+// supervisor's back; the supervisor fans out its own next event, the
+// subscriber finds the gap before it and subscribes again, and the
+// supervisor answers from the store: no gap, no repeat.
 func TestSupervisorResyncsAfterAnotherWriter(t *testing.T) {
 	var st persistence.Store
 	e := newEnv(t, func(c *Config) { st = c.Store; c.Store = noClaims{c.Store} })

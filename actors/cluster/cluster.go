@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
-	hcluster "github.com/anthdm/hollywood/cluster"
 	"github.com/anthdm/hollywood/remote"
 )
 
@@ -20,20 +21,17 @@ import (
 const (
 	DefaultHeartbeatEvery = time.Second
 	DefaultMemberTimeout  = 5 * time.Second
-	// requestTimeout bounds a request to the local agent (Members) and,
-	// later, an activation on another member.
-	requestTimeout = 2 * time.Second
 )
 
 // Config is what a node needs to join the cluster. Zero values take the
 // documented defaults.
 type Config struct {
 	// ID is this node's id (--node-id): unique among the members, without
-	// "/" (Hollywood builds actor ids from it). Required.
+	// "/" or spaces. Required.
 	ID string
-	// Listen is the host:port the remote listens on (--cluster-listen). It
-	// is also the address other members reach this node at, as given, so it
-	// names this host as they see it. Required.
+	// Listen is the host:port the remote listens on (--cluster-listen),
+	// and the address other members reach this node at, as given.
+	// Required.
 	Listen string
 	// Peers are cluster addresses of bootstrap members (--peers). Any
 	// reachable one suffices: the rest is learnt from it. Listen may be
@@ -61,15 +59,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("cluster peer %q: %w", p, err)
 		}
 	}
-	if c.HeartbeatEvery <= 0 {
-		c.HeartbeatEvery = DefaultHeartbeatEvery
-	}
-	if c.MemberTimeout <= 0 {
-		c.MemberTimeout = DefaultMemberTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.HeartbeatEvery = cmp.Or(max(c.HeartbeatEvery, 0), DefaultHeartbeatEvery)
+	c.MemberTimeout = cmp.Or(max(c.MemberTimeout, 0), DefaultMemberTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return nil
 }
 
@@ -96,8 +88,7 @@ func ValidateAddr(addr string) error {
 // lateStart makes the engine's start of the remote a no-op; Start starts
 // it once NewEngine has returned. v1.0.5's NewEngine starts the remote
 // (listening, delivering) before it creates its event stream, so a peer's
-// message arriving in between raced with that write (the race detector
-// caught it when a peer probing this address handshook it at once).
+// message arriving in between raced with that write.
 type lateStart struct{ *remote.Remote }
 
 func (lateStart) Start(*actor.Engine) error { return nil }
@@ -109,16 +100,19 @@ type Member struct {
 }
 
 // Node is this process's membership in the cluster: an engine with a
-// remote on Config.Listen and a Hollywood cluster with our provider.
+// remote on Config.Listen and the membership actor (members.go).
 type Node struct {
-	cfg    Config
-	remote *remote.Remote
-	engine *actor.Engine
-	cl     *hcluster.Cluster
+	cfg     Config
+	remote  *remote.Remote
+	engine  *actor.Engine
+	pid     *actor.PID
+	members atomic.Pointer[[]Member] // sorted by id, this node included
+	mu      sync.Mutex               // orders set and OnChange's calls
+	notify  func([]Member)
 }
 
-// Start listens on cfg.Listen, starts the cluster and handshakes the
-// peers; it returns without waiting for any of them.
+// Start listens on cfg.Listen and starts handshaking the peers; it
+// returns without waiting for any of them.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -131,48 +125,55 @@ func Start(cfg Config) (*Node, error) {
 	if err := r.Start(e); err != nil {
 		return nil, fmt.Errorf("cluster remote on %s: %w", cfg.Listen, err)
 	}
-	cl, err := hcluster.New(hcluster.NewConfig().
-		WithID(cfg.ID).
-		WithEngine(e).
-		WithListenAddr(cfg.Listen).
-		WithRequestTimeout(requestTimeout).
-		WithProvider(newProvider(cfg)))
-	if err != nil {
-		r.Stop().Wait()
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	cl.Start()
+	n := &Node{cfg: cfg, remote: r, engine: e}
+	n.set(nil)
+	n.pid = e.Spawn(newMembership(n), membersKind, actor.WithID(membersID))
 	cfg.Logger.Info("cluster started", "node_id", cfg.ID, "cluster_listen", cfg.Listen, "peers", cfg.Peers)
-	return &Node{cfg: cfg, remote: r, engine: e, cl: cl}, nil
+	return n, nil
+}
+
+// set publishes the members other than this node.
+func (n *Node) set(others []Member) {
+	ms := append([]Member{{ID: n.cfg.ID, Addr: n.cfg.Listen}}, others...)
+	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.members.Store(&ms)
+	if n.notify != nil {
+		n.notify(ms)
+	}
+}
+
+// OnChange calls f with the members now and after each change, in order,
+// from the membership actor: f must not block. Nil stops the calls.
+func (n *Node) OnChange(f func([]Member)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.notify = f
+	if f != nil {
+		f(*n.members.Load())
+	}
 }
 
 // ID is this node's id.
 func (n *Node) ID() string { return n.cfg.ID }
 
+// Addr is this node's cluster address (Config.Listen): the Address of
+// every PID on its engine.
+func (n *Node) Addr() string { return n.cfg.Listen }
+
 // Engine is the engine the remote serves; actors that other members
 // message live on it.
 func (n *Node) Engine() *actor.Engine { return n.engine }
 
-// Cluster is Hollywood's cluster on this node (activation, kinds).
-func (n *Node) Cluster() *hcluster.Cluster { return n.cl }
+// Members are the members this node sees, itself included, by id.
+func (n *Node) Members() []Member { return *n.members.Load() }
 
-// Members are the members this node sees, itself included, by id. It asks
-// the cluster agent, as activation does; nil if the agent does not answer.
-func (n *Node) Members() []Member {
-	ms := n.cl.Members()
-	out := make([]Member, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, Member{ID: m.ID, Addr: m.Host})
-	}
-	slices.SortFunc(out, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
-	return out
-}
-
-// Stop tells the members this node leaves, stops the cluster's actors and
-// the remote's listener. Connections this node opened to others close when
-// the process exits (v1.0.5 has no way to close them earlier).
+// Stop tells the members this node leaves and stops the remote's
+// listener. Connections this node opened to others close when the process
+// exits (v1.0.5 has no way to close them earlier).
 func (n *Node) Stop() error {
-	n.cl.Stop()
+	<-n.engine.Poison(n.pid).Done()
 	wg := n.remote.Stop()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -183,7 +184,3 @@ func (n *Node) Stop() error {
 		return errors.New("cluster remote did not stop within 10s")
 	}
 }
-
-// Addr is this node's cluster address (Config.Listen): the Address of
-// every PID on its engine.
-func (n *Node) Addr() string { return n.cfg.Listen }

@@ -2,10 +2,10 @@ package clusterpb
 
 import (
 	"errors"
-	"time"
-
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -175,5 +175,50 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.is }
 
-// Duration is how long the attempt took (0 when took is absent).
-func (w *WorkDone) Duration() time.Duration { return w.GetTook().AsDuration() }
+// FromWork converts a resize.Work.
+func FromWork(w resize.Work) *Work {
+	return &Work{Job: FromJob(w.Job), Opts: FromOptions(w.Opts), Attempt: int32(w.Attempt)}
+}
+
+// Resize converts back.
+func (w *Work) Resize() resize.Work {
+	return resize.Work{Job: w.GetJob().Persistence(), Opts: w.GetOpts().Persistence(), Attempt: int(w.GetAttempt())}
+}
+
+// FromDone converts a resize.Done; its error crosses as its message and
+// whether it is permanent.
+func FromDone(d resize.Done) *WorkDone {
+	w := &WorkDone{
+		Job: FromJob(d.Job), Attempt: int32(d.Attempt), Width: int32(d.Res.Width), Height: int32(d.Res.Height),
+		Bytes: d.Res.Bytes, Sum: d.Res.Sum, Took: durationpb.New(d.Took), Pool: d.Pool,
+		Variants: FromOutputs(d.Res.Variants),
+	}
+	if d.Err != nil {
+		w.Failure = &Failure{Message: resize.Message(d.Err), Permanent: resize.Permanent(d.Err)}
+	}
+	return w
+}
+
+// Resize converts back; the error is the Failure (see Failure.Unwrap).
+func (w *WorkDone) Resize() resize.Done {
+	d := resize.Done{Job: w.GetJob().Persistence(), Attempt: int(w.GetAttempt()), Took: w.GetTook().AsDuration(), Pool: w.GetPool()}
+	d.Res = resize.Result{Width: int(w.GetWidth()), Height: int(w.GetHeight()), Bytes: w.GetBytes(), Sum: w.GetSum(),
+		Variants: ToOutputs(w.GetVariants())}
+	if f := w.GetFailure(); f != nil {
+		d.Err = f
+	}
+	return d
+}
+
+// Error is the attempt's error text as it was on the resizer's node, so
+// resize.Message gives what it gave there.
+func (f *Failure) Error() string { return f.GetMessage() }
+
+// Unwrap makes a permanent failure wrap resize.ErrUnsupported, so
+// resize.Permanent holds on this side too.
+func (f *Failure) Unwrap() error {
+	if f.GetPermanent() {
+		return resize.ErrUnsupported
+	}
+	return nil
+}

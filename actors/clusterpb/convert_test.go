@@ -2,6 +2,7 @@ package clusterpb_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/backlot/backlot/actors/clusterpb"
+	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -48,9 +50,9 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	job := persistence.Job{BatchID: "b", ImageID: "i"}
 	opts := persistence.Options{Width: 640, Height: 480, Fit: persistence.FitContain, Format: persistence.FormatPNG, Quality: 77}
 	pool := actor.NewPID("127.0.0.1:7001", "pool/node")
-	w := wire(t, &clusterpb.Work{Job: clusterpb.FromJob(job), Opts: clusterpb.FromOptions(opts), Attempt: 2, ReplyTo: pool}).(*clusterpb.Work)
-	if w.GetJob().Persistence() != job || !reflect.DeepEqual(w.GetOpts().Persistence(), opts) || w.GetAttempt() != 2 || !w.GetReplyTo().Equals(pool) {
-		t.Fatalf("work %v", w)
+	wk := resize.Work{Job: job, Opts: opts, Attempt: 2}
+	if got := wire(t, clusterpb.FromWork(wk)).(*clusterpb.Work).Resize(); !reflect.DeepEqual(got, wk) {
+		t.Fatalf("work %+v, want %+v", got, wk)
 	}
 	vopts := persistence.Options{Variants: []persistence.Variant{
 		{Name: "thumb", Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatWebP, Quality: 85},
@@ -70,14 +72,25 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	if c.GetJob().Persistence() != job || !c.GetPool().Equals(pool) {
 		t.Fatalf("claimed %v", c)
 	}
-	wd := wire(t, &clusterpb.WorkDone{Job: clusterpb.FromJob(job), Attempt: 3, Took: durationpb.New(1500 * time.Millisecond),
-		Failure: &clusterpb.Failure{Message: "decode: bad", Permanent: true}}).(*clusterpb.WorkDone)
-	if wd.Duration() != 1500*time.Millisecond || !wd.GetFailure().GetPermanent() || wd.GetJob().Persistence() != job {
-		t.Fatalf("work done %v", wd)
+	failed := resize.Done{Job: job, Attempt: 3, Took: 1500 * time.Millisecond, Pool: pool, Err: fmt.Errorf("decode: %w", resize.ErrUnsupported)}
+	wd := wire(t, clusterpb.FromDone(failed)).(*clusterpb.WorkDone).Resize()
+	if wd.Took != failed.Took || wd.Job != job || wd.Attempt != 3 || !wd.Pool.Equals(pool) ||
+		!resize.Permanent(wd.Err) || resize.Message(wd.Err) != resize.Message(failed.Err) {
+		t.Fatalf("work done %+v, want %+v", wd, failed)
 	}
-	ok := wire(t, &clusterpb.WorkDone{Job: clusterpb.FromJob(job), Attempt: 1, Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}).(*clusterpb.WorkDone)
-	if ok.GetFailure() != nil || ok.GetWidth() != 100 || ok.GetHeight() != 75 || ok.GetBytes() != 4321 || ok.GetSum() != 0xfeedf00d {
-		t.Fatalf("work done (success) %v", ok)
+	transient := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Err: errors.New("timed out")})).(*clusterpb.WorkDone).Resize()
+	if transient.Err == nil || resize.Permanent(transient.Err) || transient.Err.Error() != "timed out" {
+		t.Fatalf("transient failure %v", transient.Err)
+	}
+	res := resize.Result{Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}
+	ok := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Res: res})).(*clusterpb.WorkDone).Resize()
+	if ok.Err != nil || !reflect.DeepEqual(ok.Res, res) {
+		t.Fatalf("work done (success) %+v", ok)
+	}
+	res.Variants = []persistence.Output{{Name: "a", Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}, {Name: "b", Width: 10, Height: 7, Bytes: 99, Sum: 3}}
+	vok := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Res: res})).(*clusterpb.WorkDone).Resize()
+	if vok.Err != nil || !reflect.DeepEqual(vok.Res, res) || !reflect.DeepEqual(vok.Event(3).Variants, res.Variants) {
+		t.Fatalf("work done with variants %+v", vok)
 	}
 	st := wire(t, &clusterpb.Settle{Job: clusterpb.FromJob(job), Requeue: true, After: durationpb.New(4 * time.Second), FreeSlot: true}).(*clusterpb.Settle)
 	if st.GetJob().Persistence() != job || !st.GetRequeue() || st.GetAfter().AsDuration() != 4*time.Second || !st.GetFreeSlot() {

@@ -1,6 +1,8 @@
 package resize
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,5 +20,33 @@ func TestMessageHidesPaths(t *testing.T) {
 	msg := Message(err)
 	if strings.Contains(msg, dir) || strings.Contains(msg, "secret-dir") || !strings.Contains(msg, "no such file") {
 		t.Fatalf("Message(%q) = %q", err, msg)
+	}
+}
+
+// TestDoneEvent: an attempt's outcome makes completed, retrying until the
+// last attempt, then failed with the reason; a permanent error fails at
+// once.
+func TestDoneEvent(t *testing.T) {
+	job := persistence.Job{BatchID: "b", ImageID: "i"}
+	transient := errors.New("resize timed out")
+	permanent := fmt.Errorf("decode: %w", ErrUnsupported)
+	for _, tt := range []struct {
+		done    Done
+		typ     persistence.EventType
+		errText string
+	}{
+		{Done{Job: job, Attempt: 1, Res: Result{Width: 10, Height: 5, Bytes: 99, Sum: 7}}, persistence.EventCompleted, ""},
+		{Done{Job: job, Attempt: 1, Err: transient}, persistence.EventRetrying, Message(transient)},
+		{Done{Job: job, Attempt: 2, Err: transient}, persistence.EventRetrying, Message(transient)},
+		{Done{Job: job, Attempt: 3, Err: transient}, persistence.EventFailed, "gave up after 3 attempts: " + Message(transient)},
+		{Done{Job: job, Attempt: 1, Err: permanent}, persistence.EventFailed, Message(permanent)},
+	} {
+		ev := tt.done.Event(3)
+		if ev.Type != tt.typ || ev.Error != tt.errText || ev.BatchID != "b" || ev.ImageID != "i" {
+			t.Errorf("attempt %d, err %v: got %s %q, want %s %q", tt.done.Attempt, tt.done.Err, ev.Type, ev.Error, tt.typ, tt.errText)
+		}
+		if tt.typ == persistence.EventCompleted && (ev.Width != 10 || ev.Height != 5 || ev.Bytes != 99 || ev.Sum != 7) {
+			t.Errorf("completed event %+v lost the result", ev)
+		}
 	}
 }

@@ -28,6 +28,26 @@ type Done struct {
 	Pool    *actor.PID // the pool that claimed Job (the resizer's parent)
 }
 
+// Event is the event this outcome makes: completed, failed (permanent, or
+// the last of maxAttempts) or retrying.
+func (m Done) Event(maxAttempts int) persistence.Event {
+	ev := persistence.Event{BatchID: m.Job.BatchID, ImageID: m.Job.ImageID}
+	switch {
+	case m.Err == nil:
+		ev.Type = persistence.EventCompleted
+		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
+		ev.Variants = m.Res.Variants
+	case Permanent(m.Err):
+		ev.Type, ev.Error = persistence.EventFailed, Message(m.Err)
+	case m.Attempt < maxAttempts:
+		ev.Type, ev.Error = persistence.EventRetrying, Message(m.Err)
+	default:
+		ev.Type = persistence.EventFailed
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, Message(m.Err))
+	}
+	return ev
+}
+
 // Idle tells the resizer's parent that it is free again, after Job.
 type Idle struct {
 	PID *actor.PID

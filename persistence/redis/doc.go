@@ -202,8 +202,10 @@
 // its EXEC and its WAIT (tens of microseconds on one host, a replica round
 // trip across machines). Should the primary die in that moment and the
 // replica not get it, the reader saw something the promoted replica lacks.
-// Subscribers read the supervisor's mirror, which holds only acknowledged
-// appends; a supervisor's load and an HTTP status read the store directly.
+// A supervisor fans out only acknowledged appends, and answers a subscribe
+// by reading the store between its own writes, each acknowledged or
+// failed; an append whose WAIT failed is visible to that read (as to an
+// HTTP status) until a failover in that window drops it.
 // WAIT n also does not make Sentinel promote one of the replicas that
 // acknowledged: Sentinel promotes the replica with the highest replication
 // offset among those of the best replica-priority, so keep the replicas'
