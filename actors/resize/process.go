@@ -325,6 +325,11 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 			return Result{}, permanent(err)
 		}
 	}
+	// The decode, and smaller copies as variants need them. One output
+	// is resized from the decode itself, as before variants existed, so
+	// its bytes do not change; a rebuilt variant climbs as it did.
+	rungs := newLadder(dec, len(vs) > 1)
+	defer rungs.release()
 	if only != "" { // the decode above served them all; make just this one
 		for i, v := range vs {
 			if v.Name == only {
@@ -343,11 +348,6 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		}
 	}()
 	outs := make([]persistence.Output, len(vs))
-	// The decode, and smaller copies as variants need them. One output
-	// is resized from the decode itself, as before variants existed, so
-	// its bytes do not change.
-	rungs := newLadder(dec, len(vs) > 1)
-	defer rungs.release()
 	for i, v := range vs {
 		img, scale := rungs.pick(plans[i])
 		out := resample(img, plans[i], scale)
