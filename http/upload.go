@@ -449,14 +449,14 @@ func (in *incoming) file(p *multipart.Part) error {
 	if len(in.images) >= s.cfg.MaxFiles {
 		return apiError(fiber.StatusRequestEntityTooLarge, "too_many_files", fmt.Sprintf("a batch holds at most %d files", s.cfg.MaxFiles))
 	}
-	head := make([]byte, 16)
+	head := make([]byte, resize.SniffLen)
 	n, err := io.ReadFull(p, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return badMultipart(err)
 	}
 	head = head[:n]
 	if _, ok := resize.Sniff(head); !ok {
-		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its bytes", name)
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF or AVIF), judged by its bytes", name)
 	}
 	id := uuid.NewString()
 	key := blob.SourceKey(in.batchID, id)
@@ -482,6 +482,8 @@ func (in *incoming) file(p *multipart.Part) error {
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
 		return fileError(fiber.StatusRequestEntityTooLarge, "too_many_pixels", fmt.Sprintf("the image declares more than %d pixels", s.cfg.MaxPixels), name)
+	case errors.Is(err, resize.ErrNoDecoder):
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", strings.TrimPrefix(err.Error(), resize.ErrNoDecoder.Error()+": "), name)
 	case errors.Is(err, resize.ErrUnsupported):
 		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image: its header does not decode ("+err.Error()+")", name)
 	case err != nil:

@@ -147,6 +147,12 @@ func footprintOuts(f Source, info Info, cfg image.Config, vs []persistence.Varia
 		if cfg.ColorModel == color.GrayModel {
 			forms = []form{planarForm(info, 1, 0, 0)}
 		}
+	case "heic", "heif", "avif":
+		// The file read whole (io.ReadAll: up to twice its size), the
+		// NRGBA pixels, and libheif's memory (heifNative).
+		native = heifNative(info.Width, info.Height)
+		dec = 2*size + 4*px + native
+		forms = []form{anyForm(info)}
 	default:
 		dec = 24 * px
 		forms = []form{anyForm(info)}

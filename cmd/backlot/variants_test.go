@@ -245,3 +245,37 @@ func TestVariantsRefused(t *testing.T) {
 	}
 	requireNoBatch(t, n, dir)
 }
+
+// TestHEIFUpload: an iPhone-style HEIC and an AVIF upload, judged by
+// their ftyp brands and probed from their boxes, resize like any image
+// (this build has libheif); a file that only claims to be one is 415.
+func TestHEIFUpload(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir, nil)
+	read := func(name string) []byte {
+		b, err := os.ReadFile("../../actors/resize/testdata/heif/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	heic, avif := read("halves.heic"), read("halves.avif")
+	r := upload(t, n.url, filePart("IMG_0001.HEIC", heic), filePart("pic.avif", avif), fieldPart("width", "32"), fieldPart("height", "24"))
+	if o := checkSequence(t, r.BatchID, openSSE(t, t.Context(), n.url+r.Events, "").collect(t, 30*time.Second)); o.completed != 2 {
+		t.Fatalf("outcome %+v", o)
+	}
+	for _, im := range r.Images {
+		b := get(t, n.url+"/api/images/"+r.BatchID+"/"+im.ID, http.StatusOK)
+		if cfg, format, err := image.DecodeConfig(bytes.NewReader(b)); err != nil || format != "jpeg" || cfg.Width != 32 || cfg.Height != 24 {
+			t.Errorf("%s: %s %dx%d (%v)", im.Name, format, cfg.Width, cfg.Height, err)
+		}
+	}
+	fake := append(append([]byte(nil), heic[:48]...), bytes.Repeat([]byte{0x55}, 500)...)
+	ct, body := multipartBody(t, filePart("fake.heic", fake))
+	resp := post(t, n.url+"/api/images", ct, body)
+	var e fieldErr
+	decodeJSON(t, resp, &e)
+	if resp.StatusCode != http.StatusUnsupportedMediaType || e.Code != "unsupported_image" || e.File != "fake.heic" {
+		t.Errorf("fake HEIC: %d %+v", resp.StatusCode, e)
+	}
+}
