@@ -23,8 +23,8 @@ APT_INSTALL = SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
 # What building needs: the headers of libjpeg-turbo (cgo JPEG decoding),
-# libwebp and libavif (WebP and AVIF output) and libheif (HEIC and AVIF
-# input), each installed when missing.
+# libwebp and libavif (WebP and AVIF output), libheif (HEIC and AVIF
+# input) and Little CMS (ICC profiles to sRGB), each installed when missing.
 build-deps:
 	@echo '#include <turbojpeg.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
 	  echo "installing libturbojpeg0-dev (Debian package: the cgo build decodes JPEGs with it)"; \
@@ -38,6 +38,9 @@ build-deps:
 	@echo '#include <libheif/heif.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
 	  echo "installing libheif-dev (Debian package: the cgo build reads HEIC and AVIF with it)"; \
 	  $(APT_INSTALL) libheif-dev >/dev/null; }
+	@echo '#include <lcms2.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing liblcms2-dev (Debian package: the cgo build converts ICC profiles to sRGB with it)"; \
+	  $(APT_INSTALL) liblcms2-dev >/dev/null; }
 
 # What the tests need too: a real redis-server (the Redis tests start their
 # own on free ports: primaries, replicas, and Sentinels as

@@ -293,6 +293,8 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
+	// Read before the decode drops the source's pages from the cache.
+	colour := colourTransform(f, info) // nil: the pixels are sRGB, or taken as such
 	dec, err := decodeSourceFallback(f, info, vs, fallback)
 	if err != nil {
 		return Result{}, err
@@ -358,6 +360,9 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		}
 		if !a.alive() {
 			return Result{}, errAbandoned
+		}
+		if colour != nil && !gray {
+			colour.Apply(out)
 		}
 		enc := encodable(out, v.Format, gray)
 		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {

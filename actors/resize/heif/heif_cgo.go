@@ -56,6 +56,36 @@ static struct heif_error bl_heif_decode(const void *data, size_t n, int w, int h
 	heif_context_free(ctx);
 	return err;
 }
+// bl_heif_profile copies the primary image's ICC profile (rICC or prof)
+// into a malloc'd *icc, or gives its nclx colour primaries.
+static struct heif_error bl_heif_profile(const void *data, size_t n, void **icc, size_t *iccn, int *primaries) {
+	struct heif_context *ctx = heif_context_alloc();
+	struct heif_image_handle *hd = NULL;
+	*icc = NULL;
+	*iccn = 0;
+	*primaries = 0;
+	struct heif_error err = heif_context_read_from_memory_without_copy(ctx, data, n, NULL);
+	if (err.code == heif_error_Ok)
+		err = heif_context_get_primary_image_handle(ctx, &hd);
+	if (err.code == heif_error_Ok) {
+		size_t sz = heif_image_handle_get_raw_color_profile_size(hd);
+		if (sz > 0 && sz <= (4 << 20)) {
+			*icc = malloc(sz);
+			err = heif_image_handle_get_raw_color_profile(hd, *icc);
+			if (err.code == heif_error_Ok)
+				*iccn = sz;
+		} else {
+			struct heif_color_profile_nclx *nclx = NULL;
+			if (heif_image_handle_get_nclx_color_profile(hd, &nclx).code == heif_error_Ok && nclx) {
+				*primaries = nclx->color_primaries;
+				heif_nclx_color_profile_free(nclx);
+			}
+		}
+		heif_image_handle_release(hd);
+	}
+	heif_context_free(ctx);
+	return err;
+}
 */
 import "C"
 
@@ -79,6 +109,29 @@ func Size(data []byte) (w, h int, alpha bool, err error) {
 		return 0, 0, false, fmt.Errorf("heif: %s", C.GoString(e.message))
 	}
 	return int(cw), int(ch), ca != 0, nil
+}
+
+// Profile is the primary image's colour profile: its ICC bytes when it
+// has one, else the colour primaries of its nclx box (ITU-T H.273: 1
+// BT.709/sRGB, 12 Display P3), 0 when neither says.
+func Profile(data []byte) (icc []byte, primaries int, err error) {
+	if len(data) == 0 {
+		return nil, 0, fmt.Errorf("heif: empty file")
+	}
+	var p unsafe.Pointer
+	var n C.size_t
+	var prim C.int
+	e := C.bl_heif_profile(unsafe.Pointer(&data[0]), C.size_t(len(data)), &p, &n, &prim)
+	if p != nil {
+		defer C.free(p)
+	}
+	if e.code != C.heif_error_Ok {
+		return nil, 0, fmt.Errorf("heif: %s", C.GoString(e.message))
+	}
+	if n > 0 {
+		return C.GoBytes(p, C.int(n)), 0, nil
+	}
+	return nil, int(prim), nil
 }
 
 // Decode decodes the primary image, its transformations applied, into
