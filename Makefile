@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build build-deps deps test vet fuzz bench microbench compare lint clean generate protoc
+.PHONY: run build build-deps deps test vet fuzz bench microbench compare compare-variants lint clean generate protoc
 
 run: build
 	./$(BIN) serve
@@ -80,6 +80,10 @@ microbench:
 # Backlot and the Node.js stack of ../shared/peers/node-seed side by side.
 compare:
 	bash bench/compare.sh
+
+# Issue 20's four WebP variants, Backlot's pipeline against sharp's.
+compare-variants:
+	bash bench/variants.sh
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
