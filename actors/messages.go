@@ -11,15 +11,13 @@ import (
 // The messages: plain structs (the resizer's are in actors/resize), turned
 // into their clusterpb form and back in wire.go when they cross nodes.
 
-// claimed: pool claimed job from the store; pool → manager → the batch's
-// supervisor.
+// claimed: pool claimed job; pool → manager → the batch's supervisor.
 type claimed struct {
 	job  persistence.Job
 	pool *actor.PID // the pool that claimed it: its work and settle go there
 }
 
-// subscribe: sub wants every event after seq `after`, then live ones;
-// subscriber → manager → supervisor.
+// subscribe: sub wants the events after seq `after`, then live ones.
 type subscribe struct {
 	batchID string
 	after   uint64

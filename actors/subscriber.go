@@ -20,8 +20,7 @@ type Chunk struct {
 }
 
 // Subscription is one SSE connection's view of a batch. C is closed after
-// the Final chunk, or early when the reader is too slow (Cut reports it) or
-// the subscription is closed.
+// the Final chunk, or early: the reader too slow (Cut) or Close.
 type Subscription struct {
 	sys *System
 	pid *actor.PID
@@ -126,8 +125,7 @@ func (s *subscriber) onDelivery(c *actor.Context, m delivery) {
 	s.deliver(m)
 }
 
-// resubscribe subscribes (again) from the last event passed on and checks
-// for an answer after SubscribeTimeout.
+// resubscribe subscribes from the last event passed on.
 func (s *subscriber) resubscribe(c *actor.Context) {
 	if s.closed {
 		return

@@ -139,8 +139,7 @@ func (s *supervisor) ready() bool {
 	return s.batch != nil
 }
 
-// gone reports whether the batch does not exist (as opposed to a store
-// that cannot be reached right now).
+// gone: the batch does not exist (not merely unreachable).
 func (s *supervisor) gone() bool {
 	return s.batch == nil && errors.Is(s.loadErr, persistence.ErrNotFound)
 }
@@ -177,9 +176,8 @@ func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
 	if !ok {
 		return // refused: settled by append; failed: retried, still holding its slot
 	}
-	// The outcome comes back through the claiming pool and its node's
-	// manager, so it reaches the batch's owner as of then even if this
-	// supervisor has handed the batch over meanwhile.
+	// The outcome comes back through the pool and its node's manager, to
+	// the batch's owner as of then.
 	s.sys.send(s.poolOr(pool), resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
 }
 
@@ -215,13 +213,11 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
 }
 
-// append records evs with this supervisor's token, then fans out what the
-// store recorded: evs with their seqs and, when they finished the batch,
-// the done the store decided in the same write (a subscriber that finds a
-// gap before them, events another writer made, asks the store again). On a
-// broken rule (a duplicate, e.g. after redelivery) it settles orig's job
-// and reads the batch again; fenced off, it hands the batch over; on
-// another error it schedules orig again.
+// append records evs with this supervisor's token and fans out what the
+// store recorded (with the done it decided, if any). On a broken rule (a
+// duplicate after redelivery) it settles orig's job and reads the batch
+// again; fenced off, it hands the batch over; on another error it
+// schedules orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
 	now := time.Now().UTC()
 	for i := range evs {
@@ -308,8 +304,7 @@ func (s *supervisor) fanOut(evs []persistence.Event) {
 	}
 }
 
-// observe logs recorded events (one line per state change) and feeds the
-// metrics.
+// observe logs recorded events and feeds the metrics.
 func (s *supervisor) observe(evs []persistence.Event) {
 	obs := s.sys.cfg.Observer
 	for _, e := range evs {

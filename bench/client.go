@@ -121,7 +121,10 @@ type outcome struct {
 	events      []sse.Event // what the stream showed, when traced
 	images      int         // sent in the upload
 	start       time.Time
+	scheduled   time.Time     // open loop: when it should have started (zero: closed loop)
 	uploaded    bool          // got its 202
+	firstWork   time.Time     // the first processing event read
+	lastTerm    time.Time     // the last completed or failed event read
 	upload      time.Duration // upload start to 202 read
 	done        bool          // saw its done event
 	end         time.Time     // when done arrived
@@ -164,9 +167,10 @@ type apiError struct {
 // batch uploads files to base and follows the batch's events until done.
 // run is the whole run's context: its end means interrupted, while ctx's
 // own deadline means a timeout. set names the file set for the body cache
-// ("": build the body for this batch alone).
-func (c *client) batch(run, ctx context.Context, base, set string, files []File) outcome {
-	o := outcome{base: base, images: len(files)}
+// ("": build the body for this batch alone); scheduled, in open loop, is
+// when it should have started.
+func (c *client) batch(run, ctx context.Context, base, set string, files []File, scheduled time.Time) outcome {
+	o := outcome{base: base, images: len(files), scheduled: scheduled}
 	ctype, body, err := c.body(set, files)
 	if err != nil {
 		o.fail("client: building the upload", "%v", err)

@@ -16,7 +16,10 @@
 # Environment (defaults):
 #   WORKLOADS     "640x480:3000 1920x1080:1500 4000x3000:300"  size:images, JPEG q90
 #   PER_BATCH     2      images per upload
-#   IN_FLIGHT     8      batches in flight
+#   IN_FLIGHT     8      batches in flight (with RATE: the most outstanding)
+#   RATE          (none) open loop: start this many batches per second whatever
+#                        earlier ones do, latency counted from each batch's schedule
+#                        (e.g. half of a closed-loop run's batches/s, for tail latency)
 #   WARMUP        16     images before each measured run, not counted
 #   ROUNDS        3      measured runs per workload and stack, alternating the
 #                        stacks; the table shows each stack's median run (by img/s)
@@ -38,6 +41,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 workloads=${WORKLOADS:-"640x480:3000 1920x1080:1500 4000x3000:300"}
 per_batch=${PER_BATCH:-2}
 in_flight=${IN_FLIGHT:-8}
+rate=${RATE:-}
 warmup=${WARMUP:-16}
 rounds=${ROUNDS:-3}
 width=${WIDTH:-100}
@@ -144,7 +148,7 @@ if ldd "$bin" 2>/dev/null | grep -q turbojpeg; then jpeg=libjpeg-turbo; fi
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "backlot: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version 2>/dev/null | cut -d' ' -f3), JPEG decoder $jpeg, pid $backlot_pid, $backlot_url"
 	echo "node-seed: node $(node --version), sharp $(jq -r .version "$tmp/node-seed/node_modules/sharp/package.json"), redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2), pid $node_pid (+ redis pid $redis_pid), $node_url"
-	echo "workload: generated photo-like JPEG q90 -> ${width}x${height} cover, $per_batch per batch, $in_flight batches in flight, warmup $warmup"
+	echo "workload: generated photo-like JPEG q90 -> ${width}x${height} cover, $per_batch per batch, ${rate:+open loop at $rate batches/s, at most }$in_flight batches in flight, warmup $warmup"
 } | tee "$out/machine.txt" >&2
 
 # ---------------------------------------------------------------- runs
@@ -152,12 +156,16 @@ status=0
 bench() { # name url size total round pid...
 	local name=$1 url=$2 size=$3 total=$4 round=$5
 	shift 5
-	local pidargs=() report=$out/$size-$name-$round
+	local pidargs=() report=$out/$size-$name-$round cal=--calibrate=false
 	for p in "$@"; do pidargs+=(--pid "$p"); done
+	# Backlot's CPU per image beyond its own pipeline (timed by the bench
+	# after the run); sharp's pipeline is another, so not for Node.
+	[ "$name" = backlot ] && cal=--calibrate
+	[ -n "$rate" ] && pidargs+=(--rate "$rate")
 	say "$size x $total against $name, round $round of $rounds (load average $(cut -d' ' -f1 /proc/loadavg))"
 	if ! "$bin" bench --url "$url" --size "$size" --total "$total" --per-batch "$per_batch" \
 		--in-flight "$in_flight" --warmup "$warmup" --width "$width" --height "$height" \
-		--label "$name" --json "$report.json" --progress lines "${pidargs[@]}" \
+		--label "$name" --json "$report.json" --progress lines "$cal" "${pidargs[@]}" \
 		>"$report.txt"; then
 		status=1
 	fi
@@ -213,7 +221,7 @@ grep '^Benchmark' "$out/pipeline.txt" >&2 || true
 
 # ---------------------------------------------------------------- table
 table() {
-	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp95 done ms B\tp95 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\tpipeline img/s\tB/pipeline\n'
+	printf 'workload\timages B/N\tBacklot img/s\tNode img/s\tBacklot/Node\tp50 done ms B\tp50 done ms N\tp95 done ms B\tp95 done ms N\tp99 done ms B\tp99 done ms N\tupload p50 ms B\tupload p50 ms N\tCPU ms/img B\tCPU ms/img N\tB beyond pipeline ms/img\tpeak RSS MiB B\tpeak RSS MiB N (node+redis)\terrors B/N\tpipeline img/s\tB/pipeline\n'
 	for w in $workloads; do
 		size=${w%%:*}
 		b=("$out/$size"-backlot-*.json) n=("$out/$size"-node-*.json)
@@ -230,9 +238,12 @@ table() {
 			[ $b.workload.size, ($b.images.completed | tostring) + "/" + ($n.images.completed | tostring),
 			  ($b.images_per_sec | r1), ($n.images_per_sec | r1),
 			  (if $n.images_per_sec > 0 then ($b.images_per_sec / $n.images_per_sec * 100 | round / 100 | tostring) + "x" else "-" end),
+			  ($b.completion_latency.p50_ms | round), ($n.completion_latency.p50_ms | round),
 			  ($b.completion_latency.p95_ms | round), ($n.completion_latency.p95_ms | round),
+			  ($b.completion_latency.p99_ms | round), ($n.completion_latency.p99_ms | round),
 			  ($b.upload_latency.p50_ms | r1), ($n.upload_latency.p50_ms | r1),
 			  cpu($b), cpu($n),
+			  ($b.processes[0].beyond_pipeline_ms_per_image // "-" | if type == "number" then r1 else . end),
 			  ($b.processes | mib), (($n.processes | mib | tostring) + " (" + ([$n.processes[] | .peak_rss_bytes / 1048576 | round | tostring] | join("+")) + ")"),
 			  ($ball | map(.error_total) | add | tostring) + "/" + ($nall | map(.error_total) | add | tostring),
 			  ($pipe[$b.workload.size] // "-"),
@@ -244,9 +255,11 @@ table() {
 	table | column -t -s $'\t'
 	echo
 	echo "Each row: each stack's median of $rounds measured runs by img/s (runs alternate between the stacks; every run's report is"
-	echo "in $out). img/s: completed images / (first upload to last done); p95 done: per batch, upload start to its"
-	echo "done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads; Node: node + redis-server)"
-	echo "per completed image; peak RSS: VmHWM during the run; errors: all runs'. B = Backlot, N = node-seed. One machine, one at a time."
+	echo "in $out). img/s: completed images / (first upload to last done); p50/p95/p99 done: per batch, upload start (open loop:"
+	echo "its scheduled start) to its done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads;"
+	echo "Node: node + redis-server) per completed image; B beyond pipeline: Backlot's CPU ms/img minus its resize pipeline's own,"
+	echo "timed by the bench after each run (--calibrate); peak RSS: VmHWM during the run; errors: all runs'. B = Backlot,"
+	echo "N = node-seed. One machine, one at a time."
 	echo "pipeline img/s: Backlot's resize pipeline alone on $(nproc) goroutines (go test -bench ProcessParallel, $out/pipeline.txt);"
 	echo "B/pipeline: Backlot's end-to-end img/s over it. The bench client runs on the same CPUs (its CPU is in each report)."
 } | tee "$out/table.txt"

@@ -21,7 +21,17 @@ type Config struct {
 	Seeds int      // distinct generated images (4)
 
 	PerBatch int // images per upload (2)
-	InFlight int // batches in flight at once (8)
+	InFlight int // batches in flight at once (8); with Rate, the most outstanding
+	// Rate, when > 0, runs open loop: batch i is scheduled at i/Rate
+	// seconds, whatever earlier ones do, and its completion latency counts
+	// from that schedule (so a server that falls behind is not flattered:
+	// no coordinated omission, as wrk2 does it). 0: closed loop, InFlight
+	// batches at once, each started when one ends.
+	Rate float64
+	// Calibrate runs the resize pipeline alone, in this process, on the
+	// workload after the run, so the report can tell a server's CPU per
+	// image beyond the pipeline's.
+	Calibrate bool
 
 	Total    int           // images to send; 200 when neither Total nor Duration is set
 	Duration time.Duration // or stop starting batches after this long
@@ -138,7 +148,7 @@ flags:
 func ParseFlags(args []string, out io.Writer) (Config, error) {
 	c := Config{
 		Seeds: 4, PerBatch: 2, InFlight: 8, Drain: 60 * time.Second, Timeout: 5 * time.Minute,
-		Width: 100, Height: 100, Progress: "auto",
+		Width: 100, Height: 100, Progress: "auto", Calibrate: true,
 	}
 	var urls, files listFlag
 	var serveArgs argsFlag
@@ -155,7 +165,9 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Var(&files, "files", "upload these image files in turn instead, repeatable or comma-separated")
 	fs.IntVar(&c.Seeds, "seeds", c.Seeds, "distinct generated images")
 	fs.IntVar(&c.PerBatch, "per-batch", c.PerBatch, "images per upload")
-	fs.IntVar(&c.InFlight, "in-flight", c.InFlight, "batches in flight at once (upload + event stream each)")
+	fs.IntVar(&c.InFlight, "in-flight", c.InFlight, "batches in flight at once (upload + event stream each); with --rate, the most outstanding")
+	fs.Float64Var(&c.Rate, "rate", 0, "open loop: start this many batches per second whatever earlier ones do; completion latency counts from each batch's scheduled start (0: closed loop)")
+	fs.BoolVar(&c.Calibrate, "calibrate", c.Calibrate, "after the run, time the resize pipeline alone on the workload in this process, for the server's CPU per image beyond it")
 	fs.IntVar(&c.Total, "total", 0, "images to send (default 200 when --duration is not set either)")
 	fs.DurationVar(&c.Duration, "duration", 0, "stop starting batches after this long (with --total: whichever comes first)")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "with --duration: how long running batches may still finish")
@@ -208,6 +220,7 @@ func (c *Config) Validate() error {
 	check(c.Seeds >= 1 && c.Seeds <= 64, "--seeds must be 1..64, not %d", c.Seeds)
 	check(c.PerBatch >= 1 && c.PerBatch <= 1000, "--per-batch must be 1..1000, not %d", c.PerBatch)
 	check(c.InFlight >= 1 && c.InFlight <= 10000, "--in-flight must be 1..10000, not %d", c.InFlight)
+	check(c.Rate >= 0 && c.Rate <= 100000, "--rate must be 0..100000 batches/s, not %v", c.Rate)
 	check(c.Total >= 0, "--total must not be negative")
 	check(c.Duration >= 0, "--duration must not be negative")
 	check(c.Total > 0 || c.Duration > 0, "--total or --duration is needed")

@@ -13,7 +13,7 @@ import (
 func TestParseFlags(t *testing.T) {
 	defaults := Config{
 		Size: Size{1920, 1080}, Seeds: 4, PerBatch: 2, InFlight: 8, Total: 200,
-		Drain: time.Minute, Timeout: 5 * time.Minute, Width: 100, Height: 100, Progress: "auto",
+		Drain: time.Minute, Timeout: 5 * time.Minute, Width: 100, Height: 100, Progress: "auto", Calibrate: true,
 	}
 	for _, tc := range []struct {
 		name string
@@ -32,12 +32,14 @@ func TestParseFlags(t *testing.T) {
 		{"the rest", []string{"--size", "640X480", "--per-batch", "3", "--in-flight", "1", "--warmup", "5", "--width", "64",
 			"--height", "32", "--fit", "contain", "--format", "png", "--quality", "70", "--token", "t", "--json", "r.json",
 			"--label", "x", "--allow-errors", "--serve-arg", "--workers=4", "--serve-arg", "--max-files", "--serve-arg", "7",
-			"--pid", "12,13", "--progress", "lines", "--drain", "5s", "--batch-timeout", "9s", "--seeds", "2"},
+			"--pid", "12,13", "--progress", "lines", "--drain", "5s", "--batch-timeout", "9s", "--seeds", "2",
+			"--rate", "12.5", "--calibrate=false"},
 			func(c *Config) {
 				c.Size, c.PerBatch, c.InFlight, c.Warmup, c.Width, c.Height = Size{640, 480}, 3, 1, 5, 64, 32
 				c.Fit, c.Format, c.Quality, c.Token, c.JSON, c.Label, c.AllowErrors = "contain", "png", 70, "t", "r.json", "x", true
 				c.ServeArgs, c.PIDs, c.Progress = []string{"--workers=4", "--max-files", "7"}, []int{12, 13}, "lines"
 				c.Drain, c.Timeout, c.Seeds = 5*time.Second, 9*time.Second, 2
+				c.Rate, c.Calibrate = 12.5, false
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +66,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--size", "10x10", "--files", "a.jpg"}, "exclude each other"},
 		{[]string{"--per-batch", "0"}, "--per-batch"},
 		{[]string{"--in-flight", "0"}, "--in-flight"},
+		{[]string{"--rate", "-2"}, "--rate"},
 		{[]string{"--total", "-1"}, "--total"},
 		{[]string{"--url", "127.0.0.1:8080"}, "not a base URL"},
 		{[]string{"--url", "ftp://h/"}, "not a base URL"},

@@ -140,10 +140,16 @@ func (c *client) event(ev sse.Event, st *streamState, o *outcome) {
 	}
 	st.lastID = ev.ID
 	switch ev.Name {
+	case "processing":
+		if o.firstWork.IsZero() {
+			o.firstWork = time.Now()
+		}
 	case "completed":
 		st.completed++
+		o.lastTerm = time.Now()
 	case "failed":
 		st.failed++
+		o.lastTerm = time.Now()
 		var d struct {
 			Error string `json:"error"`
 		}
@@ -162,6 +168,9 @@ func (c *client) event(ev sse.Event, st *streamState, o *outcome) {
 		}
 		o.done, o.end = true, time.Now()
 		o.completion = o.end.Sub(o.start)
+		if !o.scheduled.IsZero() {
+			o.completion = o.end.Sub(o.scheduled)
+		}
 		o.completed, o.failed = d.Completed, d.Failed
 		if d.Total != o.images || d.Completed != st.completed || d.Failed != st.failed {
 			o.fail("sse: done disagrees with the events", "done says %d/%d/%d (total/completed/failed); sent %d, events showed %d completed, %d failed",

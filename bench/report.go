@@ -24,13 +24,30 @@ type Report struct {
 	ImagesPerSec     float64      `json:"images_per_sec"`     // completed images / wall_seconds
 	Batches          Batches      `json:"batches"`
 	Images           Images       `json:"images"`
-	Upload           Latency      `json:"upload_latency"`     // upload start to its 202 read
-	Completion       Latency      `json:"completion_latency"` // per batch: upload start to done
+	Upload           Latency      `json:"upload_latency"`      // upload start to its 202 read
+	Completion       Latency      `json:"completion_latency"`  // per batch: upload start (open loop: its schedule) to done
+	StartLag         *Latency     `json:"start_lag,omitempty"` // open loop: how late batches started after their schedule
+	Stages           Stages       `json:"stages"`
+	Pipeline         *Pipeline    `json:"pipeline,omitempty"`
 	ErrorTotal       int          `json:"error_total"`
 	Errors           []ErrorCount `json:"errors"`
 	Warmup           *Warmup      `json:"warmup,omitempty"`
 	Processes        []Process    `json:"processes,omitempty"`
 	Interrupted      bool         `json:"interrupted,omitempty"`
+}
+
+// Stages split a done batch's time as the client saw its events arrive.
+type Stages struct {
+	Queue  Latency `json:"queue"`  // 202 read to the first processing event
+	Work   Latency `json:"work"`   // first processing to the last completed or failed
+	Finish Latency `json:"finish"` // last completed or failed to done
+}
+
+// Pipeline is the resize pipeline alone (probe, decode, resize, encode),
+// timed in the bench's process on the workload after the run (--calibrate).
+type Pipeline struct {
+	Images        int     `json:"images"`
+	CPUMsPerImage float64 `json:"cpu_ms_per_image"`
 }
 
 // Workload is what was sent.
@@ -42,6 +59,7 @@ type Workload struct {
 	MeanInputBytes  int64    `json:"mean_input_bytes"`
 	PerBatch        int      `json:"per_batch"`
 	InFlight        int      `json:"in_flight"`
+	RatePerSec      float64  `json:"rate_batches_per_sec,omitempty"` // open loop; absent: closed loop
 	Total           int      `json:"total,omitempty"`
 	DurationSeconds float64  `json:"duration_seconds,omitempty"`
 	Warmup          int      `json:"warmup"`
@@ -78,10 +96,15 @@ type Warmup struct {
 
 // Process is a local server process's memory and CPU in the measured phase.
 type Process struct {
-	PID          int     `json:"pid"`
-	Name         string  `json:"name"`
-	CPUSeconds   float64 `json:"cpu_seconds"`    // user + system, all threads
-	PeakRSSBytes int64   `json:"peak_rss_bytes"` // VmHWM
+	PID        int     `json:"pid"`
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpu_seconds"` // user + system, all threads
+	// CPUMsPerImage is CPUSeconds per completed image, and
+	// BeyondPipelineMs what is left of it once the pipeline's own CPU per
+	// image (Report.Pipeline) is taken off: the server's overhead.
+	CPUMsPerImage    float64 `json:"cpu_ms_per_image,omitempty"`
+	BeyondPipelineMs float64 `json:"beyond_pipeline_ms_per_image,omitempty"`
+	PeakRSSBytes     int64   `json:"peak_rss_bytes"` // VmHWM
 	// Since is "measurement" when the peak was reset as the measured phase
 	// began, "process start" when it could not be.
 	Since string `json:"since"`
@@ -90,7 +113,7 @@ type Process struct {
 
 func newWorkload(c Config, files []File) Workload {
 	w := Workload{
-		PerBatch: c.PerBatch, InFlight: c.InFlight, Total: c.Total, DurationSeconds: c.Duration.Seconds(),
+		PerBatch: c.PerBatch, InFlight: c.InFlight, RatePerSec: c.Rate, Total: c.Total, DurationSeconds: c.Duration.Seconds(),
 		Warmup: c.Warmup, Width: c.Width, Height: c.Height, Fit: c.Fit, Format: c.Format, Quality: c.Quality,
 	}
 	if len(c.Files) > 0 {
@@ -155,8 +178,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Label != "" {
 		title += " [" + r.Label + "]"
 	}
-	fmt.Fprintf(&b, "%s: %s (mean %s) -> %dx%d, %d per batch, %d in flight, %s, warmup %d\n",
-		title, what, bytesIEC(wl.MeanInputBytes), wl.Width, wl.Height, wl.PerBatch, wl.InFlight, limit, wl.Warmup)
+	load := fmt.Sprintf("%d in flight", wl.InFlight)
+	if wl.RatePerSec > 0 {
+		load = fmt.Sprintf("open loop at %g batches/s (at most %d outstanding)", wl.RatePerSec, wl.InFlight)
+	}
+	fmt.Fprintf(&b, "%s: %s (mean %s) -> %dx%d, %d per batch, %s, %s, warmup %d\n",
+		title, what, bytesIEC(wl.MeanInputBytes), wl.Width, wl.Height, wl.PerBatch, load, limit, wl.Warmup)
 	fmt.Fprintf(&b, "  against %s\n", strings.Join(r.URLs, ", "))
 	if r.Interrupted {
 		b.WriteString("  INTERRUPTED: partial results\n")
@@ -172,10 +199,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 
 	fmt.Fprintf(&b, "\n%-22s %5s %9s %9s %9s %9s %9s\n", "latency (ms)", "n", "p50", "p95", "p99", "max", "mean")
-	for _, l := range []struct {
+	rows := []struct {
 		name string
 		l    Latency
-	}{{"upload (to 202)", r.Upload}, {"completion (to done)", r.Completion}} {
+	}{{"upload (to 202)", r.Upload}, {"completion (to done)", r.Completion},
+		{"  queue (202 to work)", r.Stages.Queue}, {"  work (to last image)", r.Stages.Work}, {"  finish (to done)", r.Stages.Finish}}
+	if r.StartLag != nil {
+		rows = append(rows, struct {
+			name string
+			l    Latency
+		}{"start lag (schedule)", *r.StartLag})
+	}
+	for _, l := range rows {
 		fmt.Fprintf(&b, "%-22s %5d %9.1f %9.1f %9.1f %9.1f %9.1f\n", l.name, l.l.N, l.l.P50, l.l.P95, l.l.P99, l.l.Max, l.l.Mean)
 	}
 
@@ -186,6 +221,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "\nserver pid %d (%s): peak RSS %s (since %s), CPU %.2f s%s", p.PID, p.Name,
 			bytesIEC(p.PeakRSSBytes), p.Since, p.CPUSeconds, perImage(p.CPUSeconds, r.Images.Completed))
+		if r.Pipeline != nil && p.CPUMsPerImage > 0 {
+			fmt.Fprintf(&b, ", %.2f ms beyond the pipeline", p.BeyondPipelineMs)
+		}
+	}
+	if r.Pipeline != nil {
+		fmt.Fprintf(&b, "\npipeline alone (in the bench, %d images): %.2f ms CPU per image", r.Pipeline.Images, r.Pipeline.CPUMsPerImage)
 	}
 	fmt.Fprintf(&b, "\nbench client: CPU %.2f s%s on %d CPUs\n", r.ClientCPUSeconds, perImage(r.ClientCPUSeconds, r.Images.Completed), r.ClientCPUs)
 

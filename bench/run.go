@@ -55,9 +55,57 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 	}
 	r.Upload = Summarize(st.uploads)
 	r.Completion = Summarize(st.completions)
+	r.Stages = Stages{Queue: Summarize(st.queue), Work: Summarize(st.work), Finish: Summarize(st.finish)}
+	if c.Rate > 0 {
+		lag := Summarize(st.lags)
+		r.StartLag = &lag
+	}
+	if c.Calibrate && st.completed > 0 && ctx.Err() == nil {
+		p, err := calibrate(c, files)
+		if err != nil {
+			return nil, err
+		}
+		r.Pipeline = p
+		for i := range r.Processes {
+			pr := &r.Processes[i]
+			pr.CPUMsPerImage = pr.CPUSeconds * 1000 / float64(st.completed)
+			pr.BeyondPipelineMs = pr.CPUMsPerImage - p.CPUMsPerImage
+		}
+	}
 	r.ErrorTotal, r.Errors = st.errTotal, st.errors()
 	r.Interrupted = st.interrupted || ctx.Err() != nil
 	return r, nil
+}
+
+// openLoop schedules batch i at start + i/Rate and runs each on its own
+// goroutine, at most InFlight at once: when the server falls behind and
+// the cap is reached, a batch starts late, and its latency still counts
+// from its schedule. It returns when the phase has no next batch.
+func openLoop(ctx context.Context, c Config, start, stopAt time.Time, ph phase, wg *sync.WaitGroup, one func(int, time.Time) bool) {
+	slots := make(chan struct{}, c.InFlight)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(float64(i) * float64(time.Second) / c.Rate))
+		if (ph.total > 0 && i*c.PerBatch >= ph.total) || (!stopAt.IsZero() && !at.Before(stopAt)) {
+			return
+		}
+		timer.Reset(time.Until(at))
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			one(i, at)
+		})
+	}
 }
 
 // phase bounds one phase: images (total), time (duration), or both.
@@ -86,37 +134,45 @@ func runPhase(ctx context.Context, cl *client, c Config, files []File, ph phase,
 
 	var next, inFlight atomic.Int64
 	results := make(chan outcome)
-	var wg sync.WaitGroup
-	for range c.InFlight {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				first, n := i*c.PerBatch, c.PerBatch
-				if ph.total > 0 {
-					if first >= ph.total {
-						return
-					}
-					n = min(n, ph.total-first)
-				}
-				if pctx.Err() != nil || (!stopAt.IsZero() && !time.Now().Before(stopAt)) {
-					return
-				}
-				batch := make([]File, n)
-				for j := range batch {
-					batch[j] = files[(first+j)%len(files)]
-				}
-				bctx, cancel := context.WithTimeoutCause(pctx, c.Timeout, timeoutCause)
-				inFlight.Add(1)
-				set := fmt.Sprintf("%d+%d", first%len(files), n) // the same files, in the same order
-				o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], set, batch)
-				inFlight.Add(-1)
-				cancel()
-				if c.Trace != nil {
-					c.Trace(o.trace())
-				}
-				results <- o
+	// one runs batch i (scheduled: its open-loop start, or zero) and
+	// reports false when the phase has no batch i.
+	one := func(i int, scheduled time.Time) bool {
+		first, n := i*c.PerBatch, c.PerBatch
+		if ph.total > 0 {
+			if first >= ph.total {
+				return false
 			}
-		})
+			n = min(n, ph.total-first)
+		}
+		if pctx.Err() != nil || (!stopAt.IsZero() && !time.Now().Before(stopAt)) {
+			return false
+		}
+		batch := make([]File, n)
+		for j := range batch {
+			batch[j] = files[(first+j)%len(files)]
+		}
+		bctx, cancel := context.WithTimeoutCause(pctx, c.Timeout, timeoutCause)
+		inFlight.Add(1)
+		set := fmt.Sprintf("%d+%d", first%len(files), n) // the same files, in the same order
+		o := cl.batch(ctx, bctx, c.URLs[i%len(c.URLs)], set, batch, scheduled)
+		inFlight.Add(-1)
+		cancel()
+		if c.Trace != nil {
+			c.Trace(o.trace())
+		}
+		results <- o
+		return true
+	}
+	var wg sync.WaitGroup
+	if c.Rate > 0 {
+		wg.Go(func() { openLoop(pctx, c, start, stopAt, ph, &wg, one) })
+	} else {
+		for range c.InFlight {
+			wg.Go(func() {
+				for one(int(next.Add(1)-1), time.Time{}) {
+				}
+			})
+		}
 	}
 	go func() {
 		wg.Wait()

@@ -15,7 +15,7 @@ import (
 // config parses bench flags for a test; small images keep runs quick.
 func config(t *testing.T, args ...string) Config {
 	t.Helper()
-	c, err := ParseFlags(append([]string{"--size", "64x48", "--progress", "off"}, args...), os.Stderr)
+	c, err := ParseFlags(append([]string{"--size", "64x48", "--progress", "off", "--calibrate=false"}, args...), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +246,87 @@ func TestRunTimeouts(t *testing.T) {
 			t.Errorf("example %q", r.Errors[0].Example)
 		}
 	})
+}
+
+// TestRunOpenLoop: with --rate, batches start on their schedule whatever
+// earlier ones do: against a server that never finishes one, every batch
+// is still uploaded (closed loop would stop at --in-flight), until the cap
+// on outstanding batches holds later ones back; those start late, by at
+// least the time a slot took to free (a timeout), and the lag is reported.
+func TestRunOpenLoop(t *testing.T) {
+	t.Run("does not wait for earlier batches", func(t *testing.T) {
+		f, url := startFake(t, fakeOptions{hold: true})
+		c := config(t, "--url", url, "--total", "6", "--per-batch", "1", "--rate", "100", "--in-flight", "10", "--batch-timeout", "300ms")
+		r := run(t, t.Context(), c)
+		if ups, _ := f.snapshot(); len(ups) != 6 {
+			t.Fatalf("%d uploads, want all 6", len(ups))
+		}
+		if r.StartLag == nil || r.StartLag.N != 6 || r.Workload.RatePerSec != 100 {
+			t.Fatalf("start lag %+v, workload %+v", r.StartLag, r.Workload)
+		}
+	})
+	t.Run("the cap makes batches late", func(t *testing.T) {
+		f, url := startFake(t, fakeOptions{hold: true})
+		c := config(t, "--url", url, "--total", "4", "--per-batch", "1", "--rate", "100", "--in-flight", "2", "--batch-timeout", "300ms")
+		r := run(t, t.Context(), c)
+		if ups, _ := f.snapshot(); len(ups) != 4 {
+			t.Fatalf("%d uploads", len(ups))
+		}
+		// batch 3 was due at 20 ms and could start only once batch 1 timed
+		// out, at 300 ms or later
+		if r.StartLag.Max < 250 {
+			t.Fatalf("start lag %+v: want a batch held back by the cap", *r.StartLag)
+		}
+	})
+	t.Run("latency counts from the schedule", func(t *testing.T) {
+		// all six due at once, one at a time: the last waits for five
+		// others, and its latency includes that wait
+		_, url := startFake(t, fakeOptions{})
+		c := config(t, "--url", url, "--total", "6", "--per-batch", "1", "--rate", "100000", "--in-flight", "1")
+		r := run(t, t.Context(), c)
+		if r.ErrorTotal != 0 || r.Images.Completed != 6 || r.Completion.N != 6 {
+			t.Fatalf("images %+v, errors %+v", r.Images, r.Errors)
+		}
+		if r.StartLag.Max <= 0 || r.Completion.Max < r.StartLag.Max {
+			t.Errorf("completion %+v shorter than the start lag %+v", r.Completion, *r.StartLag)
+		}
+	})
+}
+
+// TestRunStages: each done batch's time splits into queue, work and
+// finish, as its events arrived.
+func TestRunStages(t *testing.T) {
+	_, url := startFake(t, fakeOptions{})
+	r := run(t, t.Context(), config(t, "--url", url, "--total", "6", "--per-batch", "2"))
+	for name, l := range map[string]Latency{"queue": r.Stages.Queue, "work": r.Stages.Work, "finish": r.Stages.Finish} {
+		if l.N != 3 || l.Max < 0 || l.P50 > r.Completion.Max {
+			t.Errorf("%s %+v (completion %+v)", name, l, r.Completion)
+		}
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "queue (202 to work)") {
+		t.Errorf("report text lacks the stages: %v\n%s", err, b.String())
+	}
+}
+
+// TestRunCalibrates: --calibrate times the pipeline alone on the workload
+// (real resizes in this process) and takes it off each process's CPU per
+// image.
+func TestRunCalibrates(t *testing.T) {
+	_, url := startFake(t, fakeOptions{})
+	c := config(t, "--url", url, "--total", "60", "--calibrate", "--pid", strconv.Itoa(os.Getpid()))
+	r := run(t, t.Context(), c)
+	if r.Pipeline == nil || r.Pipeline.Images < 2*c.Seeds || r.Pipeline.CPUMsPerImage <= 0 {
+		t.Fatalf("pipeline %+v", r.Pipeline)
+	}
+	p := r.Processes[0]
+	if p.CPUMsPerImage <= 0 || p.BeyondPipelineMs != p.CPUMsPerImage-r.Pipeline.CPUMsPerImage {
+		t.Fatalf("process %+v, pipeline %+v", p, r.Pipeline)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "pipeline alone") || !strings.Contains(b.String(), "beyond the pipeline") {
+		t.Errorf("report text: %v\n%s", err, b.String())
+	}
 }
 
 func TestRunDuration(t *testing.T) {

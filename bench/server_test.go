@@ -81,8 +81,11 @@ func TestStartServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, "backlot.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(s.dir, "data", "backlot.db")); err != nil {
 		t.Errorf("data dir not passed: %v", err)
+	}
+	if p, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", s.PID)); err != nil || p != filepath.Join(s.dir, "backlot") {
+		t.Errorf("server runs %q (%v), want its own copy of the binary", p, err)
 	}
 	c := config(t, "--url", s.URL, "--total", "4", "--token", "t0k", "--pid", fmt.Sprint(s.PID))
 	r := run(t, t.Context(), c)

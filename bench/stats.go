@@ -14,6 +14,8 @@ type stats struct {
 	completed, failed, unfinished int
 	retries                       int
 	uploads, completions          []time.Duration
+	lags                          []time.Duration // open loop: start - scheduled
+	queue, work, finish           []time.Duration // per done batch: 202 → first processing → last terminal → done
 	first, last                   time.Time
 	errs                          map[string]*ErrorCount
 	errTotal                      int
@@ -29,9 +31,18 @@ func (s *stats) add(o outcome) {
 	if !o.start.IsZero() && (s.first.IsZero() || o.start.Before(s.first)) {
 		s.first = o.start
 	}
+	if !o.scheduled.IsZero() && !o.start.IsZero() {
+		s.lags = append(s.lags, o.start.Sub(o.scheduled))
+	}
 	if o.uploaded {
 		s.accepted += o.images
 		s.uploads = append(s.uploads, o.upload)
+	}
+	if o.done && !o.firstWork.IsZero() && !o.lastTerm.IsZero() {
+		accepted := o.start.Add(o.upload)
+		s.queue = append(s.queue, max(o.firstWork.Sub(accepted), 0))
+		s.work = append(s.work, o.lastTerm.Sub(o.firstWork))
+		s.finish = append(s.finish, o.end.Sub(o.lastTerm))
 	}
 	switch {
 	case o.done:

@@ -23,28 +23,18 @@ const (
 	DefaultMemberTimeout  = 5 * time.Second
 )
 
-// Config is what a node needs to join the cluster. Zero values take the
-// documented defaults.
+// Config is what a node needs to join the cluster; zero durations take
+// the defaults.
 type Config struct {
-	// ID is this node's id (--node-id): unique among the members, without
-	// "/" or spaces. Required.
-	ID string
-	// Listen is the host:port the remote listens on (--cluster-listen),
-	// and the address other members reach this node at, as given.
-	// Required.
-	Listen string
-	// Peers are cluster addresses of bootstrap members (--peers). Any
-	// reachable one suffices: the rest is learnt from it. Listen may be
-	// among them (one list for every node).
-	Peers []string
-	// HeartbeatEvery is how often this node handshakes every member and
-	// retries absent peers (default 1 s).
-	HeartbeatEvery time.Duration
-	// MemberTimeout drops a member not heard from for this long, for a
-	// process that stalls with its connection open (default 5 s); a
-	// broken connection drops it at once.
-	MemberTimeout time.Duration
-	Logger        *slog.Logger
+	ID     string   // --node-id: unique among the members, without "/" or spaces
+	Listen string   // --cluster-listen: host:port, the address members dial as given
+	Peers  []string // --peers: bootstrap addresses; any reachable one suffices, Listen may be one
+	// HeartbeatEvery: how often this node handshakes every member and
+	// retries absent peers. MemberTimeout drops a member not heard from
+	// for that long (a stalled process; a broken connection drops it at
+	// once).
+	HeartbeatEvery, MemberTimeout time.Duration
+	Logger                        *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -85,10 +75,9 @@ func ValidateAddr(addr string) error {
 	return nil
 }
 
-// lateStart makes the engine's start of the remote a no-op; Start starts
-// it once NewEngine has returned. v1.0.5's NewEngine starts the remote
-// (listening, delivering) before it creates its event stream, so a peer's
-// message arriving in between raced with that write.
+// lateStart makes the engine's start of the remote a no-op, so Start
+// starts it after NewEngine returns: v1.0.5 starts it before creating the
+// event stream, and a peer's message in between raced with that write.
 type lateStart struct{ *remote.Remote }
 
 func (lateStart) Start(*actor.Engine) error { return nil }
@@ -99,8 +88,8 @@ type Member struct {
 	Addr string `json:"addr"`
 }
 
-// Node is this process's membership in the cluster: an engine with a
-// remote on Config.Listen and the membership actor (members.go).
+// Node is this process in the cluster: an engine with a remote on
+// Config.Listen and the membership actor (members.go).
 type Node struct {
 	cfg     Config
 	remote  *remote.Remote
@@ -111,8 +100,8 @@ type Node struct {
 	notify  func([]Member)
 }
 
-// Start listens on cfg.Listen and starts handshaking the peers; it
-// returns without waiting for any of them.
+// Start listens on cfg.Listen and starts handshaking the peers, without
+// waiting for them.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -158,20 +147,17 @@ func (n *Node) OnChange(f func([]Member)) {
 // ID is this node's id.
 func (n *Node) ID() string { return n.cfg.ID }
 
-// Addr is this node's cluster address (Config.Listen): the Address of
-// every PID on its engine.
+// Addr is Config.Listen, the Address of every PID on its engine.
 func (n *Node) Addr() string { return n.cfg.Listen }
 
-// Engine is the engine the remote serves; actors that other members
-// message live on it.
+// Engine is the engine the remote serves.
 func (n *Node) Engine() *actor.Engine { return n.engine }
 
 // Members are the members this node sees, itself included, by id.
 func (n *Node) Members() []Member { return *n.members.Load() }
 
-// Stop tells the members this node leaves and stops the remote's
-// listener. Connections this node opened to others close when the process
-// exits (v1.0.5 has no way to close them earlier).
+// Stop tells the members this node leaves and stops the listener (v1.0.5
+// cannot close the connections it opened before the process exits).
 func (n *Node) Stop() error {
 	<-n.engine.Poison(n.pid).Done()
 	wg := n.remote.Stop()

@@ -1,33 +1,24 @@
 // Package cluster joins a Backlot node to its peers over Hollywood's
-// remoting (remote, v1.0.5): Start builds an engine whose remote listens
-// on the node's cluster address and a membership actor on it; Members
-// reports who the node sees and OnChange tells the actors each change.
-// cmd/backlot starts it only when --cluster-listen is set; without it a
-// node is a cluster of one.
+// remoting (v1.0.5): Start builds an engine whose remote listens on the
+// node's cluster address and a membership actor on it; Members reports who
+// the node sees and OnChange tells the actors each change. Without
+// --cluster-listen a node is a cluster of one and this package is unused.
 //
-// # Why not Hollywood's cluster package
+// Hollywood's cluster package is not used: its SelfManaged provider also
+// browses mDNS (merging every Backlot on a network segment, every test run
+// too) and calls log.Fatal without multicast, it addresses bootstrap
+// members by id while --peers gives addresses, and its agent answers
+// Members by a request that can time out. Backlot keeps the member list
+// itself, speaking Hollywood's cluster messages:
 //
-// Its SelfManaged provider also announces and browses mDNS, which would
-// merge every Backlot on a network segment (every test run on a machine,
-// too) into one cluster, and calls log.Fatal when multicast is
-// unavailable; it addresses a bootstrap member by id as well as address,
-// while --peers gives addresses only; and its agent answers Members by a
-// request that can time out. Backlot needs only the member list, so it
-// keeps that itself, speaking Hollywood's own cluster messages.
-//
-// # Membership rules
-//
-//   - A member is added only on direct evidence: a Handshake it sent to
-//     this node's membership actor ("members/node", the same name on every
-//     node). Every node sends one to every member each HeartbeatEvery.
-//   - A node that learns of a member it did not know sends all members the
-//     list (Members); a receiver handshakes the ones it does not know.
-//   - A member is dropped when its connection breaks (Hollywood's
-//     actor.RemoteUnreachableEvent), when it says it leaves, or after
-//     MemberTimeout without a Handshake (a stalled process keeps its
-//     connection open).
+//   - A member is added on a Handshake it sent to "members/node" (the
+//     same name on every node); each node handshakes every member each
+//     HeartbeatEvery, and sends all members the list when it learns of a
+//     new one, so each handshakes the ones it does not know.
+//   - A member is dropped when its connection breaks
+//     (actor.RemoteUnreachableEvent), when it says it leaves, or after
+//     MemberTimeout without a Handshake.
 //   - An address is dialled with plain TCP, off the actor, before any
-//     message goes to a node not known to be alive: v1.0.5's stream writer
-//     dials inside the remote's router actor with retries and sleeps (3 s
-//     for a refused address), holding up every message this node sends.
+//     message goes to it: v1.0.5's router dials inside its actor with
+//     sleeps (3 s for a refused address), holding up every message.
 package cluster

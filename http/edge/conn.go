@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,8 +23,9 @@ type Conn struct {
 	net.Conn
 	ln *Listener
 
-	state    int
-	buf      []byte // bytes read from the socket, not yet passed on: buf[r:w]
+	state    int         // the reading goroutine's; setState keeps inBody
+	inBody   atomic.Bool // state == sBody, for Close from another goroutine
+	buf      []byte      // bytes read from the socket, not yet passed on: buf[r:w]
 	r, w     int
 	deliver  int // head bytes still to pass on
 	head     Head
@@ -44,6 +46,11 @@ const (
 	sBody           // passing on its body
 	sDone           // refused or gone: every read ends
 )
+
+func (c *Conn) setState(s int) {
+	c.state = s
+	c.inBody.Store(s == sBody)
+}
 
 // errNoNext ends a read that Drain forbade to wait for another request.
 var errNoNext = errors.New("edge: no next request while draining")
@@ -87,7 +94,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 				return 0, errNoNext
 			}
 			if err := c.readHead(); err != nil {
-				c.state = sDone
+				c.setState(sDone)
 				return 0, err
 			}
 		case sDeliver:
@@ -96,9 +103,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.deliver -= n
 			if c.deliver == 0 {
 				c.requests++
-				c.state = sHead
+				c.setState(sHead)
 				if c.head.HasBody() {
-					c.state = sBody
+					c.setState(sBody)
 					c.left = c.head.Length
 					c.chunk = chunked{max: c.ln.cfg.Limits.MaxBody, maxLine: c.ln.cfg.Limits.MaxHeader}
 				}
@@ -131,7 +138,7 @@ func (c *Conn) readHead() error {
 			}
 			if h.Len > 0 {
 				c.head, c.deliver, c.fault = h, h.Len, nil
-				c.state = sDeliver
+				c.setState(sDeliver)
 				return nil
 			}
 		}
@@ -209,7 +216,7 @@ func (c *Conn) readBody(p []byte) (int, error) {
 	}
 	c.left -= int64(n)
 	if c.left == 0 {
-		c.state = sHead
+		c.setState(sHead)
 		return n, nil
 	}
 	return n, err
@@ -227,7 +234,7 @@ func (c *Conn) readChunked(p []byte) (int, error) {
 	k, done, rej := c.chunk.scan(p[:n])
 	if rej != nil {
 		c.fault = rej
-		c.state = sDone
+		c.setState(sDone)
 		return 0, rej
 	}
 	if fromBuf {
@@ -240,7 +247,7 @@ func (c *Conn) readChunked(p []byte) (int, error) {
 		c.w += copy(c.buf[c.w:], p[k:n])
 	}
 	if done {
-		c.state = sHead
+		c.setState(sHead)
 		return k, nil
 	}
 	return k, err
@@ -256,12 +263,12 @@ func (c *Conn) readSocket(p []byte) (int, error) {
 	case err == nil:
 	case isTimeout(err):
 		c.fault = rejBodyTimeout
-		c.state = sDone
+		c.setState(sDone)
 	case errors.Is(err, io.EOF):
 		err = io.ErrUnexpectedEOF
-		c.state = sDone
+		c.setState(sDone)
 	default:
-		c.state = sDone
+		c.setState(sDone)
 	}
 	return n, err
 }
@@ -285,12 +292,13 @@ func (c *Conn) SetReadDeadline(time.Time) error { return nil }
 func (c *Conn) SetDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(t) }
 
 // Close closes the connection once. It may be called from another
-// goroutine (a shutdown closing idle connections): it touches nothing the
-// reading goroutine owns, and a watch in progress ends on its own.
+// goroutine (a shutdown closing idle connections): it reads only inBody
+// of what the reading goroutine owns, and a watch in progress ends on its
+// own.
 func (c *Conn) Close() error {
 	err := net.ErrClosed
 	c.closed.Do(func() {
-		if c.state == sBody {
+		if c.inBody.Load() {
 			// The client may still be sending the body: let it see
 			// the reply rather than a reset.
 			linger(c.Conn)
