@@ -29,7 +29,7 @@ for r in $(seq 1 "$rounds"); do
 	for who in $order; do
 		case $who in
 		backlot) res=$("$tmp/variants" run "$tmp/in" "$tmp/backlot") ;;
-		sharp) res=$(NODE_SEED_MODULES="$tmp/node-seed/node_modules" node "$root/bench/variants/sharp-variants.js" "$tmp/in" "$tmp/sharp" | tail -n 1) ;;
+		sharp) res=$(NODE_SEED_MODULES="$tmp/node-seed/node_modules" node "$root/bench/variants/sharp-variants.js" "$tmp/in/v" "$tmp/sharp/v" | tail -n 1) ;;
 		esac
 		printf 'round %d %-7s %s\n' "$r" "$who" "$res"
 	done

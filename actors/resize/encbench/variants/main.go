@@ -2,9 +2,13 @@
 // runs Backlot's pipeline on them (resize.Process, as a resizer runs it),
 // and compares the outputs with sharp's by SSIM.
 //
-//	variants gen N DIR          N photo-like 1920x1080 JPEGs (q90)
-//	variants run IN OUT         the four WebP variants of each, two at a time; images/s as JSON
-//	variants ssim A B           mean SSIM of each variant in A against B's, by name
+//	variants gen N DIR          N photo-like 1920x1080 JPEGs (q90) in DIR/v/
+//	variants run IN OUT         the four WebP variants of each of IN/v/ into OUT/v/, two at a time; images/s as JSON
+//	variants ssim A B           mean SSIM of each variant in A/v/ against B/v/'s, by name
+//
+// Its files go through fsblob, as every file of the module but the
+// harness's (persistence/blob's TestOnlyFsblobTouchesFiles): the
+// directories are blob stores, the files keys under "v/".
 package main
 
 import (
@@ -14,8 +18,8 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,7 +67,8 @@ func run(args []string) error {
 }
 
 func gen(n int, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	store, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
 		return err
 	}
 	for i := range n {
@@ -71,22 +76,38 @@ func gen(n int, dir string) error {
 		if err := jpeg.Encode(&b, resize.Synthetic(1920, 1080, uint64(i+1)), &jpeg.Options{Quality: 90}); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("img-%04d.jpg", i)), b.Bytes(), 0o644); err != nil {
+		if _, err := blob.Put(context.Background(), store, fmt.Sprintf("v/img-%04d.jpg", i), &b, blob.CreateOptions{}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// keys lists the keys under "v/" of the store at dir that end in ext.
+func keys(dir, ext string) (blob.Store, []string, error) {
+	store, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var ks []string
+	err = store.List(context.Background(), "v/", func(i blob.Info) error {
+		if strings.HasSuffix(i.Key, ext) {
+			ks = append(ks, i.Key)
+		}
+		return nil
+	})
+	sort.Strings(ks)
+	return store, ks, err
+}
+
 // process makes the variants of every JPEG of in, two images at a time
 // (a 2-core node's two resizers), each file read whole first as sharp's
 // script does, results written through fsblob as a node writes them.
 func process(in, out string) error {
-	files, err := filepath.Glob(filepath.Join(in, "*.jpg"))
+	src, files, err := keys(in, ".jpg")
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	blobs, err := fsblob.New(out, fsblob.Options{})
 	if err != nil {
 		return err
@@ -111,11 +132,10 @@ func process(in, out string) error {
 				f := files[next]
 				next++
 				mu.Unlock()
-				src, err := os.Open(f)
+				obj, err := src.Open(context.Background(), f)
 				if err == nil {
-					st, _ := src.Stat()
-					base := strings.TrimSuffix(filepath.Base(f), ".jpg")
-					_, err = resize.Process(fileSource{src, st.Size()}, func(v persistence.Variant) (blob.Writer, error) {
+					base := strings.TrimSuffix(f, ".jpg")
+					_, err = resize.Process(obj, func(v persistence.Variant) (blob.Writer, error) {
 						return blobs.Create(context.Background(), base+"."+v.Name+".webp", blob.CreateOptions{UseReserve: true})
 					}, variants, resize.Limits{})
 				}
@@ -136,13 +156,6 @@ func process(in, out string) error {
 		"imagesPerSecond": float64(len(files)) / secs, "cpuMsPerImage": float64(cpuTime()-cpu0) / 1e6 / float64(len(files))})
 }
 
-type fileSource struct {
-	*os.File
-	size int64
-}
-
-func (f fileSource) Size() int64 { return f.size }
-
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -154,7 +167,11 @@ func cpuTime() time.Duration {
 // compare prints, per variant, the mean and lowest SSIM of a's outputs
 // against b's of the same name (both decoded, luma only).
 func compare(a, b string) error {
-	files, err := filepath.Glob(filepath.Join(a, "*.webp"))
+	sa, files, err := keys(a, ".webp")
+	if err != nil {
+		return err
+	}
+	sb, err := fsblob.New(b, fsblob.Options{})
 	if err != nil {
 		return err
 	}
@@ -163,15 +180,14 @@ func compare(a, b string) error {
 		n        int
 	}
 	stats := map[string]*stat{}
-	for _, fa := range files {
-		name := filepath.Base(fa)
+	for _, name := range files {
 		parts := strings.Split(name, ".")
 		v := parts[len(parts)-2]
-		ia, err := decodeWebP(fa)
+		ia, err := decodeWebP(sa, name)
 		if err != nil {
 			return err
 		}
-		ib, err := decodeWebP(filepath.Join(b, name))
+		ib, err := decodeWebP(sb, name)
 		if err != nil {
 			return err
 		}
@@ -195,13 +211,13 @@ func compare(a, b string) error {
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
-func decodeWebP(path string) (image.Image, error) {
-	f, err := os.Open(path)
+func decodeWebP(s blob.Store, key string) (image.Image, error) {
+	obj, err := s.Open(context.Background(), key)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return webp.Decode(f)
+	defer obj.Close()
+	return webp.Decode(io.NewSectionReader(obj, 0, obj.Size()))
 }
 
 // luma is the image's Rec. 601 luma, 0..255.
