@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,25 +116,26 @@ type Trace struct {
 
 // outcome is what one batch did.
 type outcome struct {
-	base        string      // the server
-	batchID     string      // from the 202
-	status      int         // the upload's HTTP status
-	events      []sse.Event // what the stream showed, when traced
-	images      int         // sent in the upload
-	start       time.Time
-	scheduled   time.Time     // open loop: when it should have started (zero: closed loop)
-	uploaded    bool          // got its 202
-	firstWork   time.Time     // the first processing event read
-	lastTerm    time.Time     // the last completed or failed event read
-	upload      time.Duration // upload start to 202 read
-	done        bool          // saw its done event
-	end         time.Time     // when done arrived
-	completion  time.Duration // upload start to done
-	completed   int           // from done
-	failed      int           // from done
-	retries     int           // retrying events seen
-	interrupted bool          // the run was cancelled under it
-	failures    []failure
+	base         string      // the server
+	batchID      string      // from the 202
+	status       int         // the upload's HTTP status
+	events       []sse.Event // what the stream showed, when traced
+	images       int         // sent in the upload
+	start        time.Time
+	scheduled    time.Time     // open loop: when it should have started (zero: closed loop)
+	uploaded     bool          // got its 202
+	serverTiming []timing      // the 202's Server-Timing metrics
+	firstWork    time.Time     // the first processing event read
+	lastTerm     time.Time     // the last completed or failed event read
+	upload       time.Duration // upload start to 202 read
+	done         bool          // saw its done event
+	end          time.Time     // when done arrived
+	completion   time.Duration // upload start to done
+	completed    int           // from done
+	failed       int           // from done
+	retries      int           // retrying events seen
+	interrupted  bool          // the run was cancelled under it
+	failures     []failure
 }
 
 func (o *outcome) fail(kind, format string, a ...any) {
@@ -227,7 +229,35 @@ func (c *client) upload(run, ctx context.Context, base, ctype string, body []byt
 		o.fail("upload: bad reply", "202 without a batchId: %.200q", raw)
 		return uploadReply{}, false
 	}
+	o.serverTiming = parseServerTiming(resp.Header.Values("Server-Timing"))
 	return r, true
+}
+
+// timing is one metric of a Server-Timing header.
+type timing struct {
+	name string
+	dur  time.Duration
+}
+
+// parseServerTiming reads the metrics of Server-Timing headers that have
+// a duration ("read;dur=1.5, commit;dur=2"); others are skipped.
+func parseServerTiming(headers []string) []timing {
+	var out []timing
+	for _, h := range headers {
+		for _, metric := range strings.Split(h, ",") {
+			params := strings.Split(strings.TrimSpace(metric), ";")
+			for _, p := range params[1:] {
+				k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if !ok || !strings.EqualFold(k, "dur") {
+					continue
+				}
+				if ms, err := strconv.ParseFloat(strings.Trim(v, `"`), 64); err == nil && ms >= 0 && params[0] != "" {
+					out = append(out, timing{params[0], time.Duration(ms * float64(time.Millisecond))})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // eventsURL is the reply's "events" resolved against base, or the

@@ -199,6 +199,7 @@ func (f *fake) upload(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/api/images/"+id)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Server-Timing", `read;dur=1.5, db;desc="store";dur=0.25, miss, commit;dur=2`)
 	w.WriteHeader(http.StatusAccepted)
 	json.NewEncoder(w).Encode(reply)
 }

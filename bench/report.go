@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,9 @@ type Stages struct {
 	Queue  Latency `json:"queue"`  // 202 read to the first processing event
 	Work   Latency `json:"work"`   // first processing to the last completed or failed
 	Finish Latency `json:"finish"` // last completed or failed to done
+	// Upload is the 202s' Server-Timing metrics by name, when the server
+	// sends them (Backlot: read, sync, commit, total).
+	Upload map[string]Latency `json:"upload,omitempty"`
 }
 
 // Pipeline is the resize pipeline alone (probe, decode, resize, encode),
@@ -204,6 +208,17 @@ func (r *Report) WriteText(w io.Writer) error {
 		l    Latency
 	}{{"upload (to 202)", r.Upload}, {"completion (to done)", r.Completion},
 		{"  queue (202 to work)", r.Stages.Queue}, {"  work (to last image)", r.Stages.Work}, {"  finish (to done)", r.Stages.Finish}}
+	names := make([]string, 0, len(r.Stages.Upload))
+	for n := range r.Stages.Upload {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		rows = append(rows, struct {
+			name string
+			l    Latency
+		}{"  server " + n, r.Stages.Upload[n]})
+	}
 	if r.StartLag != nil {
 		rows = append(rows, struct {
 			name string

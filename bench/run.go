@@ -56,6 +56,12 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 	r.Upload = Summarize(st.uploads)
 	r.Completion = Summarize(st.completions)
 	r.Stages = Stages{Queue: Summarize(st.queue), Work: Summarize(st.work), Finish: Summarize(st.finish)}
+	for name, ds := range st.server {
+		if r.Stages.Upload == nil {
+			r.Stages.Upload = map[string]Latency{}
+		}
+		r.Stages.Upload[name] = Summarize(ds)
+	}
 	if c.Rate > 0 {
 		lag := Summarize(st.lags)
 		r.StartLag = &lag

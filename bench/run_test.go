@@ -294,7 +294,8 @@ func TestRunOpenLoop(t *testing.T) {
 }
 
 // TestRunStages: each done batch's time splits into queue, work and
-// finish, as its events arrived.
+// finish, as its events arrived, and the 202s' Server-Timing metrics are
+// summarised by name.
 func TestRunStages(t *testing.T) {
 	_, url := startFake(t, fakeOptions{})
 	r := run(t, t.Context(), config(t, "--url", url, "--total", "6", "--per-batch", "2"))
@@ -303,8 +304,11 @@ func TestRunStages(t *testing.T) {
 			t.Errorf("%s %+v (completion %+v)", name, l, r.Completion)
 		}
 	}
+	if up := r.Stages.Upload; len(up) != 3 || up["read"].N != 3 || up["read"].P50 != 1.5 || up["db"].Max != 0.25 || up["commit"].Mean != 2 {
+		t.Errorf("server timings %+v", up)
+	}
 	var b strings.Builder
-	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "queue (202 to work)") {
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "queue (202 to work)") || !strings.Contains(b.String(), "server commit") {
 		t.Errorf("report text lacks the stages: %v\n%s", err, b.String())
 	}
 }

@@ -14,8 +14,9 @@ type stats struct {
 	completed, failed, unfinished int
 	retries                       int
 	uploads, completions          []time.Duration
-	lags                          []time.Duration // open loop: start - scheduled
-	queue, work, finish           []time.Duration // per done batch: 202 → first processing → last terminal → done
+	lags                          []time.Duration            // open loop: start - scheduled
+	queue, work, finish           []time.Duration            // per done batch: 202 → first processing → last terminal → done
+	server                        map[string][]time.Duration // the 202s' Server-Timing metrics by name
 	first, last                   time.Time
 	errs                          map[string]*ErrorCount
 	errTotal                      int
@@ -37,6 +38,12 @@ func (s *stats) add(o outcome) {
 	if o.uploaded {
 		s.accepted += o.images
 		s.uploads = append(s.uploads, o.upload)
+		for _, t := range o.serverTiming {
+			if s.server == nil {
+				s.server = map[string][]time.Duration{}
+			}
+			s.server[t.name] = append(s.server[t.name], t.dur)
+		}
 	}
 	if o.done && !o.firstWork.IsZero() && !o.lastTerm.IsZero() {
 		accepted := o.start.Add(o.upload)

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	nethttp "net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ func (s *Server) upload(c *fiber.Ctx) error {
 // bytes, then records the batch durably and answers 202. On any error the
 // batch's objects are deleted and nothing reaches the store.
 func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
+	start := time.Now()
 	if !s.accepting.Load() {
 		return 0, unavailable("shutting_down", "this node is shutting down; retry on another node or later")
 	}
@@ -81,8 +83,10 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	if err == nil {
 		err = in.checkDisk() // what was written since the last look
 	}
+	var times uploadTimes
+	times.read = time.Since(start)
 	if err == nil {
-		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form)
+		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form, &times)
 	}
 	if err != nil {
 		// Every Writer is ended (incoming.file aborts its own); the
@@ -113,6 +117,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	}
 	s.log.Info("batch accepted", "batch_id", batchID, "images", len(images))
 	c.Location(loc)
+	c.Set("Server-Timing", times.header(time.Since(start)))
 	return len(images), c.Status(fiber.StatusAccepted).JSON(fiber.Map{
 		"batchId": batchID, "total": len(images), "images": refs,
 		"status": loc, "events": loc + "/events",
@@ -230,10 +235,22 @@ func (s *Server) admit(ctx context.Context, batchID string, images []persistence
 	return nil
 }
 
+// uploadTimes is where an accepted upload's time went, for its 202's
+// Server-Timing header (W3C Server Timing; the bench reads it): reading
+// and storing the parts, then waiting for their syncs and for the store's
+// commit, which run at once.
+type uploadTimes struct{ read, sync, commit time.Duration }
+
+func (t uploadTimes) header(total time.Duration) string {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) }
+	return "read;dur=" + ms(t.read) + ", sync;dur=" + ms(t.sync) + ", commit;dur=" + ms(t.commit) + ", total;dur=" + ms(total)
+}
+
 // record parses the options and, once the images' objects are durable
 // (their Syncs, started as each was written, have returned) and the store
-// holds the batch with its first event and its jobs, returns nil.
-func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, syncs *syncer, form map[string]string) error {
+// holds the batch with its first event and its jobs, returns nil; t gets
+// the waits for the syncs and the commit.
+func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, syncs *syncer, form map[string]string, t *uploadTimes) error {
 	if len(images) == 0 {
 		return apiError(fiber.StatusBadRequest, "no_images", `the request has no "images" file part`)
 	}
@@ -274,8 +291,14 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 	// batch whose files were not yet durable; its client got no 202 (and
 	// no id), and its images fail as unreadable, never as lost work.
 	created := make(chan error, 1)
-	go func() { created <- s.store.Create(ctx, b, first) }()
+	began := time.Now()
+	go func() {
+		err := s.store.Create(ctx, b, first)
+		t.commit = time.Since(began) // read below, after the receive
+		created <- err
+	}()
 	syncErr := syncs.wait()
+	t.sync = time.Since(began)
 	if err := <-created; err != nil {
 		if errors.Is(err, persistence.ErrUnavailable) {
 			return unavailable("store_unavailable", "the store is unreachable; retry later")

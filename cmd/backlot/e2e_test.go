@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -343,5 +344,36 @@ func TestPingOnIdleStream(t *testing.T) {
 	}
 	if !bytes.HasPrefix(buf, []byte("retry: 2000\n\nid: 1\nevent: queued\n")) {
 		t.Fatalf("stream starts %q", buf)
+	}
+}
+
+// TestUploadServerTiming: a 202 says where the upload's time went, in a
+// Server-Timing header (read, sync, commit, total, in ms), for the bench's
+// stage breakdown; a refused upload carries none.
+func TestUploadServerTiming(t *testing.T) {
+	m := startNode(t, t.TempDir(), nil)
+	ct, body := multipartBody(t, filePart("a.jpg", jpegBytes(t, 64, 48, 1)), filePart("b.jpg", jpegBytes(t, 64, 48, 2)))
+	resp := post(t, m.url+"/api/images", ct, body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	got := map[string]float64{}
+	for _, metric := range strings.Split(resp.Header.Get("Server-Timing"), ",") {
+		name, dur, ok := strings.Cut(strings.TrimSpace(metric), ";dur=")
+		v, err := strconv.ParseFloat(dur, 64)
+		if !ok || err != nil || v < 0 {
+			t.Fatalf("Server-Timing %q: bad metric %q", resp.Header.Get("Server-Timing"), metric)
+		}
+		got[name] = v
+	}
+	if len(got) != 4 || got["total"] < got["read"] || got["total"] < got["commit"] || got["total"] < got["sync"] {
+		t.Fatalf("Server-Timing %q: want read, sync, commit within total", resp.Header.Get("Server-Timing"))
+	}
+	ct, body = multipartBody(t, fieldPart("width", "0"), filePart("a.jpg", jpegBytes(t, 64, 48, 1)))
+	resp = post(t, m.url+"/api/images", ct, body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Server-Timing") != "" {
+		t.Fatalf("refused upload: %d, Server-Timing %q", resp.StatusCode, resp.Header.Get("Server-Timing"))
 	}
 }
