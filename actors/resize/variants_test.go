@@ -282,6 +282,13 @@ func TestLadder(t *testing.T) {
 	if want := []uint8{9, 19, 9, 9}; string(dst) != string(want) {
 		t.Errorf("halvePlane = %v, want %v", dst, want)
 	}
+	r0, r1 := Synthetic(301, 1, 1).Pix, Synthetic(301, 1, 2).Pix
+	got, want := make([]uint8, 600), make([]uint8, 600)
+	halveRow(got, r0, r1, 600)
+	halveRowGo(want, r0, r1, 600)
+	if string(got) != string(want) {
+		t.Error("halveRow differs from halveRowGo")
+	}
 	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(1920, 1080, 4)))
 	f, err := openFile(src)
 	if err != nil {
