@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/backlot
 FUZZTIME ?= 10s
 
-.PHONY: run build build-deps deps test vet fuzz bench microbench compare lint clean generate protoc
+.PHONY: run build build-deps deps test vet fuzz bench microbench compare compare-variants lint clean generate protoc
 
 run: build
 	./$(BIN) serve
@@ -22,11 +22,25 @@ vet: build-deps
 APT_INSTALL = SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
-# What building needs: libjpeg-turbo's headers (cgo JPEG decoding).
+# What building needs: the headers of libjpeg-turbo (cgo JPEG decoding),
+# libwebp and libavif (WebP and AVIF output), libheif (HEIC and AVIF
+# input) and Little CMS (ICC profiles to sRGB), each installed when missing.
 build-deps:
 	@echo '#include <turbojpeg.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
 	  echo "installing libturbojpeg0-dev (Debian package: the cgo build decodes JPEGs with it)"; \
 	  $(APT_INSTALL) libturbojpeg0-dev >/dev/null; }
+	@echo '#include <webp/encode.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libwebp-dev (Debian package: the cgo build writes WebP with it)"; \
+	  $(APT_INSTALL) libwebp-dev >/dev/null; }
+	@echo '#include <avif/avif.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libavif-dev (Debian package: the cgo build writes AVIF with it)"; \
+	  $(APT_INSTALL) libavif-dev >/dev/null; }
+	@echo '#include <libheif/heif.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing libheif-dev (Debian package: the cgo build reads HEIC and AVIF with it)"; \
+	  $(APT_INSTALL) libheif-dev >/dev/null; }
+	@echo '#include <lcms2.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+	  echo "installing liblcms2-dev (Debian package: the cgo build converts ICC profiles to sRGB with it)"; \
+	  $(APT_INSTALL) liblcms2-dev >/dev/null; }
 
 # What the tests need too: a real redis-server (the Redis tests start their
 # own on free ports: primaries, replicas, and Sentinels as
@@ -70,6 +84,10 @@ microbench:
 # Backlot and the Node.js stack of ../shared/peers/node-seed side by side.
 compare:
 	bash bench/compare.sh
+
+# Issue 20's four WebP variants, Backlot's pipeline against sharp's.
+compare-variants:
+	bash bench/variants.sh
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

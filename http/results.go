@@ -35,9 +35,9 @@ func newRebuilder(n int) *rebuilder { return &rebuilder{slots: make(chan struct{
 // recorded, rebuilding it first if it does not. The caller closes the
 // object (SendStream does). An *Error (500 result_lost) when it cannot be
 // rebuilt.
-func (s *Server) openResult(ctx context.Context, b *persistence.Batch, im *persistence.Image) (blob.Object, error) {
-	key := blob.OutputKey(b.ID, im.ID, b.Options.Format.Ext())
-	obj, err := s.checkedResult(ctx, key, im)
+func (s *Server) openResult(ctx context.Context, b *persistence.Batch, im *persistence.Image, v persistence.Variant, rec persistence.Output) (blob.Object, error) {
+	key := resize.ResultKey(b.ID, im.ID, b.Options, v)
+	obj, err := s.checkedResult(ctx, key, rec)
 	if err == nil {
 		return obj, nil
 	}
@@ -53,18 +53,18 @@ func (s *Server) openResult(ctx context.Context, b *persistence.Batch, im *persi
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if obj, err := s.checkedResult(ctx, key, im); err == nil {
+		if obj, err := s.checkedResult(ctx, key, rec); err == nil {
 			obj.Close()
 			return nil, nil // rebuilt while this waited for a slot
 		}
-		res, err := s.rebuild(ctx, b, im, key)
+		res, err := s.rebuild(ctx, b, im, v, key)
 		s.met.ResultRebuilt(err == nil) // once per rebuild, however many reads wait for it
 		if err != nil {
 			return nil, err
 		}
-		if res.Bytes != im.Bytes || (im.Sum != 0 && res.Sum != im.Sum) {
+		if res.Bytes != rec.Bytes || (rec.Sum != 0 && res.Sum != rec.Sum) {
 			log.Warn("rebuilt result differs from the recorded one (another build's encoder?); serving it",
-				"bytes", res.Bytes, "recorded_bytes", im.Bytes, "sum", res.Sum, "recorded_sum", im.Sum)
+				"variant", v.Name, "bytes", res.Bytes, "recorded_bytes", rec.Bytes, "sum", res.Sum, "recorded_sum", rec.Sum)
 		}
 		log.Info("result rebuilt", "bytes", res.Bytes)
 		return nil, nil
@@ -78,10 +78,10 @@ func (s *Server) openResult(ctx context.Context, b *persistence.Batch, im *persi
 	return s.blobs.Open(ctx, key)
 }
 
-// checkedResult opens the result under key and checks it against im's
+// checkedResult opens the result under key and checks it against its
 // record (resize.Verify); a missing one is lost too (wrapping
 // resize.ErrResultLost).
-func (s *Server) checkedResult(ctx context.Context, key string, im *persistence.Image) (blob.Object, error) {
+func (s *Server) checkedResult(ctx context.Context, key string, rec persistence.Output) (blob.Object, error) {
 	obj, err := s.blobs.Open(ctx, key)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, fmt.Errorf("%w: it is missing", resize.ErrResultLost)
@@ -89,11 +89,11 @@ func (s *Server) checkedResult(ctx context.Context, key string, im *persistence.
 	if err != nil {
 		return nil, err
 	}
-	sum := im.Sum
+	sum := rec.Sum
 	if wc, ok := s.blobs.(blob.WholeCommits); ok && wc.CommitsWhole() {
 		sum = 0 // the store holds what was committed, whole: its length tells enough
 	}
-	if err := resize.Verify(obj, im.Bytes, sum); err != nil {
+	if err := resize.Verify(obj, rec.Bytes, sum); err != nil {
 		obj.Close()
 		return nil, err
 	}
@@ -104,9 +104,11 @@ func (s *Server) checkedResult(ctx context.Context, key string, im *persistence.
 // client's message names no key.
 var errUploadGone = errors.New("the upload is missing")
 
-// rebuild makes im's result again from its source, as a resizer does
-// (actors' resizer.process), under the resizers' limits and budget.
-func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persistence.Image, key string) (resize.Result, error) {
+// rebuild makes im's output v again from its source, as a resizer does
+// (actors' resizer.process), under the resizers' limits and budget: only
+// v, from the same decode as when all the variants were made
+// (resize.Rebuild), so the same bytes.
+func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persistence.Image, v persistence.Variant, key string) (resize.Result, error) {
 	src, err := s.blobs.Open(ctx, blob.SourceKey(b.ID, im.ID))
 	if errors.Is(err, blob.ErrNotFound) {
 		return resize.Result{}, errUploadGone
@@ -117,9 +119,9 @@ func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persiste
 	// Not the request's ctx: a rebuild other reads wait for (flight)
 	// commits even if this one's client has gone.
 	wctx := context.WithoutCancel(ctx)
-	return resize.Process(src, func() (blob.Writer, error) {
+	return resize.Rebuild(src, func(persistence.Variant) (blob.Writer, error) {
 		return s.blobs.Create(wctx, key, blob.CreateOptions{UseReserve: true})
-	}, b.Options, s.cfg.ResizeLimits)
+	}, b.Options, v.Name, s.cfg.ResizeLimits)
 }
 
 // redirectResult answers 307 to a signed GET of im's result in the blob
@@ -128,19 +130,19 @@ func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persiste
 // false when the result is to be proxied instead (no presigning, or the
 // result lost: openResult rebuilds it). The redirect is not cached (its
 // URL expires); the client's cache keeps the object's answer.
-func (s *Server) redirectResult(c *fiber.Ctx, b *persistence.Batch, im *persistence.Image) (ok bool, err error) {
+func (s *Server) redirectResult(c *fiber.Ctx, b *persistence.Batch, im *persistence.Image, v persistence.Variant, rec persistence.Output) (ok bool, err error) {
 	ps, can := s.blobs.(blob.Presigner)
 	if s.cfg.Presign <= 0 || !can {
 		return false, nil
 	}
-	key := blob.OutputKey(b.ID, im.ID, b.Options.Format.Ext())
+	key := resize.ResultKey(b.ID, im.ID, b.Options, v)
 	info, err := s.blobs.Stat(c.UserContext(), key)
 	switch {
 	case errors.Is(err, blob.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("stat result: %w", err)
-	case info.Size != im.Bytes:
+	case info.Size != rec.Bytes:
 		return false, nil
 	}
 	u, err := ps.PresignGet(c.UserContext(), key, s.cfg.Presign, resultCacheControl)

@@ -170,6 +170,7 @@ func (s *Server) routes() {
 	api.Get("/images/:batch/events", s.events)
 	api.Get("/images/:batch", s.status)
 	api.Get("/images/:batch/:image", s.result)
+	api.Get("/images/:batch/:image/:variant", s.result)
 }
 
 // App exposes the Fiber app (tests use app.Test for plain JSON endpoints).

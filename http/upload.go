@@ -262,6 +262,17 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 		}
 		return err
 	}
+	for _, v := range opts.Outputs() {
+		if err := resize.CanEncode(v.Format); err != nil {
+			param := "format"
+			if len(opts.Variants) > 0 {
+				param = "variants"
+			}
+			e := apiError(fiber.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q: %s", param, resize.Message(err)))
+			e.Extra = map[string]any{"param": param}
+			return e
+		}
+	}
 	if err := s.admit(ctx, batchID, images, opts); err != nil {
 		return err
 	}
@@ -383,8 +394,12 @@ func (w watched) Write(p []byte) (int, error) {
 	return n, w.in.wrote(n)
 }
 
-// maxFieldBytes bounds a text field (width, fit, …): they are tiny.
-const maxFieldBytes = 1 << 10
+// maxFieldBytes bounds a text field (width, fit, …): they are tiny;
+// variants, at most 8 objects of six short keys, gets more.
+const (
+	maxFieldBytes    = 1 << 10
+	maxVariantsBytes = 8 << 10
+)
 
 func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 	for {
@@ -410,11 +425,15 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 				e.Extra = map[string]any{"param": name}
 				return nil, e
 			}
-			v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			limit := int64(maxFieldBytes)
+			if name == "variants" {
+				limit = maxVariantsBytes
+			}
+			v, err := io.ReadAll(io.LimitReader(p, limit+1))
 			if err != nil {
 				return nil, badMultipart(err)
 			}
-			if len(v) > maxFieldBytes {
+			if int64(len(v)) > limit {
 				return nil, apiError(fiber.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q is too long", name))
 			}
 			in.form[name] = string(v)
@@ -428,7 +447,7 @@ func (in *incoming) read(mr *multipart.Reader) ([]persistence.Image, error) {
 
 func isOption(name string) bool {
 	switch name {
-	case "width", "height", "fit", "format", "quality":
+	case "width", "height", "fit", "format", "quality", "variants":
 		return true
 	}
 	return false
@@ -452,14 +471,14 @@ func (in *incoming) file(p *multipart.Part) error {
 	if len(in.images) >= s.cfg.MaxFiles {
 		return apiError(fiber.StatusRequestEntityTooLarge, "too_many_files", fmt.Sprintf("a batch holds at most %d files", s.cfg.MaxFiles))
 	}
-	head := make([]byte, 16)
+	head := make([]byte, resize.SniffLen)
 	n, err := io.ReadFull(p, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return badMultipart(err)
 	}
 	head = head[:n]
 	if _, ok := resize.Sniff(head); !ok {
-		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its bytes", name)
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF or AVIF), judged by its bytes", name)
 	}
 	id := uuid.NewString()
 	key := blob.SourceKey(in.batchID, id)
@@ -486,6 +505,8 @@ func (in *incoming) file(p *multipart.Part) error {
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
 		return fileError(fiber.StatusRequestEntityTooLarge, "too_many_pixels", fmt.Sprintf("the image declares more than %d pixels", s.cfg.MaxPixels), name)
+	case errors.Is(err, resize.ErrNoDecoder):
+		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", strings.TrimPrefix(err.Error(), resize.ErrNoDecoder.Error()+": "), name)
 	case errors.Is(err, resize.ErrUnsupported):
 		return fileError(fiber.StatusUnsupportedMediaType, "unsupported_image", "not a supported image: its header does not decode ("+err.Error()+")", name)
 	case err != nil:

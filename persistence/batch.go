@@ -52,6 +52,9 @@ type Image struct {
 	// Sum is the result file's CRC-32C, to tell a result a power cut took
 	// (results are not fsynced); 0 for results recorded without one.
 	Sum uint32 `json:"sum,omitempty"`
+	// Variants, set when completed in a batch with variants: each one's
+	// output, in the options' order (the first is also Width … Sum).
+	Variants []Output `json:"variants,omitempty"`
 }
 
 // Charged is how many of the image's attempts count against its limit:
@@ -185,8 +188,12 @@ func (b *Batch) Apply(ev *Event) error {
 				im.Unreachable++ // the store's fault, not the image's: not counted
 			}
 		case EventCompleted:
+			if err := b.checkOutputs(ev.Variants); err != nil {
+				return err
+			}
 			im.State, im.Error = ImageCompleted, ""
 			im.Width, im.Height, im.Bytes, im.Sum = ev.Width, ev.Height, ev.Bytes, ev.Sum
+			im.Variants = slices.Clone(ev.Variants)
 			b.Completed++
 		case EventFailed:
 			im.State, im.Error = ImageFailed, ev.Error
@@ -198,6 +205,27 @@ func (b *Batch) Apply(ev *Event) error {
 	}
 	b.LastSeq++
 	ev.Seq = b.LastSeq
+	return nil
+}
+
+// checkOutputs refuses a completed event whose outputs are not the
+// batch's variants, each once in order: an image's variants are one unit,
+// completed together or not at all.
+func (b *Batch) checkOutputs(outs []Output) error {
+	if len(b.Options.Variants) == 0 {
+		if len(outs) != 0 {
+			return fmt.Errorf("%w: variants recorded for batch %s, which has none", ErrConflict, b.ID)
+		}
+		return nil
+	}
+	if len(outs) != len(b.Options.Variants) {
+		return fmt.Errorf("%w: %d of the %d variants of batch %s completed", ErrConflict, len(outs), len(b.Options.Variants), b.ID)
+	}
+	for i, v := range b.Options.Variants {
+		if outs[i].Name != v.Name {
+			return fmt.Errorf("%w: variant %q recorded where %q belongs", ErrConflict, outs[i].Name, v.Name)
+		}
+	}
 	return nil
 }
 

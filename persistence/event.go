@@ -43,7 +43,10 @@ type Event struct {
 	Bytes    int64     `json:"bytes,omitempty"`
 	// Sum is the result's CRC-32C (completed); not part of the client's
 	// data: readers check the file against it.
-	Sum       uint32     `json:"sum,omitempty"`
+	Sum uint32 `json:"sum,omitempty"`
+	// Variants are a completed image's outputs in a batch with variants
+	// (Width … Sum are the first one's).
+	Variants  []Output   `json:"variants,omitempty"`
 	Total     int        `json:"total,omitempty"`
 	Completed int        `json:"completed,omitempty"`
 	Failed    int        `json:"failed,omitempty"`

@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ func TestParseOptions(t *testing.T) {
 		{"quality too big", map[string]string{"quality": "101"}, def, "quality"},
 		{"fit unknown", map[string]string{"fit": "stretch"}, def, "fit"},
 		{"format unknown", map[string]string{"format": "gif"}, def, "format"},
+		{"webp", map[string]string{"format": "WebP"}, with(func(o *persistence.Options) { o.Format = persistence.FormatWebP }), ""},
+		{"avif quality defaults to 60", map[string]string{"format": "avif"}, with(func(o *persistence.Options) { o.Format, o.Quality = persistence.FormatAVIF, 60 }), ""},
+		{"avif quality given", map[string]string{"format": "avif", "quality": "40"}, with(func(o *persistence.Options) { o.Format, o.Quality = persistence.FormatAVIF, 40 }), ""},
 		{"format with a dot", map[string]string{"format": ".png"}, def, "format"},
 		{"garbage bytes", map[string]string{"width": "\x00\xff"}, def, "width"},
 		// API.md 1.1: numbers are plain decimal digits, nothing around them.
@@ -89,7 +93,7 @@ func TestParseOptions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseOptions: %v", err)
 			}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ParseOptions = %+v, want %+v", got, tc.want)
 			}
 		})
@@ -122,7 +126,7 @@ func FuzzParseOptions(f *testing.F) {
 		if !slices.Contains([]persistence.Fit{persistence.FitCover, persistence.FitContain, persistence.FitFill}, o.Fit) {
 			t.Errorf("fit %q unknown", o.Fit)
 		}
-		if !slices.Contains([]persistence.Format{persistence.FormatJPEG, persistence.FormatPNG}, o.Format) {
+		if !slices.Contains([]persistence.Format{persistence.FormatJPEG, persistence.FormatPNG, persistence.FormatWebP, persistence.FormatAVIF}, o.Format) {
 			t.Errorf("format %q unknown", o.Format)
 		}
 	})

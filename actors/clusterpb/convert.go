@@ -22,18 +22,46 @@ func (j *Job) Persistence() persistence.Job {
 
 // FromOptions converts persistence.Options.
 func FromOptions(o persistence.Options) *Options {
-	return &Options{
+	po := &Options{
 		Width: int32(o.Width), Height: int32(o.Height), Fit: string(o.Fit),
 		Format: string(o.Format), Quality: int32(o.Quality),
 	}
+	for _, v := range o.Variants {
+		po.Variants = append(po.Variants, &Variant{Name: v.Name, Width: int32(v.Width), Height: int32(v.Height),
+			Fit: string(v.Fit), Format: string(v.Format), Quality: int32(v.Quality)})
+	}
+	return po
 }
 
 // Persistence converts back.
 func (o *Options) Persistence() persistence.Options {
-	return persistence.Options{
+	po := persistence.Options{
 		Width: int(o.GetWidth()), Height: int(o.GetHeight()), Fit: persistence.Fit(o.GetFit()),
 		Format: persistence.Format(o.GetFormat()), Quality: int(o.GetQuality()),
 	}
+	for _, v := range o.GetVariants() {
+		po.Variants = append(po.Variants, persistence.Variant{Name: v.GetName(), Width: int(v.GetWidth()), Height: int(v.GetHeight()),
+			Fit: persistence.Fit(v.GetFit()), Format: persistence.Format(v.GetFormat()), Quality: int(v.GetQuality())})
+	}
+	return po
+}
+
+// FromOutputs converts a completed image's variants; nil stays nil.
+func FromOutputs(outs []persistence.Output) []*Output {
+	var po []*Output
+	for _, o := range outs {
+		po = append(po, &Output{Name: o.Name, Width: int32(o.Width), Height: int32(o.Height), Bytes: o.Bytes, Sum: o.Sum})
+	}
+	return po
+}
+
+// ToOutputs converts back; none is nil.
+func ToOutputs(po []*Output) []persistence.Output {
+	var outs []persistence.Output
+	for _, o := range po {
+		outs = append(outs, persistence.Output{Name: o.GetName(), Width: int(o.GetWidth()), Height: int(o.GetHeight()), Bytes: o.GetBytes(), Sum: o.GetSum()})
+	}
+	return outs
 }
 
 // FromEvent converts a persistence.Event. A zero At stays absent.
@@ -43,6 +71,7 @@ func FromEvent(e persistence.Event) *Event {
 		Attempt: int32(e.Attempt), Attempts: int32(e.Attempts), Error: e.Error,
 		Width: int32(e.Width), Height: int32(e.Height), Bytes: e.Bytes, Sum: e.Sum,
 		Total: int32(e.Total), Completed: int32(e.Completed), Failed: int32(e.Failed),
+		Variants: FromOutputs(e.Variants),
 	}
 	for _, im := range e.Images {
 		pe.Images = append(pe.Images, &ImageRef{Id: im.ID, Name: im.Name})
@@ -60,6 +89,7 @@ func (e *Event) Persistence() persistence.Event {
 		Attempt: int(e.GetAttempt()), Attempts: int(e.GetAttempts()), Error: e.GetError(),
 		Width: int(e.GetWidth()), Height: int(e.GetHeight()), Bytes: e.GetBytes(), Sum: e.GetSum(),
 		Total: int(e.GetTotal()), Completed: int(e.GetCompleted()), Failed: int(e.GetFailed()),
+		Variants: ToOutputs(e.GetVariants()),
 	}
 	for _, im := range e.GetImages() {
 		pe.Images = append(pe.Images, persistence.ImageRef{ID: im.GetId(), Name: im.GetName()})
@@ -162,6 +192,7 @@ func FromDone(d resize.Done) *WorkDone {
 	w := &WorkDone{
 		Job: FromJob(d.Job), Attempt: int32(d.Attempt), Width: int32(d.Res.Width), Height: int32(d.Res.Height),
 		Bytes: d.Res.Bytes, Sum: d.Res.Sum, Took: durationpb.New(d.Took), Pool: d.Pool,
+		Variants: FromOutputs(d.Res.Variants),
 	}
 	if d.Err != nil {
 		w.Failure = &Failure{Message: resize.Message(d.Err), Permanent: resize.Permanent(d.Err),
@@ -173,7 +204,8 @@ func FromDone(d resize.Done) *WorkDone {
 // Resize converts back; the error is the Failure (see Failure.Unwrap).
 func (w *WorkDone) Resize() resize.Done {
 	d := resize.Done{Job: w.GetJob().Persistence(), Attempt: int(w.GetAttempt()), Took: w.GetTook().AsDuration(), Pool: w.GetPool()}
-	d.Res = resize.Result{Width: int(w.GetWidth()), Height: int(w.GetHeight()), Bytes: w.GetBytes(), Sum: w.GetSum()}
+	d.Res = resize.Result{Width: int(w.GetWidth()), Height: int(w.GetHeight()), Bytes: w.GetBytes(), Sum: w.GetSum(),
+		Variants: ToOutputs(w.GetVariants())}
 	if f := w.GetFailure(); f != nil {
 		d.Err = f
 	}

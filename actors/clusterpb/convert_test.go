@@ -52,8 +52,22 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	opts := persistence.Options{Width: 640, Height: 480, Fit: persistence.FitContain, Format: persistence.FormatPNG, Quality: 77}
 	pool := actor.NewPID("127.0.0.1:7001", "pool/node")
 	wk := resize.Work{Job: job, Opts: opts, Attempt: 2}
-	if got := wire(t, clusterpb.FromWork(wk)).(*clusterpb.Work).Resize(); got != wk {
+	if got := wire(t, clusterpb.FromWork(wk)).(*clusterpb.Work).Resize(); !reflect.DeepEqual(got, wk) {
 		t.Fatalf("work %+v, want %+v", got, wk)
+	}
+	vopts := persistence.Options{Variants: []persistence.Variant{
+		{Name: "thumb", Width: 100, Height: 100, Fit: persistence.FitCover, Format: persistence.FormatWebP, Quality: 85},
+		{Name: "large", Width: 1600, Height: 1600, Fit: persistence.FitContain, Format: persistence.FormatAVIF, Quality: 60},
+	}}
+	vw := wire(t, &clusterpb.Work{Job: clusterpb.FromJob(job), Opts: clusterpb.FromOptions(vopts)}).(*clusterpb.Work)
+	if got := vw.GetOpts().Persistence(); !reflect.DeepEqual(got, vopts) {
+		t.Fatalf("variants: got %+v, want %+v", got, vopts)
+	}
+	outs := []persistence.Output{{Name: "thumb", Width: 100, Height: 100, Bytes: 2000, Sum: 7}, {Name: "large", Width: 1600, Height: 900, Bytes: 90000, Sum: 9}}
+	ev := persistence.Event{Seq: 4, Type: persistence.EventCompleted, BatchID: "b", ImageID: "i", Width: 100, Height: 100, Bytes: 2000, Sum: 7, Variants: outs}
+	d := wire(t, clusterpb.NewDelivery([]persistence.Event{ev}, false, nil)).(*clusterpb.Delivery)
+	if got := clusterpb.ToEvents(d.GetEvents()); len(got) != 1 || !reflect.DeepEqual(got[0].Variants, outs) {
+		t.Fatalf("completed event's variants: %+v", got)
 	}
 	c := wire(t, &clusterpb.Claimed{Job: clusterpb.FromJob(job), Pool: pool}).(*clusterpb.Claimed)
 	if c.GetJob().Persistence() != job || !c.GetPool().Equals(pool) {
@@ -75,8 +89,13 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	}
 	res := resize.Result{Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}
 	ok := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Res: res})).(*clusterpb.WorkDone).Resize()
-	if ok.Err != nil || ok.Res != res {
+	if ok.Err != nil || !reflect.DeepEqual(ok.Res, res) {
 		t.Fatalf("work done (success) %+v", ok)
+	}
+	res.Variants = []persistence.Output{{Name: "a", Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}, {Name: "b", Width: 10, Height: 7, Bytes: 99, Sum: 3}}
+	vok := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Res: res})).(*clusterpb.WorkDone).Resize()
+	if vok.Err != nil || !reflect.DeepEqual(vok.Res, res) || !reflect.DeepEqual(vok.Event(3).Variants, res.Variants) {
+		t.Fatalf("work done with variants %+v", vok)
 	}
 	st := wire(t, &clusterpb.Settle{Job: clusterpb.FromJob(job), Requeue: true, After: durationpb.New(4 * time.Second), FreeSlot: true}).(*clusterpb.Settle)
 	if st.GetJob().Persistence() != job || !st.GetRequeue() || st.GetAfter().AsDuration() != 4*time.Second || !st.GetFreeSlot() {

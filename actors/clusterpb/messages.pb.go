@@ -88,7 +88,8 @@ func (x *Job) GetImageId() string {
 	return ""
 }
 
-// Options is persistence.Options: a batch's resize options.
+// Options is persistence.Options: a batch's resize options, one output
+// or its variants.
 type Options struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Width         int32                  `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
@@ -96,6 +97,7 @@ type Options struct {
 	Fit           string                 `protobuf:"bytes,3,opt,name=fit,proto3" json:"fit,omitempty"`
 	Format        string                 `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
 	Quality       int32                  `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
+	Variants      []*Variant             `protobuf:"bytes,6,rep,name=variants,proto3" json:"variants,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +167,175 @@ func (x *Options) GetQuality() int32 {
 	return 0
 }
 
+func (x *Options) GetVariants() []*Variant {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+// Variant is persistence.Variant: one named output of every image.
+type Variant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Width         int32                  `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height        int32                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Fit           string                 `protobuf:"bytes,4,opt,name=fit,proto3" json:"fit,omitempty"`
+	Format        string                 `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	Quality       int32                  `protobuf:"varint,6,opt,name=quality,proto3" json:"quality,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Variant) Reset() {
+	*x = Variant{}
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Variant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Variant) ProtoMessage() {}
+
+func (x *Variant) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Variant.ProtoReflect.Descriptor instead.
+func (*Variant) Descriptor() ([]byte, []int) {
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Variant) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Variant) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Variant) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Variant) GetFit() string {
+	if x != nil {
+		return x.Fit
+	}
+	return ""
+}
+
+func (x *Variant) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *Variant) GetQuality() int32 {
+	if x != nil {
+		return x.Quality
+	}
+	return 0
+}
+
+// Output is persistence.Output: one variant as made.
+type Output struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Width         int32                  `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height        int32                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Bytes         int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Sum           uint32                 `protobuf:"varint,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Output) Reset() {
+	*x = Output{}
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Output) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Output) ProtoMessage() {}
+
+func (x *Output) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Output.ProtoReflect.Descriptor instead.
+func (*Output) Descriptor() ([]byte, []int) {
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Output) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Output) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Output) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Output) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *Output) GetSum() uint32 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
 // ImageRef is persistence.ImageRef, in the queued event.
 type ImageRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -176,7 +347,7 @@ type ImageRef struct {
 
 func (x *ImageRef) Reset() {
 	*x = ImageRef{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[2]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +359,7 @@ func (x *ImageRef) String() string {
 func (*ImageRef) ProtoMessage() {}
 
 func (x *ImageRef) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[2]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +372,7 @@ func (x *ImageRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageRef.ProtoReflect.Descriptor instead.
 func (*ImageRef) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{2}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ImageRef) GetId() string {
@@ -240,13 +411,14 @@ type Event struct {
 	Images        []*ImageRef            `protobuf:"bytes,15,rep,name=images,proto3" json:"images,omitempty"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=at,proto3" json:"at,omitempty"`
 	Sum           uint32                 `protobuf:"varint,17,opt,name=sum,proto3" json:"sum,omitempty"`
+	Variants      []*Output              `protobuf:"bytes,18,rep,name=variants,proto3" json:"variants,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[3]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +430,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[3]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +443,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{3}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -393,6 +565,13 @@ func (x *Event) GetSum() uint32 {
 	return 0
 }
 
+func (x *Event) GetVariants() []*Output {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
 // Claimed (local: claimed): a node's pool took job from the shared queue;
 // sent to the batch's supervisor, wherever it runs. pool is where the
 // supervisor sends Work and Settle.
@@ -406,7 +585,7 @@ type Claimed struct {
 
 func (x *Claimed) Reset() {
 	*x = Claimed{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[4]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +597,7 @@ func (x *Claimed) String() string {
 func (*Claimed) ProtoMessage() {}
 
 func (x *Claimed) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[4]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +610,7 @@ func (x *Claimed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Claimed.ProtoReflect.Descriptor instead.
 func (*Claimed) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{4}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Claimed) GetJob() *Job {
@@ -467,7 +646,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[5]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +658,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[5]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +671,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{5}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Settle) GetJob() *Job {
@@ -538,7 +717,7 @@ type Work struct {
 
 func (x *Work) Reset() {
 	*x = Work{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[6]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +729,7 @@ func (x *Work) String() string {
 func (*Work) ProtoMessage() {}
 
 func (x *Work) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[6]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +742,7 @@ func (x *Work) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Work.ProtoReflect.Descriptor instead.
 func (*Work) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{6}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Work) GetJob() *Job {
@@ -612,7 +791,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[7]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +803,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[7]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +816,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{7}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Failure) GetMessage() string {
@@ -683,14 +862,16 @@ type WorkDone struct {
 	// supervisor that sent Work is gone and a successor gets this.
 	Pool *actor.PID `protobuf:"bytes,8,opt,name=pool,proto3" json:"pool,omitempty"`
 	// sum is the output's CRC-32C (resize.Result.Sum).
-	Sum           uint32 `protobuf:"varint,9,opt,name=sum,proto3" json:"sum,omitempty"`
+	Sum uint32 `protobuf:"varint,9,opt,name=sum,proto3" json:"sum,omitempty"`
+	// variants are every output, with variants (resize.Result.Variants).
+	Variants      []*Output `protobuf:"bytes,10,rep,name=variants,proto3" json:"variants,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkDone) Reset() {
 	*x = WorkDone{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[8]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +883,7 @@ func (x *WorkDone) String() string {
 func (*WorkDone) ProtoMessage() {}
 
 func (x *WorkDone) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[8]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +896,7 @@ func (x *WorkDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkDone.ProtoReflect.Descriptor instead.
 func (*WorkDone) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{8}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WorkDone) GetJob() *Job {
@@ -781,6 +962,13 @@ func (x *WorkDone) GetSum() uint32 {
 	return 0
 }
 
+func (x *WorkDone) GetVariants() []*Output {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
 // Subscribe (local: subscribe): sub wants every event of batch_id after
 // seq `after`, then live ones.
 type Subscribe struct {
@@ -794,7 +982,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[9]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +994,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[9]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +1007,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{9}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Subscribe) GetBatchId() string {
@@ -854,7 +1042,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[10]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1054,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[10]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1067,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{10}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Unsubscribe) GetBatchId() string {
@@ -913,7 +1101,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[11]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1113,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_clusterpb_messages_proto_msgTypes[11]
+	mi := &file_actors_clusterpb_messages_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1126,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{11}
+	return file_actors_clusterpb_messages_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Delivery) GetEvents() []*Event {
@@ -976,16 +1164,30 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x1factors/clusterpb/messages.proto\x12\x0fbacklot.cluster\x1a\x11actor/actor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
 	"\x03Job\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x19\n" +
-	"\bimage_id\x18\x02 \x01(\tR\aimageId\"{\n" +
+	"\bimage_id\x18\x02 \x01(\tR\aimageId\"\xb1\x01\n" +
 	"\aOptions\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x05R\x06height\x12\x10\n" +
 	"\x03fit\x18\x03 \x01(\tR\x03fit\x12\x16\n" +
 	"\x06format\x18\x04 \x01(\tR\x06format\x12\x18\n" +
-	"\aquality\x18\x05 \x01(\x05R\aquality\".\n" +
+	"\aquality\x18\x05 \x01(\x05R\aquality\x124\n" +
+	"\bvariants\x18\x06 \x03(\v2\x18.backlot.cluster.VariantR\bvariants\"\x8f\x01\n" +
+	"\aVariant\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x10\n" +
+	"\x03fit\x18\x04 \x01(\tR\x03fit\x12\x16\n" +
+	"\x06format\x18\x05 \x01(\tR\x06format\x12\x18\n" +
+	"\aquality\x18\x06 \x01(\x05R\aquality\"r\n" +
+	"\x06Output\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\x12\x10\n" +
+	"\x03sum\x18\x05 \x01(\rR\x03sum\".\n" +
 	"\bImageRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xc2\x03\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xf7\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
@@ -1004,7 +1206,8 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x06failed\x18\x0e \x01(\x05R\x06failed\x121\n" +
 	"\x06images\x18\x0f \x03(\v2\x19.backlot.cluster.ImageRefR\x06images\x12*\n" +
 	"\x02at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x10\n" +
-	"\x03sum\x18\x11 \x01(\rR\x03sum\"Q\n" +
+	"\x03sum\x18\x11 \x01(\rR\x03sum\x123\n" +
+	"\bvariants\x18\x12 \x03(\v2\x17.backlot.cluster.OutputR\bvariants\"Q\n" +
 	"\aClaimed\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x1e\n" +
 	"\x04pool\x18\x02 \x01(\v2\n" +
@@ -1024,7 +1227,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12 \n" +
-	"\vunavailable\x18\x04 \x01(\bR\vunavailable\"\xa5\x02\n" +
+	"\vunavailable\x18\x04 \x01(\bR\vunavailable\"\xda\x02\n" +
 	"\bWorkDone\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x14\n" +
@@ -1035,7 +1238,9 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x04took\x18\a \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1e\n" +
 	"\x04pool\x18\b \x01(\v2\n" +
 	".actor.PIDR\x04pool\x12\x10\n" +
-	"\x03sum\x18\t \x01(\rR\x03sum\"Z\n" +
+	"\x03sum\x18\t \x01(\rR\x03sum\x123\n" +
+	"\bvariants\x18\n" +
+	" \x03(\v2\x17.backlot.cluster.OutputR\bvariants\"Z\n" +
 	"\tSubscribe\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1c\n" +
@@ -1064,46 +1269,51 @@ func file_actors_clusterpb_messages_proto_rawDescGZIP() []byte {
 	return file_actors_clusterpb_messages_proto_rawDescData
 }
 
-var file_actors_clusterpb_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_actors_clusterpb_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_actors_clusterpb_messages_proto_goTypes = []any{
 	(*Job)(nil),                   // 0: backlot.cluster.Job
 	(*Options)(nil),               // 1: backlot.cluster.Options
-	(*ImageRef)(nil),              // 2: backlot.cluster.ImageRef
-	(*Event)(nil),                 // 3: backlot.cluster.Event
-	(*Claimed)(nil),               // 4: backlot.cluster.Claimed
-	(*Settle)(nil),                // 5: backlot.cluster.Settle
-	(*Work)(nil),                  // 6: backlot.cluster.Work
-	(*Failure)(nil),               // 7: backlot.cluster.Failure
-	(*WorkDone)(nil),              // 8: backlot.cluster.WorkDone
-	(*Subscribe)(nil),             // 9: backlot.cluster.Subscribe
-	(*Unsubscribe)(nil),           // 10: backlot.cluster.Unsubscribe
-	(*Delivery)(nil),              // 11: backlot.cluster.Delivery
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*actor.PID)(nil),             // 13: actor.PID
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*Variant)(nil),               // 2: backlot.cluster.Variant
+	(*Output)(nil),                // 3: backlot.cluster.Output
+	(*ImageRef)(nil),              // 4: backlot.cluster.ImageRef
+	(*Event)(nil),                 // 5: backlot.cluster.Event
+	(*Claimed)(nil),               // 6: backlot.cluster.Claimed
+	(*Settle)(nil),                // 7: backlot.cluster.Settle
+	(*Work)(nil),                  // 8: backlot.cluster.Work
+	(*Failure)(nil),               // 9: backlot.cluster.Failure
+	(*WorkDone)(nil),              // 10: backlot.cluster.WorkDone
+	(*Subscribe)(nil),             // 11: backlot.cluster.Subscribe
+	(*Unsubscribe)(nil),           // 12: backlot.cluster.Unsubscribe
+	(*Delivery)(nil),              // 13: backlot.cluster.Delivery
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*actor.PID)(nil),             // 15: actor.PID
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_actors_clusterpb_messages_proto_depIdxs = []int32{
-	2,  // 0: backlot.cluster.Event.images:type_name -> backlot.cluster.ImageRef
-	12, // 1: backlot.cluster.Event.at:type_name -> google.protobuf.Timestamp
-	0,  // 2: backlot.cluster.Claimed.job:type_name -> backlot.cluster.Job
-	13, // 3: backlot.cluster.Claimed.pool:type_name -> actor.PID
-	0,  // 4: backlot.cluster.Settle.job:type_name -> backlot.cluster.Job
-	14, // 5: backlot.cluster.Settle.after:type_name -> google.protobuf.Duration
-	0,  // 6: backlot.cluster.Work.job:type_name -> backlot.cluster.Job
-	1,  // 7: backlot.cluster.Work.opts:type_name -> backlot.cluster.Options
-	13, // 8: backlot.cluster.Work.reply_to:type_name -> actor.PID
-	0,  // 9: backlot.cluster.WorkDone.job:type_name -> backlot.cluster.Job
-	7,  // 10: backlot.cluster.WorkDone.failure:type_name -> backlot.cluster.Failure
-	14, // 11: backlot.cluster.WorkDone.took:type_name -> google.protobuf.Duration
-	13, // 12: backlot.cluster.WorkDone.pool:type_name -> actor.PID
-	13, // 13: backlot.cluster.Subscribe.sub:type_name -> actor.PID
-	13, // 14: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
-	3,  // 15: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	2,  // 0: backlot.cluster.Options.variants:type_name -> backlot.cluster.Variant
+	4,  // 1: backlot.cluster.Event.images:type_name -> backlot.cluster.ImageRef
+	14, // 2: backlot.cluster.Event.at:type_name -> google.protobuf.Timestamp
+	3,  // 3: backlot.cluster.Event.variants:type_name -> backlot.cluster.Output
+	0,  // 4: backlot.cluster.Claimed.job:type_name -> backlot.cluster.Job
+	15, // 5: backlot.cluster.Claimed.pool:type_name -> actor.PID
+	0,  // 6: backlot.cluster.Settle.job:type_name -> backlot.cluster.Job
+	16, // 7: backlot.cluster.Settle.after:type_name -> google.protobuf.Duration
+	0,  // 8: backlot.cluster.Work.job:type_name -> backlot.cluster.Job
+	1,  // 9: backlot.cluster.Work.opts:type_name -> backlot.cluster.Options
+	15, // 10: backlot.cluster.Work.reply_to:type_name -> actor.PID
+	0,  // 11: backlot.cluster.WorkDone.job:type_name -> backlot.cluster.Job
+	9,  // 12: backlot.cluster.WorkDone.failure:type_name -> backlot.cluster.Failure
+	16, // 13: backlot.cluster.WorkDone.took:type_name -> google.protobuf.Duration
+	15, // 14: backlot.cluster.WorkDone.pool:type_name -> actor.PID
+	3,  // 15: backlot.cluster.WorkDone.variants:type_name -> backlot.cluster.Output
+	15, // 16: backlot.cluster.Subscribe.sub:type_name -> actor.PID
+	15, // 17: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
+	5,  // 18: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_actors_clusterpb_messages_proto_init() }
@@ -1117,7 +1327,7 @@ func file_actors_clusterpb_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_clusterpb_messages_proto_rawDesc), len(file_actors_clusterpb_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

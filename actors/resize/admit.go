@@ -37,11 +37,11 @@ func Admit(src Source, opts persistence.Options, maxPixels, ceiling int64) error
 	if err != nil {
 		return err
 	}
-	opts, err = withDefaults(opts)
+	vs, err := variantsOf(opts)
 	if err != nil {
 		return permanent(err)
 	}
-	if need, _ := footprintOf(src, info, cfg, opts, false); need > ceiling {
+	if need, _ := footprintOuts(src, info, cfg, vs, false); need > ceiling {
 		return fmt.Errorf("%w: decoding this %dx%d %s to the options asked needs about %.1f MiB, over this node's limit of %.1f MiB (twice --max-decode-memory)",
 			ErrTooMuchMemory, info.Width, info.Height, info.Format, float64(need)/(1<<20), float64(ceiling)/(1<<20))
 	}

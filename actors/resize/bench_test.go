@@ -2,15 +2,20 @@ package resize
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 )
 
 // benchSizes are the sources the benchmarks resize: 640x480, 1920x1080
@@ -125,4 +130,68 @@ func BenchmarkProcessParallel(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
+}
+
+// BenchmarkVariants is issue 20's goal: the four variants of a 1920x1080
+// JPEG (fourVariants: 100x100 cover, 320x320 cover, 800x800 contain,
+// 1600x1600 contain, JPEG q85) from one decode against the 1600x1600
+// variant alone, each a whole attempt writing its results through
+// fsblob. Each iteration runs both, one after the other, so that a
+// machine shared with others slows both alike; it reports each one's
+// process CPU time (user+system, getrusage) per attempt and their ratio,
+// which the goal is stated in (at most 1.3; 1.28–1.33 over five runs on
+// the 2-core VM, 1.43–1.46 when each variant was resized from the decode
+// itself, before the ladder):
+//
+//	nice -n 19 go test -run '^$' -bench Variants -benchtime 100x -count 3 ./actors/resize/
+func BenchmarkVariants(b *testing.B) {
+	large := persistence.Options{Variants: fourVariants.Variants[3:]}
+	dir := b.TempDir()
+	path := writeFile(b, dir, "src.jpg", benchJPEG1080())
+	blobs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := func(v persistence.Variant) (blob.Writer, error) {
+		return blobs.Create(context.Background(), "out-"+v.Name+"."+v.Format.Ext(), blob.CreateOptions{UseReserve: true})
+	}
+	attempt := func(opts persistence.Options) time.Duration {
+		f, err := openFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := cpuTime()
+		if _, err := Process(f, out, opts, benchLimits); err != nil {
+			b.Fatal(err)
+		}
+		return cpuTime() - start
+	}
+	var alone, four time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		alone += attempt(large)
+		four += attempt(fourVariants)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+	b.ReportMetric(ms(alone), "alone-cpu-ms/op")
+	b.ReportMetric(ms(four), "four-cpu-ms/op")
+	b.ReportMetric(float64(four)/float64(alone), "ratio")
+}
+
+// benchJPEG1080 is the 1920x1080 photo-like JPEG (q90) of the benchmarks.
+var benchJPEG1080 = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, Synthetic(1920, 1080, 1), &jpeg.Options{Quality: 90}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+})
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -24,7 +24,7 @@ func PipelineOnce(src []byte, width, height int, fit, format string, quality int
 	if quality > 0 {
 		opts.Quality = quality
 	}
-	out := func() (blob.Writer, error) { return &discard{}, nil }
+	out := func(persistence.Variant) (blob.Writer, error) { return &discard{}, nil }
 	return Process(bytes.NewReader(src), out, opts, Limits{})
 }
 

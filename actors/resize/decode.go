@@ -42,18 +42,21 @@ func (d *decoded) release() {
 // decodeSource decodes f, which probe has judged to be info. opts (with
 // defaults) tell the JPEG decoder how small it may decode.
 func decodeSource(f Source, info Info, opts persistence.Options) (decoded, error) {
-	return decodeSourceFallback(f, info, opts, true)
+	return decodeSourceFallback(f, info, []persistence.Variant{asVariant(opts)}, true)
 }
 
 // decodeSourceFallback is decodeSource; without fallback, a JPEG that
 // libjpeg-turbo fails on fails here, rather than going to image/jpeg (the
 // caller found that image/jpeg would need more memory than it may have).
-func decodeSourceFallback(f Source, info Info, opts persistence.Options, fallback bool) (decoded, error) {
+//
+// With several outputs vs the decode serves them all: a JPEG is decoded at
+// the DCT scale of the output needing the most pixels (dctScaleAll).
+func decodeSourceFallback(f Source, info Info, vs []persistence.Variant, fallback bool) (decoded, error) {
 	if info.Format == "jpeg" && turbojpeg.Available {
 		// libjpeg-turbo decodes from memory. A file far larger than its
 		// pixels could need (junk after the image) is streamed instead.
 		if size := f.Size(); size <= 8*int64(info.Width)*int64(info.Height)+1<<20 {
-			return decodeTurbo(f, int(size), info, opts, fallback)
+			return decodeTurbo(f, int(size), info, vs, fallback)
 		}
 	}
 	orient := 1
@@ -97,14 +100,14 @@ func decodeSourceFallback(f Source, info Info, opts persistence.Options, fallbac
 // say) decodes here too, and one it fails fails here with the same
 // message ("decode jpeg: unexpected EOF" for a truncated one), followed
 // by libjpeg-turbo's.
-func decodeTurbo(file Source, size int, info Info, opts persistence.Options, fallback bool) (decoded, error) {
+func decodeTurbo(file Source, size int, info Info, vs []persistence.Variant, fallback bool) (decoded, error) {
 	data, err := readAll(file, size)
 	if err != nil {
 		return decoded{}, err
 	}
 	defer putBytes(data)
 	orient := exifOrientation(data[:min(len(data), exifHeadLen)])
-	img, f, pooled, terr := decodeScaled(data, info, orient, opts)
+	img, f, pooled, terr := decodeScaled(data, info, orient, vs)
 	if terr == nil {
 		return decoded{img: img, w: info.Width, h: info.Height, scale: float64(f.Num) / float64(f.Denom),
 			orient: orient, pooled: pooled}, nil
@@ -126,13 +129,13 @@ func decodeTurbo(file Source, size int, info Info, opts persistence.Options, fal
 
 // decodeScaled is the libjpeg-turbo decode: planes in a pooled buffer, at
 // the factor f.
-func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) (img image.Image, f turbojpeg.Factor, buf []byte, err error) {
+func decodeScaled(data []byte, info Info, orient int, vs []persistence.Variant) (img image.Image, f turbojpeg.Factor, buf []byte, err error) {
 	h, err := turbojpeg.ReadHeader(data)
 	if err != nil {
 		return nil, f, nil, err
 	}
 	if h.Pixels && goDecodes(data) {
-		return decodePixels(data, h, orient, opts)
+		return decodePixels(data, h, orient, vs)
 	}
 	if !h.Planar {
 		return nil, f, nil, errors.New("not a YCbCr, grayscale, CMYK, YCCK or RGB JPEG image/jpeg decodes")
@@ -146,7 +149,7 @@ func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) 
 		hs, vs := ycbcrShifts(h.Ratio)
 		cx, cy = 1<<hs, 1<<vs
 	}
-	f = dctScale(turbojpeg.Factors(), h.Width, h.Height, cx, cy, orient, opts)
+	f = dctScaleAll(turbojpeg.Factors(), h.Width, h.Height, cx, cy, orient, vs)
 	buf = getBytes(h.Size(f))
 	img, err = turbojpeg.Decode(data, f, buf)
 	if err != nil {
@@ -164,9 +167,9 @@ func decodeScaled(data []byte, info Info, orient int, opts persistence.Options) 
 // savings, and the memory: a progressive CMYK file holds 2-byte
 // coefficients in libjpeg, not image/jpeg's 4-byte ones plus a YCbCr and
 // a CMYK copy (24 bytes a pixel in all).
-func decodePixels(data []byte, h turbojpeg.Header, orient int, opts persistence.Options) (image.Image, turbojpeg.Factor, []byte, error) {
+func decodePixels(data []byte, h turbojpeg.Header, orient int, outs []persistence.Variant) (image.Image, turbojpeg.Factor, []byte, error) {
 	hs, vs := ycbcrShifts(h.Ratio)
-	f := dctScale(turbojpeg.Factors(), h.Width, h.Height, 1<<hs, 1<<vs, orient, opts)
+	f := dctScaleAll(turbojpeg.Factors(), h.Width, h.Height, 1<<hs, 1<<vs, orient, outs)
 	px := getBytes(h.PixelSize(f))
 	defer putBytes(px)
 	m, err := turbojpeg.DecodePixels(data, f, px)
@@ -240,6 +243,22 @@ func dctScale(fs []turbojpeg.Factor, w, h, cx, cy, orient int, opts persistence.
 		if f.Less(best) && cw*f.Num/f.Denom >= chromaMargin(cx)*p.w && ch*f.Num/f.Denom >= chromaMargin(cy)*p.h {
 			best = f
 		}
+	}
+	return best
+}
+
+// dctScaleAll is the least reduction dctScale picks for any of the
+// outputs vs: the one decode that serves every variant, each smaller one
+// resized from it.
+func dctScaleAll(fs []turbojpeg.Factor, w, h, cx, cy, orient int, vs []persistence.Variant) turbojpeg.Factor {
+	var best turbojpeg.Factor
+	for i, v := range vs {
+		if f := dctScale(fs, w, h, cx, cy, orient, persistence.Single(v)); i == 0 || best.Less(f) {
+			best = f
+		}
+	}
+	if len(vs) == 0 {
+		return turbojpeg.Factor{Num: 1, Denom: 1}
 	}
 	return best
 }

@@ -41,6 +41,18 @@
 // CGO_ENABLED=0 (or -tags noturbojpeg), every JPEG is decoded in full by
 // image/jpeg and pre-shrunk from its planes.
 //
+// Issue 20's formats and variants, each through a C library with cgo and
+// absent without (the tags noavif, noheif, nolcms drop one): WebP and AVIF
+// out (packages webp and avif: libwebp, libavif; CanEncode tells, HTTP
+// refuses the others with 400), HEIC/HEIF and AVIF in (package heif:
+// libheif; without it probe answers ErrNoDecoder, a 415 naming the
+// format), and embedded ICC profiles to sRGB (package lcms: Little CMS;
+// icc.go). Options with variants make several outputs from one decode,
+// at the scale the largest needs, each resized from the smallest rung of
+// a ladder of 2×2 halvings that still holds it (ladder.go), all written
+// before any is committed: one unit (process.go). Rebuild remakes one of
+// them with the same bytes.
+//
 // Invariants:
 //   - the format is judged by magic numbers and the format's own header
 //     decoder, never by a name or Content-Type;

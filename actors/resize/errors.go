@@ -13,6 +13,9 @@ var (
 	// ErrUnsupported: the bytes are not one of the six formats, or their
 	// header does not decode. Permanent. HTTP maps it to 415.
 	ErrUnsupported = errors.New("unsupported image")
+	// ErrNoDecoder: a format this build cannot read (HEIC, HEIF and AVIF
+	// without libheif). It wraps ErrUnsupported: 415, naming the format.
+	ErrNoDecoder = fmt.Errorf("%w: no decoder in this build", ErrUnsupported)
 	// ErrTooManyPixels: the header declares more pixels than the limit
 	// (decompression-bomb guard). Permanent. HTTP maps it to 413.
 	ErrTooManyPixels = errors.New("too many pixels")

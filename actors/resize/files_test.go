@@ -57,7 +57,7 @@ func processFile(src, dst string, opts persistence.Options, lim Limits) (Result,
 // fileOutput is the Output of a result written to path, through fsblob
 // as the node writes its results.
 func fileOutput(path string) Output {
-	return func() (blob.Writer, error) {
+	return func(persistence.Variant) (blob.Writer, error) {
 		out, err := fsblob.New(filepath.Dir(path), fsblob.Options{})
 		if err != nil {
 			return nil, err

@@ -44,11 +44,11 @@ func Footprint(src Source, opts persistence.Options, maxPixels int64) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	opts, err = withDefaults(opts)
+	vs, err := variantsOf(opts)
 	if err != nil {
 		return 0, permanent(err)
 	}
-	need, _ := footprint(src, info, cfg, opts)
+	need, _ := footprintOuts(src, info, cfg, vs, true)
 	return need, nil
 }
 
@@ -69,6 +69,16 @@ func footprint(f Source, info Info, cfg image.Config, opts persistence.Options) 
 // decodes to planes is counted as if it never failed (the tests check
 // that part alone against the process's resident memory).
 func footprintOf(f Source, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
+	return footprintOuts(f, info, cfg, []persistence.Variant{asVariant(opts)}, fallback)
+}
+
+// footprintOuts is footprintOf for an attempt making the outputs vs
+// (defaults filled in) from one decode, at the scale the largest needs:
+// the decode's cost once, then each output's resize and encode, added up
+// although they run one after the other (like the stages, see
+// Footprint: an upper bound of what the attempt allocates). Native
+// memory counts the largest encoder's, as they run one at a time.
+func footprintOuts(f Source, info Info, cfg image.Config, vs []persistence.Variant, fallback bool) (need, native int64) {
 	size := f.Size()
 	w, h := int64(info.Width), int64(info.Height)
 	px := w * h
@@ -79,7 +89,6 @@ func footprintOf(f Source, info Info, cfg image.Config, opts persistence.Options
 		orient = exifOrientation(head[:n])
 		putBytes(head)
 	}
-	p, perr := makePlan(info.Width, info.Height, orient, opts)
 
 	// What decoding holds, and the forms its result can take (the resize
 	// after it costs what the form needs).
@@ -87,7 +96,7 @@ func footprintOf(f Source, info Info, cfg image.Config, opts persistence.Options
 	var forms []form
 	switch info.Format {
 	case "jpeg":
-		dec, native, forms = jpegCost(f, info, size, orient, opts, fallback)
+		dec, native, forms = jpegCost(f, info, size, orient, vs, fallback)
 	case "png":
 		bpp := modelBytes(cfg.ColorModel)
 		dec = bpp * px * pngPasses(f)
@@ -138,21 +147,41 @@ func footprintOf(f Source, info Info, cfg image.Config, opts persistence.Options
 		if cfg.ColorModel == color.GrayModel {
 			forms = []form{planarForm(info, 1, 0, 0)}
 		}
+	case "heic", "heif", "avif":
+		// The file read whole (io.ReadAll: up to twice its size), the
+		// NRGBA pixels, and libheif's memory (heifNative).
+		native = heifNative(info.Width, info.Height)
+		dec = 2*size + 4*px + native
+		forms = []form{anyForm(info)}
 	default:
 		dec = 24 * px
 		forms = []form{anyForm(info)}
 	}
-	if perr != nil { // the attempt fails once decoded, before any resize
-		return dec + fixedCost, native
+	need = dec + fixedCost
+	var encNative int64
+	plans := make([]plan, 0, len(vs))
+	for _, v := range vs {
+		opts := persistence.Single(v)
+		p, perr := makePlan(info.Width, info.Height, orient, opts)
+		if perr != nil { // the attempt fails once decoded, before this resize
+			break
+		}
+		plans = append(plans, p)
+		var rs int64
+		for _, fm := range forms {
+			// Resampled from the decode, or from a smaller rung of the
+			// ladder (ladder.go), which costs less: the decode's form
+			// bounds both.
+			rs = max(rs, fm.resampleCost(p))
+		}
+		encNative = max(encNative, encoderNativeOf(p, opts))
+		need += rs + encodeCost(p, opts)
 	}
-	var rs int64
+	var rungs int64
 	for _, fm := range forms {
-		rs = max(rs, fm.resampleCost(p))
+		rungs = max(rungs, ladderCost(fm, plans))
 	}
-	if opts.Format == persistence.FormatJPEG && turbojpeg.Available {
-		native += encoderNative(p)
-	}
-	return dec + rs + encodeCost(p, opts) + fixedCost, native
+	return need + rungs, native + encNative
 }
 
 // form is what a decode hands to resample: planes (resamplePlanar: n of
@@ -270,13 +299,30 @@ func imagingCost(sw, sh, dw, dh int) int64 {
 func encodeCost(p plan, opts persistence.Options) int64 {
 	w, h := int64(p.outW), int64(p.outH)
 	c := w * h // encodable's gray copy
-	if opts.Format == persistence.FormatPNG {
+	switch opts.Format {
+	case persistence.FormatPNG:
 		return c + 6*(1+4*w) + 2<<20
+	case persistence.FormatWebP, persistence.FormatAVIF:
+		return c + encoderNativeOf(p, opts) + 64<<10
 	}
 	if turbojpeg.Available {
 		c += pow2(int64(turbojpeg.EncodeBound(p.outW, p.outH, false))) + encoderNative(p)
 	}
 	return c + 64<<10
+}
+
+// encoderNativeOf is the encoder's memory outside Go's heap for opts'
+// format (codecNative: WebP and AVIF).
+func encoderNativeOf(p plan, opts persistence.Options) int64 {
+	switch opts.Format {
+	case persistence.FormatJPEG:
+		if turbojpeg.Available {
+			return encoderNative(p)
+		}
+	case persistence.FormatWebP, persistence.FormatAVIF:
+		return codecNative(opts.Format, p.outW, p.outH)
+	}
+	return 0
 }
 
 // encoderNative is libjpeg-turbo's compressor's own memory: a few rows of
@@ -313,7 +359,7 @@ func pngPasses(r io.ReaderAt) int64 {
 }
 
 // jpegCost is what decoding a JPEG holds, and the forms of its result.
-func jpegCost(f Source, info Info, size int64, orient int, opts persistence.Options, fallback bool) (dec, native int64, forms []form) {
+func jpegCost(f Source, info Info, size int64, orient int, vs []persistence.Variant, fallback bool) (dec, native int64, forms []form) {
 	fr, ok := readFrame(f, size)
 	if !ok {
 		// A frame header this scan cannot read, although image/jpeg's
@@ -334,10 +380,10 @@ func jpegCost(f Source, info Info, size int64, orient int, opts persistence.Opti
 	// the same bytes, when libjpeg-turbo declines or fails.
 	dec = pow2(size)
 	forms = []form{goForm}
-	hd, hs, vs := fr.turboHeader(info)
+	hd, hs, vsh := fr.turboHeader(info)
 	switch {
 	case hd.Pixels: // decodePixels: pixels at the DCT scale, then 4:4:4 planes
-		s := dctScale(turbojpeg.Factors(), info.Width, info.Height, 1<<hs, 1<<vs, orient, opts)
+		s := dctScaleAll(turbojpeg.Factors(), info.Width, info.Height, 1<<hs, 1<<vsh, orient, vs)
 		sw, sh := int64(s.Scale(info.Width)), int64(s.Scale(info.Height))
 		dec += pow2(int64(hd.PixelSize(s))) + pow2(3*sw*sh)
 		if !fallback {
@@ -349,7 +395,7 @@ func jpegCost(f Source, info Info, size int64, orient int, opts persistence.Opti
 		fallback = true // image/jpeg decodes it
 	default:
 		fs := turbojpeg.Factors()
-		s := dctScale(fs, info.Width, info.Height, 1<<hs, 1<<vs, orient, opts)
+		s := dctScaleAll(fs, info.Width, info.Height, 1<<hs, 1<<vsh, orient, vs)
 		dec += pow2(int64(hd.Size(s)))
 		n := 3
 		if hd.Gray {
@@ -359,7 +405,7 @@ func jpegCost(f Source, info Info, size int64, orient int, opts persistence.Opti
 			forms = nil
 		}
 		forms = append(forms, form{planar: true, n: n, w: s.Scale(info.Width), h: s.Scale(info.Height),
-			scale: float64(s.Num) / float64(s.Denom), hs: hs, vs: vs})
+			scale: float64(s.Num) / float64(s.Denom), hs: hs, vs: vsh})
 	}
 	// libjpeg keeps a progressive file's coefficients, 2 bytes each, for
 	// the whole image; a sequential one needs a few rows of blocks.

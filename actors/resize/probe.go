@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 	"sync"
 
 	"golang.org/x/image/bmp"
@@ -45,7 +46,10 @@ func probeConfig(r io.ReaderAt, maxPixels int64) (info Info, cfg image.Config, e
 	}
 	format, ok := Sniff(head[:n])
 	if !ok {
-		return Info{}, cfg, fmt.Errorf("%w: not a JPEG, PNG, GIF, WebP, BMP or TIFF file", ErrUnsupported)
+		return Info{}, cfg, fmt.Errorf("%w: not a JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF or AVIF file", ErrUnsupported)
+	}
+	if _, ok := codecs[format]; !ok {
+		return Info{}, cfg, fmt.Errorf("%w: this build cannot read %s images (it was built without libheif)", ErrNoDecoder, strings.ToUpper(format))
 	}
 	src := newSource(r)
 	br := getReader(src)

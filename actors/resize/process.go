@@ -21,12 +21,23 @@ type Source interface {
 	Size() int64
 }
 
-// Output makes the object a result is written to, once Process has pixels
-// to encode: the blob store's Create of the result's key (with
-// UseReserve: the reserve is kept for work already accepted). Process ends
-// the Writer it returns with Commit when the result is whole and the
-// attempt still wanted, or with Abort.
-type Output func() (blob.Writer, error)
+// Output makes the object the result of output v is written to, once
+// Process has its pixels to encode: the blob store's Create of the
+// result's key (ResultKey; with UseReserve: the reserve is kept for work
+// already accepted). Process ends each Writer it gets with Commit, once
+// every output is written whole and the attempt is still wanted, or with
+// Abort.
+type Output func(v persistence.Variant) (blob.Writer, error)
+
+// ResultKey is the blob key of output v of an image of a batch with opts:
+// blob.OutputKey for a batch without variants (as before variants
+// existed), blob.VariantKey for each of its variants.
+func ResultKey(batchID, imageID string, opts persistence.Options, v persistence.Variant) string {
+	if len(opts.Variants) == 0 {
+		return blob.OutputKey(batchID, imageID, v.Format.Ext())
+	}
+	return blob.VariantKey(batchID, imageID, v.Name, v.Format.Ext())
+}
 
 // Limits bound one attempt.
 type Limits struct {
@@ -86,19 +97,27 @@ func (h *hooks) onWritten() {
 	}
 }
 
-// Result describes the written output.
+// Result describes the written output (the first, with variants).
 type Result struct {
 	Width, Height int
 	Bytes         int64
 	// Sum is the CRC-32C (Castagnoli) of the written file; with Bytes it
 	// lets a reader tell a result a power cut took (Verify).
 	Sum uint32
+	// Variants are every output, in the options' order, when the options
+	// have variants; nil otherwise.
+	Variants []persistence.Output
 }
 
 // Process decodes src, applies its Exif orientation (JPEG), resizes it per
-// opts, encodes it (JPEG at opts.Quality, or PNG) and writes it to the
-// object out creates, committed whole or not at all (and not durably: see
-// writeResult). Zero-valued Fit, Format and Quality take their defaults.
+// opts, encodes it (JPEG, WebP or AVIF at opts.Quality, or PNG) and writes
+// it to the object out creates, committed whole or not at all (and not
+// durably: see writeResult). Zero-valued Fit, Format and Quality take
+// their defaults.
+//
+// With opts.Variants, src is decoded once, at the scale the variant
+// needing the most pixels needs, and every variant is resized from those
+// pixels; all are written, then all committed, or none: one unit.
 //
 // Process owns src from the call: the work reads it until it returns,
 // which after ErrTimeout is later than Process, and then closes it when
@@ -119,11 +138,27 @@ type Result struct {
 // The timeout counts from then: waiting for memory is not the attempt's
 // fault.
 func Process(src Source, out Output, opts persistence.Options, lim Limits) (Result, error) {
+	return process(src, out, opts, "", lim)
+}
+
+// Rebuild is Process making only the output named name (a variant of
+// opts, or DefaultVariant) again, from the same decode as Process makes
+// for all of opts' outputs, so its bytes are those Process wrote. Its
+// Result describes that output alone.
+func Rebuild(src Source, out Output, opts persistence.Options, name string, lim Limits) (Result, error) {
+	if _, ok := opts.Output(name); !ok {
+		closeSource(src)
+		return Result{}, permanent(fmt.Errorf("no output named %q", name))
+	}
+	return process(src, out, opts, name, lim)
+}
+
+func process(src Source, out Output, opts persistence.Options, only string, lim Limits) (Result, error) {
 	type outcome struct {
 		res Result
 		err error
 	}
-	opts, err := withDefaults(opts)
+	vs, err := variantsOf(opts)
 	if err != nil {
 		closeSource(src)
 		return Result{}, permanent(err)
@@ -136,12 +171,12 @@ func Process(src Source, out Output, opts persistence.Options, lim Limits) (Resu
 	var sh share
 	fallback := true
 	if lim.Budget != nil {
-		need, native := safeFootprint(src, info, cfg, opts)
+		need, native := safeFootprint(src, info, cfg, vs)
 		if ceiling := lim.Budget.Ceiling(); need > ceiling {
 			// Admitted under another limit (a node restarted with less, a
 			// peer configured otherwise), or needing it only if
 			// libjpeg-turbo fails and image/jpeg takes over.
-			if sure, _ := safeFootprintOf(src, info, cfg, opts, false); sure > ceiling && sure != math.MaxInt64 {
+			if sure, _ := safeFootprintOf(src, info, cfg, vs, false); sure > ceiling && sure != math.MaxInt64 {
 				closeSource(src)
 				return Result{}, permanent(fmt.Errorf("%w: about %.1f MiB, over %.1f MiB", ErrTooMuchMemory, float64(sure)/(1<<20), float64(ceiling)/(1<<20)))
 			}
@@ -156,7 +191,11 @@ func Process(src Source, out Output, opts persistence.Options, lim Limits) (Resu
 	work := func(a *attempt) (Result, error) {
 		defer sh.release()
 		defer closeSource(src)
-		return run(src, info, out, opts, lim, a, fallback)
+		res, err := run(src, info, out, vs, only, lim, a, fallback)
+		if err == nil && (len(opts.Variants) == 0 || only != "") {
+			res.Variants = nil
+		}
+		return res, err
 	}
 	if lim.Timeout <= 0 && lim.Nice <= 0 {
 		return work(nil)
@@ -213,17 +252,17 @@ func closeSource(src Source) {
 // safeFootprint is footprint on the caller's goroutine, where a panic
 // (a bug: footprint checks every offset it reads) would take the actor
 // down: it asks for the whole budget instead.
-func safeFootprint(f Source, info Info, cfg image.Config, opts persistence.Options) (need, native int64) {
-	return safeFootprintOf(f, info, cfg, opts, true)
+func safeFootprint(f Source, info Info, cfg image.Config, vs []persistence.Variant) (need, native int64) {
+	return safeFootprintOf(f, info, cfg, vs, true)
 }
 
-func safeFootprintOf(f Source, info Info, cfg image.Config, opts persistence.Options, fallback bool) (need, native int64) {
+func safeFootprintOf(f Source, info Info, cfg image.Config, vs []persistence.Variant, fallback bool) (need, native int64) {
 	defer func() {
 		if recover() != nil {
 			need, native = math.MaxInt64, 0
 		}
 	}()
-	return footprintOf(f, info, cfg, opts, fallback)
+	return footprintOuts(f, info, cfg, vs, fallback)
 }
 
 // attempt decides, once, between the worker committing its result and
@@ -244,16 +283,19 @@ func (a *attempt) abandon() bool { return a.state.CompareAndSwap(running, abando
 // what guarantees correctness.
 func (a *attempt) alive() bool { return a == nil || a.state.Load() != abandoned }
 
-// run is one attempt on f, which probe judged to be info, with opts
-// (defaults filled in).
-func run(f Source, info Info, dst Output, opts persistence.Options, lim Limits, a *attempt, fallback bool) (res Result, err error) {
+// run is one attempt on f, which probe judged to be info, making the
+// outputs vs (defaults filled in) from one decode; with only, just the
+// output of that name.
+func run(f Source, info Info, dst Output, vs []persistence.Variant, only string, lim Limits, a *attempt, fallback bool) (res Result, err error) {
 	// A decoder panic on hostile bytes fails this image, never the node.
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	dec, err := decodeSourceFallback(f, info, opts, fallback)
+	// Read before the decode drops the source's pages from the cache.
+	colour := colourTransform(f, info) // nil: the pixels are sRGB, or taken as such
+	dec, err := decodeSourceFallback(f, info, vs, fallback)
 	if err != nil {
 		return Result{}, err
 	}
@@ -279,22 +321,68 @@ func run(f Source, info Info, dst Output, opts persistence.Options, lim Limits, 
 	if dec.img.Bounds().Empty() {
 		return Result{}, permanent(fmt.Errorf("decode %s: empty image", info.Format))
 	}
-	p, err := makePlan(dec.w, dec.h, dec.orient, opts)
-	if err != nil {
-		return Result{}, permanent(err)
+	plans := make([]plan, len(vs))
+	for i, v := range vs {
+		if plans[i], err = makePlan(dec.w, dec.h, dec.orient, persistence.Single(v)); err != nil {
+			return Result{}, permanent(err)
+		}
+	}
+	// The decode, and smaller copies as variants need them. One output
+	// is resized from the decode itself, as before variants existed, so
+	// its bytes do not change; a rebuilt variant climbs as it did.
+	rungs := newLadder(dec, len(vs) > 1)
+	defer rungs.release()
+	if only != "" { // the decode above served them all; make just this one
+		for i, v := range vs {
+			if v.Name == only {
+				vs, plans = vs[i:i+1], plans[i:i+1]
+				break
+			}
+		}
 	}
 	_, gray := dec.img.(*image.Gray)
-	out := resample(dec.img, p, dec.scale)
-	dec.release() // before the encode: the decoded pixels are done with
-	if !a.alive() {
+	// Every output is written before any is committed, so that the
+	// variants of an image are one unit: all committed, or all aborted.
+	written := make([]*pending, 0, len(vs))
+	defer func() {
+		for _, w := range written {
+			w.abort() // no-op once committed
+		}
+	}()
+	outs := make([]persistence.Output, len(vs))
+	for i, v := range vs {
+		img, scale := rungs.pick(plans[i])
+		out := resample(img, plans[i], scale)
+		if i == len(vs)-1 {
+			// Before the last encode: the decoded pixels are done with.
+			rungs.release()
+			dec.release()
+		}
+		if !a.alive() {
+			return Result{}, errAbandoned
+		}
+		if colour != nil && !gray {
+			colour.Apply(out)
+		}
+		enc := encodable(out, v.Format, gray)
+		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {
+			return encode(w, enc, v)
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		written = append(written, w)
+		outs[i] = persistence.Output{Name: v.Name, Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: w.n, Sum: w.sum}
+	}
+	lim.hooks.onWritten()
+	if !a.commit() {
 		return Result{}, errAbandoned
 	}
-	enc := encodable(out, opts.Format, gray)
-	n, sum, err := writeResult(dst, a.commit, lim.hooks.onWritten, func(w io.Writer) error {
-		return encode(w, enc, opts)
-	})
-	if err != nil {
-		return Result{}, err
+	for _, w := range written {
+		if err := w.commit(); err != nil {
+			return Result{}, err
+		}
 	}
-	return Result{Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: n, Sum: sum}, nil
+	o := outs[0]
+	return Result{Width: o.Width, Height: o.Height, Bytes: o.Bytes, Sum: o.Sum, Variants: outs}, nil
 }

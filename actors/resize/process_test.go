@@ -204,7 +204,7 @@ func TestProcessErrors(t *testing.T) {
 		{name: "not an image", src: writeFile(t, dir, "txt", []byte("just some text, long enough")), opts: opts, permanent: true, is: ErrUnsupported},
 		{name: "too many pixels", src: writeFile(t, dir, "big", j), opts: opts, lim: Limits{MaxPixels: 300*200 - 1}, permanent: true, is: ErrTooManyPixels},
 		{name: "missing source", src: filepath.Join(dir, "gone"), opts: opts, permanent: false, is: os.ErrNotExist},
-		{name: "unknown format", src: writeFile(t, dir, "ok", j), opts: persistence.Options{Width: 10, Height: 10, Format: "avif"}, permanent: true},
+		{name: "unknown format", src: writeFile(t, dir, "ok", j), opts: persistence.Options{Width: 10, Height: 10, Format: "heic"}, permanent: true},
 		{name: "empty box", src: writeFile(t, dir, "ok2", j), opts: persistence.Options{Width: 0, Height: 10}, permanent: true},
 	}
 	for _, c := range cases {
@@ -246,7 +246,7 @@ func TestProcessErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := &failWriter{err: c.write}
-			out := func() (blob.Writer, error) {
+			out := func(persistence.Variant) (blob.Writer, error) {
 				if c.create != nil {
 					return nil, fmt.Errorf("create: %w", c.create)
 				}

@@ -66,15 +66,33 @@ func withDefaults(o persistence.Options) (persistence.Options, error) {
 		o.Format = d.Format
 	}
 	if o.Quality == 0 {
-		o.Quality = d.Quality
+		o.Quality = o.Format.DefaultQuality()
 	}
-	switch o.Format {
-	case persistence.FormatJPEG, persistence.FormatPNG:
-	default:
-		return o, fmt.Errorf("unknown output format %q", o.Format)
+	if err := CanEncode(o.Format); err != nil {
+		return o, err
 	}
 	if o.Width > persistence.MaxDimension || o.Height > persistence.MaxDimension {
 		return o, fmt.Errorf("output box %dx%d is over %d", o.Width, o.Height, persistence.MaxDimension)
 	}
 	return o, nil
 }
+
+// variantsOf is opts' outputs with their defaults (withDefaults each).
+func variantsOf(opts persistence.Options) ([]persistence.Variant, error) {
+	outs := opts.Outputs()
+	vs := make([]persistence.Variant, len(outs))
+	for i, v := range outs {
+		o, err := withDefaults(persistence.Single(v))
+		if err != nil {
+			if len(opts.Variants) > 0 {
+				err = fmt.Errorf("variant %q: %w", v.Name, err)
+			}
+			return nil, err
+		}
+		vs[i] = persistence.Variant{Name: v.Name, Width: o.Width, Height: o.Height, Fit: o.Fit, Format: o.Format, Quality: o.Quality}
+	}
+	return vs, nil
+}
+
+// asVariant is the one output of opts, which has no variants.
+func asVariant(opts persistence.Options) persistence.Variant { return opts.Outputs()[0] }

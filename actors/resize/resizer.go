@@ -44,6 +44,7 @@ func (m Done) EventCharged(charged, maxAttempts int) persistence.Event {
 	case m.Err == nil:
 		ev.Type = persistence.EventCompleted
 		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
+		ev.Variants = m.Res.Variants
 	case errors.Is(m.Err, blob.ErrUnavailable):
 		ev.Type, ev.Error, ev.Unavailable = persistence.EventRetrying, errUnreachable, true
 	case Permanent(m.Err):
@@ -117,8 +118,8 @@ func (r *resizer) process(w Work) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("open source: %w", err)
 	}
-	key := blob.OutputKey(w.Job.BatchID, w.Job.ImageID, w.Opts.Format.Ext())
-	return Process(src, func() (blob.Writer, error) {
+	return Process(src, func(v persistence.Variant) (blob.Writer, error) {
+		key := ResultKey(w.Job.BatchID, w.Job.ImageID, w.Opts, v)
 		return r.blobs.Create(ctx, key, blob.CreateOptions{UseReserve: true})
 	}, w.Opts, r.lim)
 }

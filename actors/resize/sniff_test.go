@@ -46,7 +46,7 @@ func TestSniffRealFiles(t *testing.T) {
 	img := Synthetic(16, 16, 1)
 	for _, f := range []string{"jpeg", "png", "gif", "bmp", "tiff", "webp"} {
 		b := encodeAs(t, f, img)
-		if got, ok := Sniff(b[:sniffLen]); !ok || got != f {
+		if got, ok := Sniff(b[:min(len(b), sniffLen)]); !ok || got != f {
 			t.Errorf("Sniff(%s file) = %q, %v", f, got, ok)
 		}
 	}

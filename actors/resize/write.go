@@ -13,6 +13,7 @@ import (
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // errAbandoned ends a worker whose caller already returned ErrTimeout;
@@ -25,6 +26,9 @@ var errAbandoned = fmt.Errorf("attempt abandoned: %w", ErrTimeout)
 // and a color allocation each) for *image.NRGBA; image/png copies *image.NRGBA
 // rows as they are.
 func encodable(img *image.NRGBA, f persistence.Format, gray bool) image.Image {
+	if f == persistence.FormatWebP || f == persistence.FormatAVIF {
+		return img // libwebp and libavif take RGBA rows and keep alpha
+	}
 	if gray { // the source had no colour and no alpha: R = G = B
 		g := image.NewGray(img.Rect)
 		for i := range g.Pix {
@@ -48,9 +52,12 @@ func encodable(img *image.NRGBA, f persistence.Format, gray bool) image.Image {
 	return &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
 }
 
-func encode(w io.Writer, img image.Image, o persistence.Options) error {
-	if o.Format == persistence.FormatPNG {
+func encode(w io.Writer, img image.Image, o persistence.Variant) error {
+	switch o.Format {
+	case persistence.FormatPNG:
 		return pngEncoder.Encode(w, img)
+	case persistence.FormatWebP, persistence.FormatAVIF:
+		return encodeCodec(w, img.(*image.NRGBA), o.Format, o.Quality)
 	}
 	if turbojpeg.Available {
 		// libjpeg-turbo's SIMD encoder: several times image/jpeg's speed
@@ -69,10 +76,10 @@ func encode(w io.Writer, img image.Image, o persistence.Options) error {
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: o.Quality})
 }
 
-// writeResult writes a result to the object out creates, so that a reader
-// sees the old object or the whole new one, never a part: the store
-// publishes it at Commit. It returns the bytes written and their CRC-32C
-// (Sum).
+// writeOutput writes a result to the object out creates, so that a
+// reader sees the old object or the whole new one, never a part: the
+// store publishes it at Commit, which the caller makes (pending.commit)
+// once every output of the attempt is written, or not (pending.abort).
 //
 // The result is not durable (no CreateOptions.Durable, no Sync): a result
 // is derived data. The caller records its size and Sum with the completed
@@ -83,14 +90,12 @@ func encode(w io.Writer, img image.Image, o persistence.Options) error {
 // directory cost a resizer two fsyncs per image: 15-20 % of images/s at
 // 640x480 on the reference machine.)
 //
-// commit is asked after the data is written and before the Commit; when
-// it says no the attempt was abandoned, and the object is aborted unseen.
 // Encoder errors that are not write errors are the image's fault:
 // permanent.
-func writeResult(out Output, commit func() bool, written func(), write func(io.Writer) error) (n int64, sum uint32, err error) {
+func writeOutput(out func() (blob.Writer, error), write func(io.Writer) error) (p *pending, err error) {
 	w, err := out()
 	if err != nil {
-		return 0, 0, fmt.Errorf("create result: %w", err)
+		return nil, fmt.Errorf("create result: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -103,24 +108,39 @@ func writeResult(out Output, commit func() bool, written func(), write func(io.W
 	defer func() { bw.Reset(nil); writers.Put(bw) }()
 	if err := write(bw); err != nil {
 		if cw.err != nil {
-			return 0, 0, fmt.Errorf("write result: %w", cw.err)
+			return nil, fmt.Errorf("write result: %w", cw.err)
 		}
-		return 0, 0, permanent(fmt.Errorf("encode: %w", err))
+		return nil, permanent(fmt.Errorf("encode: %w", err))
 	}
 	if err := bw.Flush(); err != nil {
-		return 0, 0, fmt.Errorf("write result: %w", err)
+		return nil, fmt.Errorf("write result: %w", err)
 	}
-	if written != nil {
-		written()
-	}
-	if !commit() {
-		return 0, 0, errAbandoned
-	}
+	return &pending{w: w, n: cw.n, sum: cw.sum}, nil
+}
+
+// pending is a written output not yet committed; its Writer ends with
+// exactly one of commit and abort (abort after commit does nothing).
+type pending struct {
+	w    blob.Writer
+	n    int64
+	sum  uint32
+	done bool
+}
+
+func (p *pending) commit() error {
+	p.done = true
 	// The Writer's Create was given its context; Commit needs no other.
-	if _, err := w.Commit(context.Background()); err != nil {
-		return 0, 0, fmt.Errorf("commit result: %w", err)
+	if _, err := p.w.Commit(context.Background()); err != nil {
+		return fmt.Errorf("commit result: %w", err)
 	}
-	return cw.n, cw.sum, nil
+	return nil
+}
+
+func (p *pending) abort() {
+	if !p.done {
+		p.done = true
+		_ = p.w.Abort()
+	}
 }
 
 // countWriter counts and checksums what reaches the object and keeps the

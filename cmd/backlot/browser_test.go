@@ -476,3 +476,67 @@ func TestBrowserShowsUploadError(t *testing.T) {
 	}
 	b.noExceptions(t)
 }
+
+// TestBrowserVariants: the page's preset of variants, in WebP. Each
+// completed card shows its first variant and links to every variant,
+// each of which the server serves as WebP at the size the link says.
+func TestBrowserVariants(t *testing.T) {
+	n := startNode(t, t.TempDir(), nil)
+	b := newBrowser(t)
+	b.do(t, "open the page", chromedp.Navigate(n.url+"/"), chromedp.WaitVisible(chromedp.CSS("#files + label")))
+	b.do(t, "choose the web preset in WebP",
+		chromedp.SetValue(chromedp.CSS("#preset"), "web"), chromedp.SetValue(chromedp.CSS("#format"), "webp"))
+	// SetValue fires no change event: the page's listeners need one.
+	evalJS[bool](t, b, `['#preset', '#format'].every(s => document.querySelector(s).dispatchEvent(new Event('change')))`)
+	if !evalJS[bool](t, b, `document.querySelector('#width').disabled && !document.querySelector('#preset-help').hidden`) {
+		t.Fatal("the preset did not replace the box")
+	}
+	b.uploadFiles(t, writeImageFiles(t, 3, 1200, 800), "200", "200")
+	b.waitFor(t, "three completed cards in a done batch", newestBatchDone(3))
+
+	type link struct {
+		Name, Href, Text string
+		Status           int
+		Type             string
+		W, H             int
+	}
+	// Each link fetched and decoded by the browser itself.
+	cards, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]link](`Promise.all([...document.querySelector('[data-batch]').querySelectorAll('[data-image]')].map(c =>
+		Promise.all([...c.querySelectorAll('a[data-variant]')].map(async a => {
+			const r = await fetch(a.href);
+			const blob = await r.blob();
+			let w = 0, h = 0;
+			try { const bm = await createImageBitmap(blob); w = bm.width; h = bm.height; } catch {}
+			return {name: a.dataset.variant, href: a.getAttribute('href'), text: a.parentElement.textContent,
+				status: r.status, type: r.headers.get('Content-Type'), w, h};
+		}))))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("fetch the variant links: %v", err)
+	}
+	want := []struct {
+		name string
+		w, h int
+	}{{"thumb", 160, 160}, {"card", 480, 480}, {"large", 1600, 1067}}
+	got := pageBatches(t, b)[0]
+	if len(cards) != 3 {
+		t.Fatalf("%d cards", len(cards))
+	}
+	for i, links := range cards {
+		if len(links) != len(want) {
+			t.Fatalf("card %d: %d variant links, want %d", i, len(links), len(want))
+		}
+		c := got.Cards[i]
+		if c.W != 160 || c.H != 160 || !strings.HasSuffix(c.Src, "/thumb") {
+			t.Errorf("card %d shows %s at %dx%d, want the thumb", i, c.Src, c.W, c.H)
+		}
+		for j, l := range links {
+			w := want[j]
+			if l.Name != w.name || !strings.HasSuffix(l.Href, "/"+c.ID+"/"+w.name) || l.Status != 200 || l.Type != "image/webp" ||
+				l.W != w.w || l.H != w.h || !strings.Contains(l.Text, fmt.Sprintf("%d×%d", w.w, w.h)) {
+				t.Errorf("card %d link %d: %+v, want %s %dx%d WebP", i, j, l, w.name, w.w, w.h)
+			}
+		}
+	}
+	b.screenshot(t, filepath.Join(artifactsDir(t), "variants.png"))
+	b.noExceptions(t)
+}

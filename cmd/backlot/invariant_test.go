@@ -25,6 +25,10 @@ type evData struct {
 	Images    []struct {
 		ID, Name string
 	} `json:"images"`
+	Variants []struct {
+		Name, URL string
+		Bytes     int64
+	} `json:"variants"`
 }
 
 func parseData(t testing.TB, ev sse.Event) evData {
@@ -90,7 +94,11 @@ func checkSequence(t testing.TB, batchID string, evs []sse.Event) outcome {
 			o.terminal[d.ImageID] = ev.Name
 			if ev.Name == "completed" {
 				o.completed++
-				if d.URL != "/api/images/"+batchID+"/"+d.ImageID || d.Width <= 0 || d.Height <= 0 || d.Bytes <= 0 {
+				url := "/api/images/" + batchID + "/" + d.ImageID
+				if len(d.Variants) > 0 { // API.md: the image's url is its first variant's
+					url += "/" + d.Variants[0].Name
+				}
+				if d.URL != url || d.Width <= 0 || d.Height <= 0 || d.Bytes <= 0 {
 					t.Fatalf("completed: %+v", d)
 				}
 			} else {

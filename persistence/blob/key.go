@@ -27,6 +27,13 @@ func OutputKey(batchID, imageID, ext string) string {
 	return BatchPrefix(batchID) + imageID + ".out." + ext
 }
 
+// VariantKey is the key of one named variant of an image's results, in a
+// batch with variants; name is 1–32 of [a-z0-9_-] (the API's rule), so
+// no two variants' keys meet, nor meet OutputKey's.
+func VariantKey(batchID, imageID, name, ext string) string {
+	return BatchPrefix(batchID) + imageID + ".v." + name + "." + ext
+}
+
 // BatchOf is the batch id of a key under BatchesPrefix, as the orphan
 // sweep needs it from List: "batches/<b>/..." gives b.
 func BatchOf(key string) (string, bool) {

@@ -15,6 +15,7 @@ func TestKeysAreTheFilesLayout(t *testing.T) {
 		{SourceKey(b, i), "/data/batches/" + b + "/" + i + ".src"},
 		{OutputKey(b, i, "jpg"), "/data/batches/" + b + "/" + i + ".out.jpg"},
 		{OutputKey(b, i, "png"), "/data/batches/" + b + "/" + i + ".out.png"},
+		{VariantKey(b, i, "thumb-2_x", "webp"), "/data/batches/" + b + "/" + i + ".v.thumb-2_x.webp"},
 		{strings.TrimSuffix(BatchPrefix(b), "/"), "/data/batches/" + b},
 		{strings.TrimSuffix(BatchesPrefix, "/"), "/data/batches"},
 	} {

@@ -54,6 +54,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"CloseWakesClaim", testCloseWakesClaim},
 		{"Retention", testRetention},
 		{"Fence", testFence},
+		{"Variants", testVariants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newOpener(t)) })

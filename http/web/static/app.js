@@ -52,12 +52,34 @@ drop.addEventListener('drop', (ev) => {
 
 const quality = $('#quality');
 const format = $('#format');
-// Quality applies to JPEG only.
+const preset = $('#preset');
+// PRESETS are the sets of variants the page offers (API.md "variants"):
+// each gets the chosen format and quality.
+const PRESETS = {
+  web: [
+    { name: 'thumb', width: 160, height: 160, fit: 'cover' },
+    { name: 'card', width: 480, height: 480, fit: 'cover' },
+    { name: 'large', width: 1600, height: 1600, fit: 'contain' },
+  ],
+};
+// Quality applies to the lossy formats; AVIF's default is 60, the others' 85.
+let lastFormat = format.value;
 const syncQuality = () => {
-  quality.disabled = format.value !== 'jpeg';
+  quality.disabled = format.value === 'png';
+  if (format.value === 'avif' && lastFormat !== 'avif' && quality.value === '85') quality.value = '60';
+  if (format.value !== 'avif' && lastFormat === 'avif' && quality.value === '60') quality.value = '85';
+  lastFormat = format.value;
 };
 format.addEventListener('change', syncQuality);
 syncQuality();
+// A preset replaces the box: its fields are off while one is chosen.
+const syncPreset = () => {
+  const on = preset.value !== '';
+  for (const id of ['#width', '#height', '#fit']) $(id).disabled = on;
+  $('#preset-help').hidden = !on;
+};
+preset.addEventListener('change', syncPreset);
+syncPreset();
 
 // ---- upload -----------------------------------------------------------------
 
@@ -69,13 +91,23 @@ form.addEventListener('submit', (ev) => {
     return;
   }
   if (!form.reportValidity()) return;
-  const opts = {
-    width: $('#width').value,
-    height: $('#height').value,
-    fit: $('#fit').value,
-    format: format.value,
-  };
-  if (opts.format === 'jpeg') opts.quality = quality.value;
+  let opts;
+  if (preset.value) {
+    const variants = PRESETS[preset.value].map((v) => {
+      const o = { ...v, format: format.value };
+      if (format.value !== 'png') o.quality = Number(quality.value);
+      return o;
+    });
+    opts = { variants: JSON.stringify(variants) };
+  } else {
+    opts = {
+      width: $('#width').value,
+      height: $('#height').value,
+      fit: $('#fit').value,
+      format: format.value,
+    };
+    if (opts.format !== 'png') opts.quality = quality.value;
+  }
   upload(chosen, opts);
 });
 

@@ -27,8 +27,10 @@ export class Batch {
     this.bar.id = 'progress-' + this.n;
     this.el.id = 'batch-' + this.n;
     this.el.dataset.reconnects = '0';
-    const optText = `${opts.width}×${opts.height} · ${opts.fit} · ${opts.format}` +
-      (opts.quality ? ` q${opts.quality}` : '');
+    const vs = opts.variants ? JSON.parse(opts.variants) : null;
+    const optText = vs
+      ? vs.map((v) => `${v.name} ${v.width}×${v.height}`).join(' · ') + ` · ${vs[0].format}` + (vs[0].quality ? ` q${vs[0].quality}` : '')
+      : `${opts.width}×${opts.height} · ${opts.fit} · ${opts.format}` + (opts.quality ? ` q${opts.quality}` : '');
     $('.batch-title', this.el).textContent = `Batch ${this.n}`;
     const sub = document.createElement('span');
     sub.className = 'batch-opts';
@@ -180,7 +182,12 @@ export class Batch {
         if (c) c.set('retrying', { attempt: data.attempt, error: data.error });
         break;
       case 'completed':
-        if (c) c.set('completed', { url: withToken(data.url), width: data.width, height: data.height, bytes: data.bytes });
+        if (c) {
+          c.set('completed', {
+            url: withToken(data.url), width: data.width, height: data.height, bytes: data.bytes,
+            variants: (data.variants || []).map((v) => ({ ...v, url: withToken(v.url) })),
+          });
+        }
         break;
       case 'failed':
         if (c) c.set('failed', { attempts: data.attempts, error: data.error });
@@ -290,6 +297,26 @@ class Card {
     link.append(img);
     this.thumb.append(link);
     this.detail.textContent = `${d.width}×${d.height} · ${bytes(d.bytes)}`;
+    if (d.variants && d.variants.length) this.showVariants(d.variants);
+  }
+
+  // showVariants lists a link to each variant of the image.
+  showVariants(variants) {
+    this.detail.textContent = plural(variants.length, 'output');
+    const list = document.createElement('ul');
+    list.className = 'variants';
+    for (const v of variants) {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = v.url;
+      a.target = '_blank';
+      a.rel = 'noopener';
+      a.dataset.variant = v.name;
+      a.textContent = v.name;
+      li.append(a, ` ${v.width}×${v.height} · ${bytes(v.bytes)}`);
+      list.append(li);
+    }
+    $('.meta', this.el).append(list);
   }
 
   dropPreview() {

@@ -1,0 +1,13 @@
+//go:build !cgo
+
+package webp
+
+import (
+	"image"
+	"io"
+)
+
+const available = false
+
+// Encode returns ErrUnavailable in a build without libwebp.
+func Encode(io.Writer, *image.NRGBA, int) error { return ErrUnavailable }
