@@ -182,6 +182,33 @@ func TestResultsFromS3(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") || resp.Header.Get("ETag") == "" {
 		t.Fatalf("the object store answers the presigned GET with Cache-Control %q, ETag %q; want immutable and an ETag", cc, resp.Header.Get("ETag"))
 	}
+	// A named variant, from the bucket too: proxied, and redirected.
+	rv := upload(t, proxy.url, filePart("dog.jpg", jpegBytes(t, 640, 480, 8)),
+		fieldPart("variants", `[{"name":"thumb","width":64,"height":64,"format":"png"},{"name":"card","width":320,"height":200}]`))
+	if o := checkSequence(t, rv.BatchID, openSSE(t, t.Context(), proxy.url+rv.Events, "").collect(t, 30*time.Second)); o.completed != 1 {
+		t.Fatalf("variants outcome %+v", o)
+	}
+	thumb := "/api/images/" + rv.BatchID + "/" + rv.Images[0].ID + "/thumb"
+	resp, err = http.Get(proxy.url + thumb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pthumb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || len(pthumb) == 0 {
+		t.Fatalf("proxied variant: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, err = http.Get(signer.url + thumb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sthumb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(sthumb, pthumb) ||
+		resp.Request.URL.Host != srv.Endpoint {
+		t.Fatalf("redirected variant: %d %s from %s, %d bytes (proxied %d)", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Request.URL.Host, len(sthumb), len(pthumb))
+	}
+
 	eventually(t, ttl+20*time.Second, "the presigned URL to expire", func() bool {
 		resp, err := http.Get(loc)
 		if err != nil {
