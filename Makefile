@@ -59,10 +59,12 @@ deps: build-deps protoc
 	  $(APT_INSTALL) chromium >/dev/null; }
 
 # The whole suite: vet, every test under the race detector (the cgo build,
-# with libjpeg-turbo), then the image package again as a pure-Go build.
+# with libjpeg-turbo), then the image package again as a pure-Go build,
+# and the HTTP refusal of the formats that build cannot write.
 test: deps vet
 	BACKLOT_WEED="$$(scripts/weed.sh)" $(GO) test -race -count=1 -timeout 20m ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./actors/resize/...
+	CGO_ENABLED=0 $(GO) test -count=1 -run '^TestUnavailableFormat$$' ./http/
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:
