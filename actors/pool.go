@@ -5,12 +5,14 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // pool owns the resizers, the claim loop and the jobs it claimed until
@@ -29,6 +31,12 @@ type pool struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
+	// blobsDown: an attempt failed because the blob store could not be
+	// reached, so the claim loop waits until the store answers its check
+	// (blob.Checker) before it claims again, rather than claim job after
+	// job only to fail each. Set by the pool, read and cleared by its
+	// claim loop.
+	blobsDown atomic.Bool
 }
 
 // heldJob is a job this pool claimed and was not told to settle yet. One
@@ -82,6 +90,9 @@ func (p *pool) Receive(c *actor.Context) {
 		// again); the manager routes it to the batch's owner as of now.
 		if _, ok := p.held[m.Job]; ok {
 			p.hold(m.Job, false)
+		}
+		if errors.Is(m.Err, blob.ErrUnavailable) {
+			p.blobsDown.Store(true)
 		}
 		c.Send(p.sys.manager, m)
 	case resize.Idle:
@@ -224,6 +235,9 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 		case <-ctx.Done():
 			return
 		}
+		if !p.awaitBlobs(ctx) {
+			return
+		}
 		job, err := p.sys.cfg.Store.Claim(ctx)
 		if err != nil {
 			select { // give back the slot we took
@@ -247,4 +261,38 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 		wait = 100 * time.Millisecond
 		e.Send(self, claimed{job: job, pool: self})
 	}
+}
+
+// awaitBlobs returns at once unless an attempt found the blob store
+// unreachable; then it checks the store (blob.Checker) every 250 ms
+// doubling to 5 s until it answers, so that the claim loop takes no job
+// it could only fail. It returns false when ctx ends first.
+func (p *pool) awaitBlobs(ctx context.Context) bool {
+	if !p.blobsDown.Load() {
+		return true
+	}
+	ch, ok := p.sys.cfg.Blobs.(blob.Checker)
+	wait := 250 * time.Millisecond
+	for ok {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := ch.Check(cctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		p.sys.cfg.Logger.Warn("blob store unreachable; claiming no work until it answers", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+	p.blobsDown.Store(false)
+	return true
 }

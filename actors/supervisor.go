@@ -40,13 +40,17 @@ type supervisor struct {
 	// moved: fenced off, or the batch has another owner; it writes nothing
 	// more and hands every message back (handover.go).
 	moved bool
+	// unreachable counts, per image, the attempts in a row that failed on
+	// an unreachable blob store: they are not counted against the image
+	// (persistence.Event.Unavailable), so this paces their retries.
+	unreachable map[string]int
 }
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			log: sys.cfg.Logger.With("batch_id", batchID),
+			log: sys.cfg.Logger.With("batch_id", batchID), unreachable: make(map[string]int),
 		}
 	}
 }
@@ -162,10 +166,10 @@ func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
 		s.settle(pool, settle{job: job, freeSlot: true}) // a redelivered duplicate: already settled
 		return
 	}
-	if im.Attempts >= s.sys.cfg.MaxAttempts {
-		msg := fmt.Sprintf("gave up after %d attempts, each cut short before it finished", im.Attempts)
+	if n := im.Charged(); n >= s.sys.cfg.MaxAttempts {
+		msg := fmt.Sprintf("gave up after %d attempts, each cut short before it finished", n)
 		if im.Error != "" {
-			msg = fmt.Sprintf("gave up after %d attempts: %s", im.Attempts, im.Error)
+			msg = fmt.Sprintf("gave up after %d attempts: %s", n, im.Error)
 		}
 		if _, ok := s.append(c, m, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}); ok {
 			s.settle(pool, settle{job: job, freeSlot: true})
@@ -191,7 +195,11 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 		s.after(c, retryStoreAfter, retry{msg: m}) // keep the result until the store answers
 		return
 	}
-	ev := m.Event(s.sys.cfg.MaxAttempts)
+	charged := m.Attempt // this attempt's place among those the image is charged for
+	if im := s.batch.Image(m.Job.ImageID); im != nil {
+		charged -= im.Unreachable
+	}
+	ev := m.EventCharged(charged, s.sys.cfg.MaxAttempts)
 	if m.Err != nil {
 		attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
 		var pe *resize.PanicError
@@ -210,7 +218,16 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	}
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
-	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(m.Attempt)})
+	// An attempt given back for an unreachable blob store waits longer
+	// with each such failure in a row, however few attempts were counted.
+	wait := s.sys.cfg.backoff(m.Attempt)
+	if ev.Unavailable {
+		s.unreachable[m.Job.ImageID]++
+		wait = s.sys.cfg.backoff(s.unreachable[m.Job.ImageID])
+	} else {
+		delete(s.unreachable, m.Job.ImageID)
+	}
+	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: wait})
 }
 
 // append records evs with this supervisor's token and fans out what the

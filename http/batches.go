@@ -123,9 +123,12 @@ func (s *Server) result(c *fiber.Ctx) error {
 	}
 	etag := fmt.Sprintf(`"%08x-%d"`, rec.Sum, rec.Bytes)
 	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	c.Set(fiber.HeaderCacheControl, resultCacheControl)
 	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
 		return c.SendStatus(fiber.StatusNotModified)
+	}
+	if ok, err := s.redirectResult(c, b, im, v, rec); ok || err != nil {
+		return err
 	}
 	obj, err := s.openResult(c.UserContext(), b, im, v, rec)
 	if err != nil {
@@ -134,6 +137,10 @@ func (s *Server) result(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, v.Format.ContentType())
 	return c.SendStream(obj, int(obj.Size())) // fasthttp closes obj when sent
 }
+
+// resultCacheControl is how a client may cache a result, proxied or
+// fetched from the object store: it never changes once completed.
+const resultCacheControl = "private, max-age=31536000, immutable"
 
 // outputOf is the record of im's output named name: the image's own
 // fields in a batch without variants, else its variant's.

@@ -89,7 +89,11 @@ func (s *Server) checkedResult(ctx context.Context, key string, rec persistence.
 	if err != nil {
 		return nil, err
 	}
-	if err := resize.Verify(obj, rec.Bytes, rec.Sum); err != nil {
+	sum := rec.Sum
+	if wc, ok := s.blobs.(blob.WholeCommits); ok && wc.CommitsWhole() {
+		sum = 0 // the store holds what was committed, whole: its length tells enough
+	}
+	if err := resize.Verify(obj, rec.Bytes, sum); err != nil {
 		obj.Close()
 		return nil, err
 	}
@@ -118,4 +122,33 @@ func (s *Server) rebuild(ctx context.Context, b *persistence.Batch, im *persiste
 	return resize.Rebuild(src, func(persistence.Variant) (blob.Writer, error) {
 		return s.blobs.Create(wctx, key, blob.CreateOptions{UseReserve: true})
 	}, b.Options, v.Name, s.cfg.ResizeLimits)
+}
+
+// redirectResult answers 307 to a signed GET of im's result in the blob
+// store when Config.Presign asks for it and the store signs URLs
+// (blob.Presigner), after a HEAD shows the object as recorded; ok is
+// false when the result is to be proxied instead (no presigning, or the
+// result lost: openResult rebuilds it). The redirect is not cached (its
+// URL expires); the client's cache keeps the object's answer.
+func (s *Server) redirectResult(c *fiber.Ctx, b *persistence.Batch, im *persistence.Image, v persistence.Variant, rec persistence.Output) (ok bool, err error) {
+	ps, can := s.blobs.(blob.Presigner)
+	if s.cfg.Presign <= 0 || !can {
+		return false, nil
+	}
+	key := resize.ResultKey(b.ID, im.ID, b.Options, v)
+	info, err := s.blobs.Stat(c.UserContext(), key)
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat result: %w", err)
+	case info.Size != rec.Bytes:
+		return false, nil
+	}
+	u, err := ps.PresignGet(c.UserContext(), key, s.cfg.Presign, resultCacheControl)
+	if err != nil {
+		return false, err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return true, c.Redirect(u.String(), fiber.StatusTemporaryRedirect)
 }

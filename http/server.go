@@ -57,6 +57,10 @@ type Config struct {
 	// ResizeLimits are the resize actors' limits, which the rebuild of a
 	// result a power cut took keeps too (results.go).
 	ResizeLimits resize.Limits
+	// Presign, when > 0 and the blob store signs URLs (blob.Presigner:
+	// S3), answers a result's GET with 307 to a signed GET of its object
+	// valid this long, rather than proxying the bytes (API.md 1.1).
+	Presign time.Duration
 	// Edge is what the listener enforces before a request reaches a
 	// handler: timeouts, connection limit, head sizes (http/edge). Its
 	// body limit is MaxBody.
@@ -213,6 +217,12 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("readiness: store unreachable", "err", err)
 		return unavailable("store_unavailable", "the store is unreachable")
+	}
+	if ch, ok := s.blobs.(blob.Checker); ok {
+		if err := ch.Check(ctx); err != nil {
+			s.log.Warn("readiness: blob store unreachable", "err", err)
+			return unavailable("store_unavailable", "the blob store is unreachable")
+		}
 	}
 	if err := s.diskRoom(ctx); err != nil {
 		return err

@@ -92,9 +92,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 		// Every Writer is ended (incoming.file aborts its own); the
 		// objects go below, so let their syncs end first.
 		_ = in.syncs.wait()
-		if rmErr := s.blobs.DeletePrefix(context.WithoutCancel(c.UserContext()), blob.BatchPrefix(batchID)); rmErr != nil {
-			s.log.Error("remove rejected batch files", "batch_id", batchID, "err", rmErr)
-		}
+		s.removeRejected(context.WithoutCancel(c.UserContext()), batchID)
 		if lr.over {
 			err = apiError(fiber.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body is over the limit of %d bytes", s.cfg.MaxBody))
 		}
@@ -324,6 +322,7 @@ type incoming struct {
 	buf     []byte // the chunk files are written in (the upload's ioBuf)
 	parts   int
 
+	prefix   prefix      // the first bytes of the file being written, for its probe
 	body     *bodyReader // the request body, which counts what is read of it
 	declared int64       // the body's Content-Length; < 0 when not declared
 	unsized  int64       // bytes written to files since the free space was last looked at
@@ -488,7 +487,8 @@ func (in *incoming) file(p *multipart.Part) error {
 		return in.roomError(fmt.Errorf("create upload file: %w", err))
 	}
 	defer w.Abort() // after Commit it does nothing
-	written, err := copyFile(w, head, p, s.cfg.MaxFileSize, in.buf, watched{w, in})
+	in.prefix.reset(head)
+	written, err := copyFile(w, head, p, s.cfg.MaxFileSize, in.buf, io.MultiWriter(watched{w, in}, &in.prefix))
 	if err != nil {
 		if errors.Is(err, errFileTooLarge) {
 			return fileError(fiber.StatusRequestEntityTooLarge, "file_too_large", fmt.Sprintf("the file is over the limit of %d bytes", s.cfg.MaxFileSize), name)
@@ -501,7 +501,7 @@ func (in *incoming) file(p *multipart.Part) error {
 	// Durable in the background, while the next part arrives; the 202
 	// waits for it (record).
 	in.syncs.start(func() error { return s.blobs.Sync(in.ctx, key) })
-	info, err := in.probe(key)
+	info, err := in.probe(key, written)
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
 		return fileError(fiber.StatusRequestEntityTooLarge, "too_many_pixels", fmt.Sprintf("the image declares more than %d pixels", s.cfg.MaxPixels), name)
@@ -516,8 +516,15 @@ func (in *incoming) file(p *multipart.Part) error {
 	return nil
 }
 
-// probe reads the header of the object under key (resize.Probe).
-func (in *incoming) probe(key string) (resize.Info, error) {
+// probe reads the header of the object under key (resize.Probe), of
+// size bytes: from the first bytes kept as they were written when they
+// hold it (most headers), else from the store, which for a remote one
+// costs two requests.
+func (in *incoming) probe(key string, size int64) (resize.Info, error) {
+	info, err := resize.Probe(in.prefix.source(size), in.s.cfg.MaxPixels)
+	if !errors.Is(err, errBeyondPrefix) {
+		return info, err
+	}
 	obj, err := in.s.blobs.Open(in.ctx, key)
 	if err != nil {
 		return resize.Info{}, fmt.Errorf("open upload file: %w", err)
@@ -705,3 +712,57 @@ func (s *syncer) start(do func() error) {
 
 // wait returns once every sync started has ended, with the first error.
 func (s *syncer) wait() error { return s.g.Wait() }
+
+// prefixLen is how much of each file an upload keeps in memory as it is
+// written, so that its header can be probed without reading the object
+// back (a HEAD and a GET on S3): enough for the headers of JPEG (but
+// for a large Exif block), PNG, GIF, WebP and BMP.
+const prefixLen = 64 << 10
+
+// prefix keeps the first prefixLen bytes written to it, one file at a
+// time (reset); an upload's, reused for each of its files.
+type prefix struct{ b []byte }
+
+func (p *prefix) reset(head []byte) {
+	if p.b == nil {
+		p.b = make([]byte, 0, prefixLen)
+	}
+	p.b = append(p.b[:0], head[:min(len(head), prefixLen)]...)
+}
+
+func (p *prefix) Write(b []byte) (int, error) {
+	if room := cap(p.b) - len(p.b); room > 0 {
+		p.b = append(p.b, b[:min(len(b), room)]...)
+	}
+	return len(b), nil
+}
+
+// errBeyondPrefix: a probe read past the bytes kept; the object has them.
+var errBeyondPrefix = errors.New("read beyond the bytes kept")
+
+// source is the kept bytes as a resize.Source of a file of size bytes.
+func (p *prefix) source(size int64) prefixSource { return prefixSource{b: p.b, size: size} }
+
+type prefixSource struct {
+	b    []byte
+	size int64
+}
+
+func (s prefixSource) Size() int64 { return s.size }
+
+func (s prefixSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	n := 0
+	if off < int64(len(s.b)) {
+		n = copy(p, s.b[off:])
+	}
+	switch {
+	case n == len(p):
+		return n, nil
+	case off+int64(n) >= s.size:
+		return n, io.EOF
+	}
+	return n, errBeyondPrefix
+}

@@ -134,3 +134,38 @@ func TestStorageErrors(t *testing.T) {
 		t.Error("another error is not internal")
 	}
 }
+
+// TestPrefixSource: the kept first bytes of a file read as the file does
+// within them, and say so past them (the probe then reads the object).
+func TestPrefixSource(t *testing.T) {
+	var p prefix
+	p.reset([]byte("abc"))
+	p.Write([]byte("defgh"))
+	whole, cut := p.source(8), p.source(100)
+	for _, tc := range []struct {
+		src     prefixSource
+		off     int64
+		n       int
+		want    string
+		wantErr error
+	}{
+		{whole, 0, 4, "abcd", nil},
+		{whole, 6, 4, "gh", io.EOF},
+		{whole, 8, 1, "", io.EOF},
+		{cut, 2, 3, "cde", nil},
+		{cut, 6, 4, "gh", errBeyondPrefix},
+		{cut, 50, 4, "", errBeyondPrefix},
+		{cut, 100, 1, "", io.EOF},
+	} {
+		buf := make([]byte, tc.n)
+		n, err := tc.src.ReadAt(buf, tc.off)
+		if string(buf[:n]) != tc.want || !errors.Is(err, tc.wantErr) && err != tc.wantErr {
+			t.Errorf("ReadAt(%d, %d) of a %d-byte file = %q, %v; want %q, %v", tc.n, tc.off, tc.src.size, buf[:n], err, tc.want, tc.wantErr)
+		}
+	}
+	p.reset(make([]byte, 10))
+	p.Write(make([]byte, 2*prefixLen))
+	if len(p.b) != prefixLen {
+		t.Errorf("kept %d bytes, want %d", len(p.b), prefixLen)
+	}
+}

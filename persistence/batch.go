@@ -41,6 +41,10 @@ type Image struct {
 	State    ImageState `json:"state"`
 	Attempts int        `json:"attempts"` // processing events recorded so far
 	Error    string     `json:"error,omitempty"`
+	// Unreachable counts the attempts that failed because the blob store
+	// could not be reached (retrying events marked Unavailable): numbered
+	// like the others, but not counted against the image (Charged).
+	Unreachable int `json:"unreachable,omitempty"`
 	// Output, set when completed.
 	Width  int   `json:"width,omitempty"`
 	Height int   `json:"height,omitempty"`
@@ -52,6 +56,10 @@ type Image struct {
 	// output, in the options' order (the first is also Width … Sum).
 	Variants []Output `json:"variants,omitempty"`
 }
+
+// Charged is how many of the image's attempts count against its limit:
+// all but those the blob store's outages failed.
+func (im *Image) Charged() int { return im.Attempts - im.Unreachable }
 
 // Batch is one upload: its options, its images and the head of its event log.
 type Batch struct {
@@ -176,6 +184,9 @@ func (b *Batch) Apply(ev *Event) error {
 			ev.Attempt = im.Attempts
 			im.State = ImageQueued
 			im.Error = ev.Error
+			if ev.Unavailable {
+				im.Unreachable++ // the store's fault, not the image's: not counted
+			}
 		case EventCompleted:
 			if err := b.checkOutputs(ev.Variants); err != nil {
 				return err

@@ -246,3 +246,26 @@ func want(t *testing.T, ok bool, format string, args ...any) {
 		t.Errorf(format, args...)
 	}
 }
+
+// TestApplyUnavailableGivesBack: a retrying event marked Unavailable (the
+// blob store could not be reached) gives its attempt back: attempts are
+// numbered on, but only the image's own failures are charged.
+func TestApplyUnavailableGivesBack(t *testing.T) {
+	b := fixture(t)
+	down := retr("i0")
+	down.Unavailable = true
+	evs := []persistence.Event{proc("i0"), retr("i0"), proc("i0"), down, proc("i0"), down, proc("i0")}
+	var attempts []int
+	for i := range evs {
+		if err := b.Apply(&evs[i]); err != nil {
+			t.Fatalf("Apply(%d %s): %v", i, evs[i].Type, err)
+		}
+		attempts = append(attempts, evs[i].Attempt)
+	}
+	if want := []int{1, 1, 2, 2, 3, 3, 4}; !slices.Equal(attempts, want) {
+		t.Errorf("attempt numbers %v, want %v", attempts, want)
+	}
+	if im := b.Image("i0"); im.Attempts != 4 || im.Unreachable != 2 || im.Charged() != 2 || im.State != persistence.ImageProcessing {
+		t.Errorf("image after the events: %+v, want 4 attempts, 2 charged, processing", im)
+	}
+}

@@ -53,6 +53,11 @@ type Event struct {
 	Images    []ImageRef `json:"images,omitempty"`
 	// At is when the event was made; not part of the client's data.
 	At time.Time `json:"at,omitzero"`
+	// Unavailable marks a retrying event whose attempt failed because the
+	// blob store could not be reached: not the image's fault, so the
+	// attempt is not counted against the image (Image.Unreachable,
+	// Image.Charged). Not part of the client's data.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // Job is one unit of queued work: resize image ImageID of batch BatchID.

@@ -16,8 +16,9 @@ const retireBatch = 100
 // Retire deletes every batch done before cut: first from st (so no client
 // is told of objects that are gone), then its objects in blobs
 // (DeletePrefix of the batch). Objects of a batch deleted from st but not
-// from blobs (a crash in between) are removed by the start-up sweep of
-// unrecorded batches. It returns how many it deleted.
+// from blobs (a crash in between, or the blob store unreachable) are
+// removed by the sweep of unrecorded batches (SweepOrphans). It returns
+// how many it deleted.
 func Retire(ctx context.Context, st Store, blobs blob.Store, cut time.Time) (int, error) {
 	deleted := 0
 	for {
@@ -52,6 +53,18 @@ func StartJanitor(st Store, blobs blob.Store, period, every time.Duration, log *
 	if every <= 0 {
 		every = min(max(period/10, time.Second), time.Hour)
 	}
+	return startLoop(every, func(ctx context.Context) {
+		n, err := Retire(ctx, st, blobs, time.Now().Add(-period))
+		if err != nil && ctx.Err() == nil {
+			log.Warn("retention sweep", "err", err, "deleted", n)
+		} else if n > 0 {
+			log.Info("retention: deleted finished batches", "count", n, "older_than", period)
+		}
+	})
+}
+
+// startLoop runs pass every period on a goroutine of its own until Stop.
+func startLoop(every time.Duration, pass func(ctx context.Context)) *Janitor {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &Janitor{stop: cancel, done: make(chan struct{})}
 	go func() {
@@ -64,12 +77,7 @@ func StartJanitor(st Store, blobs blob.Store, period, every time.Duration, log *
 				return
 			case <-t.C:
 			}
-			n, err := Retire(ctx, st, blobs, time.Now().Add(-period))
-			if err != nil && ctx.Err() == nil {
-				log.Warn("retention sweep", "err", err, "deleted", n)
-			} else if n > 0 {
-				log.Info("retention: deleted finished batches", "count", n, "older_than", period)
-			}
+			pass(ctx)
 		}
 	}()
 	return j

@@ -7,6 +7,7 @@ import (
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // FromJob converts a persistence.Job.
@@ -194,7 +195,8 @@ func FromDone(d resize.Done) *WorkDone {
 		Variants: FromOutputs(d.Res.Variants),
 	}
 	if d.Err != nil {
-		w.Failure = &Failure{Message: resize.Message(d.Err), Permanent: resize.Permanent(d.Err)}
+		w.Failure = &Failure{Message: resize.Message(d.Err), Permanent: resize.Permanent(d.Err),
+			Unavailable: errors.Is(d.Err, blob.ErrUnavailable)}
 	}
 	return w
 }
@@ -215,10 +217,14 @@ func (w *WorkDone) Resize() resize.Done {
 func (f *Failure) Error() string { return f.GetMessage() }
 
 // Unwrap makes a permanent failure wrap resize.ErrUnsupported, so
-// resize.Permanent holds on this side too.
+// resize.Permanent holds on this side too, and one of an unreachable blob
+// store wrap blob.ErrUnavailable, so it is not charged on this side either.
 func (f *Failure) Unwrap() error {
-	if f.GetPermanent() {
+	switch {
+	case f.GetPermanent():
 		return resize.ErrUnsupported
+	case f.GetUnavailable():
+		return blob.ErrUnavailable
 	}
 	return nil
 }

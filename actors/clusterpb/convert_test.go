@@ -15,6 +15,7 @@ import (
 	"github.com/backlot/backlot/actors/clusterpb"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 // events has one event of every type with every field its type uses.
@@ -81,6 +82,10 @@ func TestJobAndOptionsRoundTrip(t *testing.T) {
 	transient := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Err: errors.New("timed out")})).(*clusterpb.WorkDone).Resize()
 	if transient.Err == nil || resize.Permanent(transient.Err) || transient.Err.Error() != "timed out" {
 		t.Fatalf("transient failure %v", transient.Err)
+	}
+	down := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Err: fmt.Errorf("open source: %w", blob.ErrUnavailable)})).(*clusterpb.WorkDone).Resize()
+	if !errors.Is(down.Err, blob.ErrUnavailable) || resize.Permanent(down.Err) {
+		t.Fatalf("a failure of an unreachable blob store crossed as %v", down.Err)
 	}
 	res := resize.Result{Width: 100, Height: 75, Bytes: 4321, Sum: 0xfeedf00d}
 	ok := wire(t, clusterpb.FromDone(resize.Done{Job: job, Attempt: 1, Res: res})).(*clusterpb.WorkDone).Resize()

@@ -778,10 +778,13 @@ func (x *Work) GetReplyTo() *actor.PID {
 // error value: message is resize.Message(err), permanent resize.Permanent(err),
 // stack the stack of a recovered panic.
 type Failure struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Permanent     bool                   `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
-	Stack         string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Message   string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Permanent bool                   `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Stack     string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	// unavailable: the blob store could not be reached (blob.ErrUnavailable),
+	// which is not the image's fault: retried without counting the attempt.
+	Unavailable   bool `protobuf:"varint,4,opt,name=unavailable,proto3" json:"unavailable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -835,6 +838,13 @@ func (x *Failure) GetStack() string {
 		return x.Stack
 	}
 	return ""
+}
+
+func (x *Failure) GetUnavailable() bool {
+	if x != nil {
+		return x.Unavailable
+	}
+	return false
 }
 
 // WorkDone (local: workDone): the outcome of one attempt. failure is
@@ -1212,11 +1222,12 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x04opts\x18\x02 \x01(\v2\x18.backlot.cluster.OptionsR\x04opts\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12%\n" +
 	"\breply_to\x18\x04 \x01(\v2\n" +
-	".actor.PIDR\areplyTo\"W\n" +
+	".actor.PIDR\areplyTo\"y\n" +
 	"\aFailure\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\x14\n" +
-	"\x05stack\x18\x03 \x01(\tR\x05stack\"\xda\x02\n" +
+	"\x05stack\x18\x03 \x01(\tR\x05stack\x12 \n" +
+	"\vunavailable\x18\x04 \x01(\bR\vunavailable\"\xda\x02\n" +
 	"\bWorkDone\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x14\n" +

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 )
 
 func TestMessageHidesPaths(t *testing.T) {
@@ -40,9 +41,12 @@ func TestDoneEvent(t *testing.T) {
 		{Done{Job: job, Attempt: 2, Err: transient}, persistence.EventRetrying, Message(transient)},
 		{Done{Job: job, Attempt: 3, Err: transient}, persistence.EventFailed, "gave up after 3 attempts: " + Message(transient)},
 		{Done{Job: job, Attempt: 1, Err: permanent}, persistence.EventFailed, Message(permanent)},
+		// the blob store's outage: retried whatever the count, the attempt not charged
+		{Done{Job: job, Attempt: 3, Err: fmt.Errorf("open source: %w", blob.ErrUnavailable)}, persistence.EventRetrying, errUnreachable},
 	} {
 		ev := tt.done.Event(3)
-		if ev.Type != tt.typ || ev.Error != tt.errText || ev.BatchID != "b" || ev.ImageID != "i" {
+		if ev.Type != tt.typ || ev.Error != tt.errText || ev.BatchID != "b" || ev.ImageID != "i" ||
+			ev.Unavailable != errors.Is(tt.done.Err, blob.ErrUnavailable) {
 			t.Errorf("attempt %d, err %v: got %s %q, want %s %q", tt.done.Attempt, tt.done.Err, ev.Type, ev.Error, tt.typ, tt.errText)
 		}
 		if tt.typ == persistence.EventCompleted && (ev.Width != 10 || ev.Height != 5 || ev.Bytes != 99 || ev.Sum != 7) {

@@ -2,6 +2,7 @@ package resize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,23 +31,37 @@ type Done struct {
 
 // Event is the event this outcome makes: completed, failed (permanent, or
 // the last of maxAttempts) or retrying.
-func (m Done) Event(maxAttempts int) persistence.Event {
+func (m Done) Event(maxAttempts int) persistence.Event { return m.EventCharged(m.Attempt, maxAttempts) }
+
+// EventCharged is Event for an attempt that is the charged-th of those
+// counted against its image: attempts that failed because the blob store
+// could not be reached are not (persistence.Image.Unreachable). Such a
+// failure makes a retrying event marked Unavailable, whatever the count:
+// not the image's fault.
+func (m Done) EventCharged(charged, maxAttempts int) persistence.Event {
 	ev := persistence.Event{BatchID: m.Job.BatchID, ImageID: m.Job.ImageID}
 	switch {
 	case m.Err == nil:
 		ev.Type = persistence.EventCompleted
 		ev.Width, ev.Height, ev.Bytes, ev.Sum = m.Res.Width, m.Res.Height, m.Res.Bytes, m.Res.Sum
 		ev.Variants = m.Res.Variants
+	case errors.Is(m.Err, blob.ErrUnavailable):
+		ev.Type, ev.Error, ev.Unavailable = persistence.EventRetrying, errUnreachable, true
 	case Permanent(m.Err):
 		ev.Type, ev.Error = persistence.EventFailed, Message(m.Err)
-	case m.Attempt < maxAttempts:
+	case charged < maxAttempts:
 		ev.Type, ev.Error = persistence.EventRetrying, Message(m.Err)
 	default:
 		ev.Type = persistence.EventFailed
-		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", m.Attempt, Message(m.Err))
+		ev.Error = fmt.Sprintf("gave up after %d attempts: %s", charged, Message(m.Err))
 	}
 	return ev
 }
+
+// errUnreachable is what a client reads of an attempt the blob store's
+// outage failed: the store's own error (endpoints, keys) is the
+// operator's, in the log.
+const errUnreachable = "the image store could not be reached; trying again once it answers (not counted as an attempt)"
 
 // Idle tells the resizer's parent that it is free again, after Job.
 type Idle struct {

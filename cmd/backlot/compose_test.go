@@ -26,6 +26,7 @@ func TestComposeFile(t *testing.T) {
 		Services map[string]struct {
 			Image       string
 			Command     []string
+			Entrypoint  []string
 			Build       struct{ Context, Dockerfile string }
 			Environment map[string]string
 			Volumes     []string
@@ -106,8 +107,22 @@ func TestComposeFile(t *testing.T) {
 	if len(b.Profiles) != 0 {
 		t.Fatalf("the single-node backlot service must run without a profile: %v", b.Profiles)
 	}
-	// The cluster profile: three nodes on the same Redis and volume, each
-	// naming all three as peers.
+	// The cluster profile: three nodes on the same Redis and SeaweedFS
+	// bucket, each naming all three as peers, with no volume at all (the
+	// image's /data: a disk of each node's own).
+	sw, ok := c.Services["seaweedfs"]
+	if !ok || !strings.Contains(sw.Image, "seaweedfs") || !slices.Contains(sw.Volumes, "seaweedfs-data:/data") ||
+		len(sw.Healthcheck.Test) == 0 || !slices.Contains(sw.Profiles, "cluster") {
+		t.Fatalf("seaweedfs service: %+v", sw)
+	}
+	if cmd := strings.Join(sw.Entrypoint, " "); !strings.Contains(cmd, "-master.telemetry=false") || !strings.Contains(cmd, "-s3.config=") ||
+		!strings.Contains(cmd, `"accessKey": "backlot"`) {
+		t.Fatalf("seaweedfs: telemetry on, or no identity for the nodes: %q", cmd)
+	}
+	if mb := c.Services["seaweedfs-bucket"]; !strings.Contains(strings.Join(mb.Entrypoint, " "), "s3.bucket.create -name backlot") ||
+		mb.DependsOn["seaweedfs"].Condition != "service_healthy" {
+		t.Fatalf("no service makes the bucket once seaweedfs is up: %+v", mb)
+	}
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("node%d", i)
 		n, ok := c.Services[name]
@@ -117,16 +132,22 @@ func TestComposeFile(t *testing.T) {
 		env := n.Environment
 		if !slices.Contains(n.Profiles, "cluster") || env["BACKLOT_REDIS"] != b.Environment["BACKLOT_REDIS"] ||
 			env["BACKLOT_NODE_ID"] != name || env["BACKLOT_CLUSTER_LISTEN"] != name+":7000" ||
-			env["BACKLOT_PEERS"] != "node1:7000,node2:7000,node3:7000" || !slices.Contains(n.Volumes, "backlot-data:/data") ||
-			n.Build.Dockerfile != b.Build.Dockerfile {
+			env["BACKLOT_PEERS"] != "node1:7000,node2:7000,node3:7000" || len(n.Volumes) != 0 ||
+			n.Build.Dockerfile != b.Build.Dockerfile || n.DependsOn["seaweedfs-bucket"].Condition != "service_completed_successfully" {
 			t.Fatalf("%s: %+v", name, n)
 		}
 		cfg := DefaultConfig()
 		if err := cfg.Parse(nil, func(k string) string { return env[k] }); err != nil {
 			t.Fatalf("%s's environment is not a valid configuration: %v", name, err)
 		}
+		if bucket, prefix, s3, err := cfg.S3Blobs(); !s3 || err != nil || bucket != "backlot" || cfg.S3Endpoint != "http://seaweedfs:8333" || !cfg.S3PathStyle {
+			t.Fatalf("%s does not keep its bytes in seaweedfs's bucket: %q %q %v %v, %+v", name, bucket, prefix, s3, err, cfg)
+		}
+		if env["AWS_ACCESS_KEY_ID"] != "backlot" || env["AWS_SECRET_ACCESS_KEY"] == "" {
+			t.Fatalf("%s has no credentials for seaweedfs: %v", name, env)
+		}
 	}
-	for _, v := range []string{"redis-data", "redis-replica-data", "backlot-data"} {
+	for _, v := range []string{"redis-data", "redis-replica-data", "backlot-data", "seaweedfs-data"} {
 		if _, ok := c.Volumes[v]; !ok {
 			t.Fatalf("volume %s not declared", v)
 		}

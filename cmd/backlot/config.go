@@ -15,6 +15,7 @@ import (
 	"github.com/backlot/backlot/actors/cluster"
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/redis"
 )
 
@@ -23,6 +24,11 @@ import (
 type Config struct {
 	Listen        string        // HTTP address (127.0.0.1:8080)
 	DataDir       string        // store, uploads and results (./data)
+	Blobs         string        // where image bytes live: "" (files under DataDir) or s3://BUCKET/PREFIX
+	S3Endpoint    string        // S3 API host[:port], or http(s)://host[:port] (https without a scheme)
+	S3Region      string        // region that signs S3 requests; empty: AWS_REGION, then us-east-1
+	S3PathStyle   bool          // address the bucket in the path (SeaweedFS, MinIO, Ceph) rather than as a virtual host
+	S3Presign     time.Duration // > 0: results answered with 307 to a signed GET valid this long; 0: proxied
 	Redis         string        // redis://host:port/db or redis-sentinel://h:p,h:p/db?master=NAME selects the Redis backend; empty: embedded store
 	RedisPrefix   string        // key prefix in Redis (backlot)
 	RedisWait     int           // replicas each write a failover must not lose waits for (WAIT); -1: 1 with a Sentinel URL, else 0
@@ -83,6 +89,11 @@ func (c *Config) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded store, uploads, results)")
+	fs.StringVar(&c.Blobs, "blobs", c.Blobs, "where uploads and results live: empty for files under -data (one node, or a directory every node shares), or s3://BUCKET/PREFIX for an S3-compatible object store (needs -s3-endpoint; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "S3 API of -blobs s3://: host[:port] (HTTPS), or http://host:port or https://host:port")
+	fs.StringVar(&c.S3Region, "s3-region", c.S3Region, "region that signs S3 requests; empty: AWS_REGION, then us-east-1")
+	fs.BoolVar(&c.S3PathStyle, "s3-path-style", c.S3PathStyle, "address the bucket in the path (http://host/bucket/key), as SeaweedFS, MinIO and Ceph want, rather than as a virtual host (AWS)")
+	fs.DurationVar(&c.S3Presign, "s3-presign", c.S3Presign, "with -blobs s3://, answer a result's GET with 307 to a presigned GET of its object valid this long (1s to 168h; clients must reach -s3-endpoint); 0: the node serves the bytes itself")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL for metadata, queue and events: redis://[:password@]host:port/db, or through Sentinel redis-sentinel://[:password@]host:port,host:port/db?master=NAME[&sentinel_password=...] (rediss:// and rediss-sentinel:// for TLS); empty: embedded store in -data")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key")
 	fs.IntVar(&c.RedisWait, "redis-wait-replicas", c.RedisWait, "replicas that must hold each batch, event and fencing token before it counts as done (Redis WAIT), so a failover loses nothing acknowledged; fewer within -redis-wait-timeout: 503. -1: 1 with a redis-sentinel:// URL, 0 (no WAIT) otherwise")
@@ -158,6 +169,7 @@ func (c *Config) Validate() error {
 	}
 	check(c.Listen != "", "-listen is empty")
 	check(c.DataDir != "", "-data is empty")
+	c.validateBlobs(check)
 	check(c.NodeID != "" && !strings.ContainsAny(c.NodeID, " \t\r\n{}"), "-node-id must be non-empty without spaces or braces, not %q", c.NodeID)
 	check(c.RedisPrefix != "" && !strings.ContainsAny(c.RedisPrefix, " \t\r\n{}"), "-redis-prefix must be non-empty without spaces or braces, not %q", c.RedisPrefix)
 	if c.Redis != "" {
@@ -203,6 +215,7 @@ func (c *Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.Listen), slog.String("data", c.DataDir),
+		slog.String("blobs", c.blobsName()), slog.String("s3_endpoint", c.S3Endpoint), slog.String("s3_region", c.S3Region), slog.Bool("s3_path_style", c.S3PathStyle), slog.Duration("s3_presign", c.S3Presign),
 		slog.String("store", c.storeName()), slog.Int("redis_wait_replicas", c.waitReplicas()), slog.Duration("redis_wait_timeout", c.RedisWaitFor),
 		slog.String("node_id", c.NodeID),
 		slog.String("cluster_listen", c.ClusterListen), slog.Any("peers", c.PeerList()), slog.Duration("lease_ttl", c.leaseTTL()),
@@ -216,6 +229,72 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("header_timeout", c.HeaderTimeout), slog.Duration("body_idle_timeout", c.BodyIdleTimeout),
 		slog.Duration("idle_timeout", c.IdleTimeout), slog.Duration("write_stall", c.WriteStall), slog.Int("max_conns", c.MaxConns),
 	)
+}
+
+// S3Blobs is -blobs s3://BUCKET/PREFIX taken apart; ok is false for the
+// file system (an empty -blobs).
+func (c Config) S3Blobs() (bucket, prefix string, ok bool, err error) {
+	if c.Blobs == "" {
+		return "", "", false, nil
+	}
+	u, err := url.Parse(c.Blobs)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", false, fmt.Errorf("-blobs must be empty (files under -data) or s3://BUCKET/PREFIX, not %q", c.Blobs)
+	}
+	prefix = strings.Trim(u.Path, "/")
+	if prefix != "" && !blob.ValidKey(prefix) {
+		return "", "", false, fmt.Errorf("-blobs %q: the prefix %q is not a valid key prefix", c.Blobs, prefix)
+	}
+	return u.Host, prefix, true, nil
+}
+
+// S3Endpoint is -s3-endpoint as host:port and whether it speaks HTTPS.
+func (c Config) s3Endpoint() (host string, secure bool, err error) {
+	e := c.S3Endpoint
+	switch {
+	case strings.HasPrefix(e, "http://"):
+		host, secure = strings.TrimPrefix(e, "http://"), false
+	case strings.HasPrefix(e, "https://"):
+		host, secure = strings.TrimPrefix(e, "https://"), true
+	case strings.Contains(e, "://"):
+		return "", false, fmt.Errorf("-s3-endpoint must be host[:port], http://host[:port] or https://host[:port], not %q", e)
+	default:
+		host, secure = e, true
+	}
+	host = strings.TrimSuffix(host, "/")
+	if host == "" || strings.ContainsAny(host, "/?# ") {
+		return "", false, fmt.Errorf("-s3-endpoint must be host[:port], http://host[:port] or https://host[:port], not %q", e)
+	}
+	return host, secure, nil
+}
+
+// validateBlobs: -blobs is empty or s3://BUCKET/PREFIX, and the S3 flags
+// go with the latter.
+func (c *Config) validateBlobs(check func(bool, string, ...any)) {
+	_, _, s3, err := c.S3Blobs()
+	check(err == nil, "%v", err)
+	if err != nil {
+		return
+	}
+	if !s3 {
+		check(c.S3Endpoint == "", "-s3-endpoint needs -blobs s3://BUCKET/PREFIX")
+		check(c.S3Presign == 0, "-s3-presign needs -blobs s3://BUCKET/PREFIX")
+		return
+	}
+	check(c.S3Endpoint != "", "-blobs %s needs -s3-endpoint (the S3 API's host[:port])", c.Blobs)
+	check(c.S3Presign == 0 || (c.S3Presign >= time.Second && c.S3Presign <= 7*24*time.Hour), "-s3-presign must be 0 (off) or from 1s to 168h (S3's limit), not %s", c.S3Presign)
+	if c.S3Endpoint != "" {
+		_, _, err := c.s3Endpoint()
+		check(err == nil, "%v", err)
+	}
+}
+
+// blobsName is where the bytes live, for the log.
+func (c Config) blobsName() string {
+	if c.Blobs == "" {
+		return "files under " + c.DataDir
+	}
+	return c.Blobs
 }
 
 // validateCluster: a cluster shares its batches, queue and events through

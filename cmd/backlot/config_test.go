@@ -30,6 +30,30 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestConfigS3Blobs: -blobs s3://BUCKET/PREFIX and its endpoint, taken
+// apart; the file system is the default.
+func TestConfigS3Blobs(t *testing.T) {
+	c := DefaultConfig()
+	if _, _, ok, err := c.S3Blobs(); ok || err != nil || c.Blobs != "" {
+		t.Fatalf("default blobs %q: s3 %v, %v", c.Blobs, ok, err)
+	}
+	env := map[string]string{"BACKLOT_S3_PATH_STYLE": "true"}
+	if err := c.Parse([]string{"--blobs", "s3://imgs/prod/backlot/", "--s3-endpoint", "http://127.0.0.1:8333", "--s3-region", "eu-west-1"},
+		func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	bucket, prefix, ok, err := c.S3Blobs()
+	host, secure, herr := c.s3Endpoint()
+	if !ok || err != nil || bucket != "imgs" || prefix != "prod/backlot" || host != "127.0.0.1:8333" || secure || herr != nil ||
+		!c.S3PathStyle || c.S3Region != "eu-west-1" {
+		t.Fatalf("s3 blobs: %q %q %v %v; endpoint %q secure %v %v; config %+v", bucket, prefix, ok, err, host, secure, herr, c)
+	}
+	c.S3Endpoint = "s3.amazonaws.com"
+	if host, secure, err := c.s3Endpoint(); host != "s3.amazonaws.com" || !secure || err != nil {
+		t.Fatalf("bare endpoint: %q secure %v %v, want HTTPS", host, secure, err)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -47,6 +71,15 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-level", "loud"}, nil, "-log-level"},
 		{[]string{"extra"}, nil, "unexpected arguments"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
+		{[]string{"--blobs", "gs://b"}, nil, "-blobs must be empty (files under -data) or s3://BUCKET/PREFIX"},
+		{[]string{"--blobs", "s3:///p"}, nil, "-blobs must be empty"},
+		{[]string{"--blobs", "s3://b/../x", "--s3-endpoint", "h:1"}, nil, "is not a valid key prefix"},
+		{[]string{"--blobs", "s3://b/p"}, nil, "-blobs s3://b/p needs -s3-endpoint"},
+		{[]string{"--s3-endpoint", "h:1"}, nil, "-s3-endpoint needs -blobs s3://"},
+		{[]string{"--blobs", "s3://b", "--s3-endpoint", "ftp://h"}, nil, "-s3-endpoint must be host[:port]"},
+		{[]string{"--s3-presign", "5m"}, nil, "-s3-presign needs -blobs s3://"},
+		{[]string{"--blobs", "s3://b", "--s3-endpoint", "h:1", "--s3-presign", "200h"}, nil, "-s3-presign must be 0 (off) or from 1s to 168h"},
+		{[]string{"--blobs", "s3://b", "--s3-endpoint", "h:1", "--s3-presign", "10ms"}, nil, "-s3-presign must be 0 (off) or from 1s to 168h"},
 	}
 	for _, tt := range tests {
 		c := DefaultConfig()

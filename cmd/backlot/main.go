@@ -24,7 +24,9 @@ import (
 	"github.com/backlot/backlot/http/edge"
 	"github.com/backlot/backlot/http/metrics"
 	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/fsblob"
+	"github.com/backlot/backlot/persistence/blob/s3blob"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/backlot/backlot/persistence/redis"
 	goredis "github.com/redis/go-redis/v9"
@@ -84,11 +86,13 @@ type Main struct {
 
 	stderr io.Writer
 	store  persistence.Store
-	blobs  *fsblob.Store // the data directory's uploads and results
+	blobs  blob.Store // uploads and results: files under the data directory, or S3
 	// retentionEvery overrides the janitor's period (tests).
 	retentionEvery time.Duration
 	janitor        *persistence.Janitor // nil: --retention 0
-	orphanGrace    time.Duration        // the sweep's grace on a shared data dir (orphanGrace; tests change it)
+	orphanGrace    time.Duration        // the sweep's grace on a shared data dir or bucket (orphanGrace; tests change it)
+	sweepEvery     time.Duration        // the orphan sweeper's period (0: hourly; tests change it)
+	sweeper        *persistence.Janitor // the orphan sweep while the node runs
 	sys            *actors.System
 	cluster        *cluster.Node // nil without --cluster-listen
 	srv            *bhttp.Server
@@ -120,11 +124,23 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	// The blob store owns the data directory's bytes (and makes the
 	// directory); the embedded store keeps its one file beside them.
-	blobs, err := fsblob.New(c.DataDir, fsblob.Options{MinFree: c.MinFreeDisk})
+	fsb, err := fsblob.New(c.DataDir, fsblob.Options{MinFree: c.MinFreeDisk})
 	if err != nil {
 		return fmt.Errorf("open data dir: %w", err)
 	}
-	m.blobs = blobs
+	m.blobs = fsb
+	if bucket, prefix, ok, _ := c.S3Blobs(); ok {
+		// The bytes live in the object store; the data directory keeps
+		// the spool of uploads being written (and the embedded store).
+		host, secure, _ := c.s3Endpoint()
+		spool := filepath.Join(c.DataDir, "spool")
+		s3, err := s3blob.New(ctx, s3blob.Options{Endpoint: host, Secure: secure, Bucket: bucket, Prefix: prefix,
+			Region: c.S3Region, PathStyle: c.S3PathStyle, SpoolDir: spool})
+		if err != nil {
+			return fmt.Errorf("open blobs %s: %w", c.Blobs, err)
+		}
+		m.blobs = s3
+	}
 	var st persistence.Store
 	if c.Redis != "" {
 		goredis.SetLogger(redisLogger{m.Log})
@@ -144,13 +160,18 @@ func (m *Main) Open(ctx context.Context) error {
 	met := metrics.New()
 	m.store = met.Store(st)
 	// The embedded store locks the data dir, so no upload can be under
-	// way: everything left is swept. A data dir shared by nodes on Redis
-	// is swept of what is older than orphanGrace only.
-	grace := time.Duration(0)
+	// way on files under it: everything left is swept. A data dir shared
+	// by nodes on Redis, or a bucket (which nothing locks: another node
+	// may be writing to the same prefix), is swept of what is older than
+	// orphanGrace only.
+	local, grace := time.Duration(0), time.Duration(0)
 	if c.Redis != "" {
+		local = m.orphanGrace
+	}
+	if c.Redis != "" || c.Blobs != "" {
 		grace = m.orphanGrace
 	}
-	if n, err := sweepOrphans(ctx, m.store, m.blobs, grace); err != nil {
+	if n, err := sweepOrphans(ctx, m.store, m.blobs, local, grace); err != nil {
 		m.Log.Warn("sweeping unrecorded uploads", "err", err)
 	} else if n > 0 {
 		m.Log.Info("removed files of uploads cut before their 202", "batches", n)
@@ -186,11 +207,20 @@ func (m *Main) Open(ctx context.Context) error {
 	if c.Retention > 0 {
 		m.janitor = persistence.StartJanitor(m.store, m.blobs, c.Retention, m.retentionEvery, m.Log)
 	}
+	// In a bucket, objects are left without a crash too (a rejected
+	// upload's, or a retention pass's, while the store was away), and no
+	// restart may come to sweep them: swept hourly, only what is older
+	// than orphanGrace (uploads are under way meanwhile). Files under
+	// --data are left so only by a crash, swept at the next start; a walk
+	// of the whole directory every hour would cost more than it finds.
+	if c.Blobs != "" {
+		m.sweeper = persistence.StartSweeper(m.store, m.blobs, m.orphanGrace, m.sweepEvery, m.Log)
+	}
 	m.srv = bhttp.New(bhttp.Config{
 		MaxFiles: c.MaxFiles, MaxFileSize: c.MaxFileSize, MaxBody: c.MaxBody,
 		MaxPixels: c.MaxPixels, Token: c.Token, PingInterval: c.SSEPing, Metrics: met,
 		MaxQueued: c.MaxQueued, CORSOrigins: c.CORSOrigins, Pprof: c.Pprof, Members: members,
-		ResizeLimits: limits,
+		ResizeLimits: limits, Presign: c.S3Presign,
 		Edge: edge.Config{
 			HeaderTimeout: c.HeaderTimeout, BodyIdleTimeout: c.BodyIdleTimeout, IdleTimeout: c.IdleTimeout,
 			WriteStall: c.WriteStall, MaxConns: c.MaxConns,
@@ -252,6 +282,9 @@ func (m *Main) Close() {
 		}
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.sweeper != nil {
+		m.sweeper.Stop()
 	}
 	if m.janitor != nil {
 		m.janitor.Stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 )
 
@@ -157,6 +158,34 @@ type Info struct {
 //	}
 type Spacer interface {
 	Space(ctx context.Context) (free, reserve int64, ok bool)
+}
+
+// Checker is an optional interface of a Store on a server that may be
+// unreachable (S3): Check asks the server for something cheap and
+// returns an error (one sentence naming the problem) when it cannot
+// answer, as readiness probes want. A store without it (fsblob) is there
+// as long as the node is.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Presigner is an optional interface of a Store whose objects clients
+// can fetch themselves (S3): PresignGet returns a URL that reads the
+// object under key without credentials until ttl has passed, so a node
+// can redirect a client there rather than proxy the bytes. cacheControl,
+// when not empty, is the Cache-Control the store answers it with.
+type Presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration, cacheControl string) (*url.URL, error)
+}
+
+// WholeCommits is an optional interface of a Store whose every commit is
+// durable and whole once Commit returns (S3: a PUT is atomic and durable
+// when answered), so what it holds under a key is exactly what a Writer
+// committed: a reader need not check the bytes against a record of them
+// (a length check is enough), where a local store's unsynced file may
+// have lost its tail to a power cut.
+type WholeCommits interface {
+	CommitsWhole() bool
 }
 
 // CacheDropper is an optional interface of an Object whose store keeps

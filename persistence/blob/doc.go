@@ -1,6 +1,6 @@
 // Package blob is the contract for the node's bytes: uploaded sources and
 // resized results, stored as objects under '/'-separated keys. Store is
-// what a backend must do (fsblob on a local directory today, S3 next),
+// what a backend must do (fsblob on a local directory, s3blob in a bucket),
 // Put and the key helpers are built on it, and blobtest holds every rule
 // of the contract as one suite that each backend runs.
 //

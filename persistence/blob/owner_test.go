@@ -36,6 +36,7 @@ var allowed = []string{
 	"persistence/blob/fsblob",     // the blob store on the data directory: the one owner of its bytes
 	"bench",                       // the benchmark harness: starts nodes on data directories of its own, reads /proc, writes reports
 	"persistence/redis/redistest", // test support: reads the log of the redis-server it started in its own temp dir
+	"persistence/blob/s3blob",     // the S3 blob store: its Writers spool to temp files of their own before the PUT (seaweedtest below it: writes the config and reads the log of the weed it started in its own temp dir)
 }
 
 // TestOnlyFsblobTouchesFiles: no package of the module but fsblob (and

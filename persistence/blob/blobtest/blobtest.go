@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"Canceled", testCanceled},
 		{"CanceledWriter", testCanceledWriter},
 		{"InvalidKeys", testInvalidKeys},
+		{"InterruptedStream", testInterruptedStream},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

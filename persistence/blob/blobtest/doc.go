@@ -23,6 +23,13 @@
 // the API cannot show (fsblob: no temp file left): every Writer the suite
 // opens is committed or aborted before its subtest ends.
 //
+// A backend with a server (s3blob) also runs RunOutage, giving it a way
+// to kill its server and start it again (blobtest.Outage): mid-read and
+// mid-put, every call fails with blob.ErrUnavailable within a bound
+// instead of hanging, and no object is left holding part of its bytes.
+// (A local store has no server to lose; its interrupted streams, a
+// reader failing mid-Put, are in Run, for every backend.)
+//
 // # What the suite assumes
 //
 // Subtests run one after another, each on a store of its own. Nothing

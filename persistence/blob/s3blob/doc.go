@@ -1,0 +1,51 @@
+// Package s3blob is the blob.Store in a bucket of an S3-compatible object
+// store (AWS S3, SeaweedFS, MinIO, Ceph RGW, R2, GCS's S3 API), through
+// minio-go. A key "batches/b/i.src" is the object Prefix+"batches/b/i.src".
+//
+// # Writes
+//
+// A Writer spools what it is given to a temp file on the node's disk
+// (Options.SpoolDir) and Commit sends it in one PUT with its length. So
+// memory stays bounded whatever the object's size (the PUT streams the
+// file, signed in 64 KiB chunks), a Write never waits on the network, an
+// aborted Writer leaves nothing in the bucket (no incomplete multipart
+// upload to clean up), and the object appears whole when the PUT
+// succeeds and not at all when it fails: S3's PUT is atomic. A multipart
+// upload would also bound memory, but only at 5 MiB per part per Writer
+// held in memory, and it leaves parts behind when a node dies mid-way.
+// The cost is the spool's disk traffic, and a single PUT is limited to
+// 5 GiB on AWS, far above any image Backlot takes.
+//
+// Exclusive: Create HEADs the key and fails with blob.ErrExists when it
+// is taken; Commit's PUT carries If-None-Match: *, which the store
+// refuses with 412 when the key was committed since (AWS since 2024,
+// SeaweedFS, MinIO), and that is blob.ErrExists too.
+//
+// Durable and Sync cost nothing: a PUT is durable once answered.
+//
+// # Reads
+//
+// Open is a HEAD (size, ETag). Reads are ranged GETs carrying If-Match
+// with that ETag, so an object replaced since Open fails to read rather
+// than mix versions (blob.Store's rule), and a deleted one fails with
+// blob.ErrNotFound. Read streams one GET from its position to the end;
+// ReadAt reads blocks of 256 KiB and keeps the last four (1 MiB per open
+// object at most), since decoders probe headers a few bytes at a time;
+// a read within the first 64 KiB fetches just those (header probes), and
+// a read of a block or more is one GET into the caller's buffer (a
+// decoder taking the whole file).
+//
+// PUTs carry UNSIGNED-PAYLOAD, as minio-go sends over HTTPS: over plain
+// HTTP it would sign every 64 KiB chunk with SHA-256 and the server check
+// each; the request itself stays signed.
+//
+// # Errors
+//
+// A 404 (NoSuchKey) is blob.ErrNotFound; a network failure, a 5xx or
+// throttling (after minio-go's retries, Options.MaxRetries) is
+// blob.ErrUnavailable, and so is a GET or PUT of which no byte moved for
+// Options.IdleTimeout (30 s): a server that hangs rather than refuses must
+// not hold a resize's decode, or an upload, for ever. New checks the
+// endpoint, the credentials and the bucket with one listing, and names
+// what is wrong in one sentence.
+package s3blob

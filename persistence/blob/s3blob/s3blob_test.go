@@ -1,0 +1,111 @@
+package s3blob
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/backlot/backlot/persistence/blob"
+	"github.com/backlot/backlot/persistence/blob/blobtest"
+	"github.com/backlot/backlot/persistence/blob/s3blob/seaweedtest"
+	"github.com/backlot/backlot/persistence/testkit"
+)
+
+func options(srv *seaweedtest.Server, bucket, prefix string) Options {
+	return Options{
+		Endpoint:  srv.Endpoint,
+		Bucket:    bucket,
+		Prefix:    prefix,
+		Region:    seaweedtest.Region,
+		PathStyle: true,
+		AccessKey: seaweedtest.AccessKey,
+		SecretKey: seaweedtest.SecretKey,
+	}
+}
+
+// TestStore runs the conformance suite against a real SeaweedFS: one
+// server and bucket, a key prefix of its own for each subtest, and a
+// spool directory that must be empty when the subtest ends.
+func TestStore(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "backlot")
+	var n atomic.Int64
+	blobtest.Run(t, func(t *testing.T) blob.Store {
+		opts := options(srv, "backlot", fmt.Sprintf("suite/%d", n.Add(1)))
+		opts.SpoolDir = t.TempDir()
+		s, err := New(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if ents, _ := os.ReadDir(opts.SpoolDir); len(ents) != 0 {
+				t.Errorf("spool files left behind: %v", ents)
+			}
+		})
+		return s
+	})
+}
+
+// TestOutage: the server dies (SIGKILL) mid-read and mid-put: calls
+// fail with ErrUnavailable rather than hang, and nothing is corrupt once
+// it is back (blobtest.RunOutage).
+func TestOutage(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "backlot")
+	// SeaweedFS's first writes make its volumes (seconds): done here,
+	// not under the suite's 2 s idle timeout.
+	if _, err := srv.Client(t).PutObject(t.Context(), "backlot", "warm", strings.NewReader("up"), 2, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	blobtest.RunOutage(t, func(t *testing.T) blob.Store {
+		opts := options(srv, "backlot", fmt.Sprintf("outage/%d", n.Add(1)))
+		opts.SpoolDir = t.TempDir()
+		opts.IdleTimeout = 2 * time.Second
+		s, err := New(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, blobtest.Outage{
+		Kill: func(t *testing.T) { srv.Kill(t) }, Restart: func(t *testing.T) { srv.Restart(t) },
+		Pause: func(t *testing.T) { srv.Pause(t) }, Resume: func(t *testing.T) { srv.Resume(t) },
+	})
+}
+
+// TestNewNamesTheProblem: a missing bucket, refused credentials and an
+// unreachable endpoint each fail New with one sentence that says so.
+func TestNewNamesTheProblem(t *testing.T) {
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "there")
+
+	if _, err := New(t.Context(), options(srv, "there", "p")); err != nil {
+		t.Fatalf("New on a bucket that exists: %v", err)
+	}
+
+	_, err := New(t.Context(), options(srv, "missing", ""))
+	if err == nil || !strings.Contains(err.Error(), `bucket "missing" does not exist`) {
+		t.Errorf("New on a missing bucket = %v", err)
+	}
+
+	bad := options(srv, "there", "")
+	bad.SecretKey = "wrong"
+	_, err = New(t.Context(), bad)
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") {
+		t.Errorf("New with a wrong secret = %v", err)
+	}
+
+	gone := options(srv, "there", "")
+	gone.Endpoint = testkit.FreeAddr(t) // nobody listens there
+	gone.MaxRetries = 1
+	_, err = New(t.Context(), gone)
+	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach the object store at "+gone.Endpoint) {
+		t.Errorf("New on an endpoint nobody listens on = %v", err)
+	}
+}
