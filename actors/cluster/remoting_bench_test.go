@@ -78,12 +78,12 @@ func benchChain(b *testing.B, window int) {
 			send(c.Engine(), sub, &clusterpb.Delivery{Events: []*clusterpb.Event{{
 				Seq: 2, Type: "processing", BatchId: j.GetBatchId(), ImageId: j.GetImageId(), Attempt: 1, At: now,
 			}}})
-			send(c.Engine(), m.GetPool(), &clusterpb.Work{Job: j, Opts: opts, Attempt: 1, ReplyTo: c.PID()})
+			send(c.Engine(), m.GetPool(), &clusterpb.Work{Job: j, Opts: opts, Attempt: 1})
 		case *clusterpb.WorkDone:
 			j := m.GetJob()
 			send(c.Engine(), sub, &clusterpb.Delivery{Events: []*clusterpb.Event{{
 				Seq: 3, Type: "completed", BatchId: j.GetBatchId(), ImageId: j.GetImageId(),
-				Url: "/api/images/" + j.GetBatchId() + "/" + j.GetImageId(), Width: 200, Height: 150, Bytes: 12345, At: now,
+				Width: 200, Height: 150, Bytes: 12345, At: now,
 			}}})
 			send(c.Engine(), m.GetPool(), &clusterpb.Settle{Job: j})
 		}

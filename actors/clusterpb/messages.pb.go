@@ -401,7 +401,6 @@ type Event struct {
 	Attempt       int32                  `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	Attempts      int32                  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
-	Url           string                 `protobuf:"bytes,8,opt,name=url,proto3" json:"url,omitempty"` // unused: a result's URL is the HTTP layer's to make
 	Width         int32                  `protobuf:"varint,9,opt,name=width,proto3" json:"width,omitempty"`
 	Height        int32                  `protobuf:"varint,10,opt,name=height,proto3" json:"height,omitempty"`
 	Bytes         int64                  `protobuf:"varint,11,opt,name=bytes,proto3" json:"bytes,omitempty"`
@@ -491,13 +490,6 @@ func (x *Event) GetAttempts() int32 {
 func (x *Event) GetError() string {
 	if x != nil {
 		return x.Error
-	}
-	return ""
-}
-
-func (x *Event) GetUrl() string {
-	if x != nil {
-		return x.Url
 	}
 	return ""
 }
@@ -702,15 +694,14 @@ func (x *Settle) GetFreeSlot() bool {
 	return false
 }
 
-// Work (local: work): resize one image on the pool that claimed it; the
-// outcome goes to reply_to (the supervisor). The pool derives the source's
-// and the result's blob keys from job and opts.format.
+// Work (local: resize.Work): resize one image on the pool that claimed
+// it; the outcome goes back through that pool. The pool derives the
+// source's and the result's blob keys from job and opts.
 type Work struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	Opts          *Options               `protobuf:"bytes,2,opt,name=opts,proto3" json:"opts,omitempty"`
 	Attempt       int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	ReplyTo       *actor.PID             `protobuf:"bytes,4,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -764,13 +755,6 @@ func (x *Work) GetAttempt() int32 {
 		return x.Attempt
 	}
 	return 0
-}
-
-func (x *Work) GetReplyTo() *actor.PID {
-	if x != nil {
-		return x.ReplyTo
-	}
-	return nil
 }
 
 // Failure is why an attempt failed, classified where it happened (the
@@ -1187,7 +1171,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x03sum\x18\x05 \x01(\rR\x03sum\".\n" +
 	"\bImageRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xf7\x03\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xeb\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
@@ -1195,8 +1179,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\bimage_id\x18\x04 \x01(\tR\aimageId\x12\x18\n" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12\x1a\n" +
 	"\battempts\x18\x06 \x01(\x05R\battempts\x12\x14\n" +
-	"\x05error\x18\a \x01(\tR\x05error\x12\x10\n" +
-	"\x03url\x18\b \x01(\tR\x03url\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x14\n" +
 	"\x05width\x18\t \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\n" +
 	" \x01(\x05R\x06height\x12\x14\n" +
@@ -1207,7 +1190,7 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x06images\x18\x0f \x03(\v2\x19.backlot.cluster.ImageRefR\x06images\x12*\n" +
 	"\x02at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x10\n" +
 	"\x03sum\x18\x11 \x01(\rR\x03sum\x123\n" +
-	"\bvariants\x18\x12 \x03(\v2\x17.backlot.cluster.OutputR\bvariants\"Q\n" +
+	"\bvariants\x18\x12 \x03(\v2\x17.backlot.cluster.OutputR\bvariantsJ\x04\b\b\x10\t\"Q\n" +
 	"\aClaimed\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x1e\n" +
 	"\x04pool\x18\x02 \x01(\v2\n" +
@@ -1216,13 +1199,11 @@ const file_actors_clusterpb_messages_proto_rawDesc = "" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12\x18\n" +
 	"\arequeue\x18\x02 \x01(\bR\arequeue\x12/\n" +
 	"\x05after\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05after\x12\x1b\n" +
-	"\tfree_slot\x18\x04 \x01(\bR\bfreeSlot\"\x9d\x01\n" +
+	"\tfree_slot\x18\x04 \x01(\bR\bfreeSlot\"|\n" +
 	"\x04Work\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x14.backlot.cluster.JobR\x03job\x12,\n" +
 	"\x04opts\x18\x02 \x01(\v2\x18.backlot.cluster.OptionsR\x04opts\x12\x18\n" +
-	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12%\n" +
-	"\breply_to\x18\x04 \x01(\v2\n" +
-	".actor.PIDR\areplyTo\"y\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattemptJ\x04\b\x04\x10\x05\"y\n" +
 	"\aFailure\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tpermanent\x18\x02 \x01(\bR\tpermanent\x12\x14\n" +
@@ -1300,20 +1281,19 @@ var file_actors_clusterpb_messages_proto_depIdxs = []int32{
 	16, // 7: backlot.cluster.Settle.after:type_name -> google.protobuf.Duration
 	0,  // 8: backlot.cluster.Work.job:type_name -> backlot.cluster.Job
 	1,  // 9: backlot.cluster.Work.opts:type_name -> backlot.cluster.Options
-	15, // 10: backlot.cluster.Work.reply_to:type_name -> actor.PID
-	0,  // 11: backlot.cluster.WorkDone.job:type_name -> backlot.cluster.Job
-	9,  // 12: backlot.cluster.WorkDone.failure:type_name -> backlot.cluster.Failure
-	16, // 13: backlot.cluster.WorkDone.took:type_name -> google.protobuf.Duration
-	15, // 14: backlot.cluster.WorkDone.pool:type_name -> actor.PID
-	3,  // 15: backlot.cluster.WorkDone.variants:type_name -> backlot.cluster.Output
-	15, // 16: backlot.cluster.Subscribe.sub:type_name -> actor.PID
-	15, // 17: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
-	5,  // 18: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	0,  // 10: backlot.cluster.WorkDone.job:type_name -> backlot.cluster.Job
+	9,  // 11: backlot.cluster.WorkDone.failure:type_name -> backlot.cluster.Failure
+	16, // 12: backlot.cluster.WorkDone.took:type_name -> google.protobuf.Duration
+	15, // 13: backlot.cluster.WorkDone.pool:type_name -> actor.PID
+	3,  // 14: backlot.cluster.WorkDone.variants:type_name -> backlot.cluster.Output
+	15, // 15: backlot.cluster.Subscribe.sub:type_name -> actor.PID
+	15, // 16: backlot.cluster.Unsubscribe.sub:type_name -> actor.PID
+	5,  // 17: backlot.cluster.Delivery.events:type_name -> backlot.cluster.Event
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_actors_clusterpb_messages_proto_init() }
