@@ -248,11 +248,7 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 				return
 			}
 			log.Warn("claim failed; retrying", "err", err, "retry_in", wait)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, wait) {
 				return
 			}
 			wait = min(2*wait, 5*time.Second)
@@ -284,15 +280,23 @@ func (p *pool) awaitBlobs(ctx context.Context) bool {
 			return false
 		}
 		p.sys.cfg.Logger.Warn("blob store unreachable; claiming no work until it answers", "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return false
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
 	p.blobsDown.Store(false)
 	return true
+}
+
+// sleep waits d, or less when ctx ends first: then it reports false.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -39,41 +39,9 @@ for tool in jq python3 curl; do
 	command -v "$tool" >/dev/null || die "$tool is needed"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-s3.XXXXXX")
-pids=()
-stop() {
-	local pid
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		pid=${pids[i]}
-		kill -0 "$pid" 2>/dev/null || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for() { # LOG TEXT PID WHAT
-	if ! timeout 60 grep -q -m1 -F -- "$2" <(tail -n +1 -F --pid="$3" "$1" 2>/dev/null); then
-		say "$4 did not start; the end of its log ($1):"
-		tail -n 30 "$1" >&2 || true
-		exit 1
-	fi
-}
-mkdir -p "$out"
-say "reports and logs go to $out"
-
-if [ -n "${BACKLOT_BIN:-}" ]; then
-	bin=$BACKLOT_BIN
-else
-	say "building backlot"
-	(cd "$root" && go build -o "$tmp/backlot" ./cmd/backlot)
-	bin=$tmp/backlot
-fi
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+run_setup s3
 weed=${WEED:-$("$root/scripts/weed.sh")}
 
 # ---------------------------------------------------------------- SeaweedFS

@@ -9,15 +9,12 @@ import (
 	"mime/multipart"
 	"net"
 	nethttp "net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/backlot/backlot/actors/resize"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/blob"
-	"github.com/backlot/backlot/persistence/blob/fsblob"
-	"github.com/backlot/backlot/persistence/bolt"
 )
 
 // TestUnavailableFormat: an upload asking for an output format this build
@@ -25,16 +22,7 @@ import (
 // this test in too) gets a 400 naming the parameter and the format, over
 // real HTTP, and nothing is stored; one this build writes is accepted.
 func TestUnavailableFormat(t *testing.T) {
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "backlot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	bs, err := fsblob.New(dir, fsblob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bs := stores(t)
 	s := New(Config{}, st, nil, bs, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

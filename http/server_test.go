@@ -14,16 +14,7 @@ import (
 // TestReadyzRevealsNothing: with a token, readiness stays open but names
 // the cluster's members (node ids, addresses) only to a holder of it.
 func TestReadyzRevealsNothing(t *testing.T) {
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "backlot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	bs, err := fsblob.New(dir, fsblob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, bs := stores(t)
 	s := New(Config{Token: "s3cret", Members: func() []Member {
 		return []Member{{ID: "node-a"}}
 	}}, st, nil, bs, nil)
@@ -44,4 +35,21 @@ func TestReadyzRevealsNothing(t *testing.T) {
 			t.Errorf("auth %q: %d %s (members wanted: %v)", tc.auth, resp.StatusCode, body, tc.wantMembers)
 		}
 	}
+}
+
+// stores opens the embedded store and a blob store on a temp dir, closed
+// when the test ends.
+func stores(t *testing.T) (*bolt.Store, *fsblob.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "backlot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	bs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, bs
 }
