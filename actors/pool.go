@@ -31,11 +31,9 @@ type pool struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
-	// blobsDown: an attempt failed because the blob store could not be
-	// reached, so the claim loop waits until the store answers its check
-	// (blob.Checker) before it claims again, rather than claim job after
-	// job only to fail each. Set by the pool, read and cleared by its
-	// claim loop.
+	// blobsDown: an attempt found the blob store unreachable, so the
+	// claim loop awaits it (blob.Await) before it claims again, rather
+	// than claim job after job only to fail each.
 	blobsDown atomic.Bool
 }
 
@@ -235,8 +233,13 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 		case <-ctx.Done():
 			return
 		}
-		if !p.awaitBlobs(ctx) {
-			return
+		if p.blobsDown.Load() {
+			if blob.Await(ctx, p.sys.cfg.Blobs, func(err error, wait time.Duration) {
+				log.Warn("blob store unreachable; claiming no work until it answers", "err", err, "retry_in", wait)
+			}) != nil {
+				return
+			}
+			p.blobsDown.Store(false)
 		}
 		job, err := p.sys.cfg.Store.Claim(ctx)
 		if err != nil {
@@ -248,7 +251,9 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 				return
 			}
 			log.Warn("claim failed; retrying", "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
 				return
 			}
 			wait = min(2*wait, 5*time.Second)
@@ -256,47 +261,5 @@ func (p *pool) claimLoop(ctx context.Context, e *actor.Engine, self *actor.PID) 
 		}
 		wait = 100 * time.Millisecond
 		e.Send(self, claimed{job: job, pool: self})
-	}
-}
-
-// awaitBlobs returns at once unless an attempt found the blob store
-// unreachable; then it checks the store (blob.Checker) every 250 ms
-// doubling to 5 s until it answers, so that the claim loop takes no job
-// it could only fail. It returns false when ctx ends first.
-func (p *pool) awaitBlobs(ctx context.Context) bool {
-	if !p.blobsDown.Load() {
-		return true
-	}
-	ch, ok := p.sys.cfg.Blobs.(blob.Checker)
-	wait := 250 * time.Millisecond
-	for ok {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := ch.Check(cctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		p.sys.cfg.Logger.Warn("blob store unreachable; claiming no work until it answers", "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return false
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
-	p.blobsDown.Store(false)
-	return true
-}
-
-// sleep waits d, or less when ctx ends first: then it reports false.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

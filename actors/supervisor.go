@@ -37,20 +37,14 @@ type supervisor struct {
 	over    bool
 	log     *slog.Logger
 	token   uint64 // this writer's fencing token; 0 until fenced
-	// moved: fenced off, or the batch has another owner; it writes nothing
-	// more and hands every message back (handover.go).
-	moved bool
-	// unreachable counts, per image, the attempts in a row that failed on
-	// an unreachable blob store: they are not counted against the image
-	// (persistence.Event.Unavailable), so this paces their retries.
-	unreachable map[string]int
+	moved   bool   // handed over (handover.go): writes nothing, hands every message back
 }
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
 		return &supervisor{
 			sys: sys, id: batchID, manager: manager, subs: make(map[string]*actor.PID),
-			log: sys.cfg.Logger.With("batch_id", batchID), unreachable: make(map[string]int),
+			log: sys.cfg.Logger.With("batch_id", batchID),
 		}
 	}
 }
@@ -123,18 +117,6 @@ func (s *supervisor) load() {
 	s.batch, s.loadErr = b, nil
 }
 
-// events reads the log after seq `after`; false when the store cannot.
-func (s *supervisor) events(after uint64) ([]persistence.Event, bool) {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	evs, err := s.sys.cfg.Store.Events(ctx, s.id, after)
-	if err != nil {
-		s.log.Warn("supervisor cannot read its batch's log", "err", err)
-		return nil, false
-	}
-	return evs, true
-}
-
 // ready makes sure the batch is loaded, trying again after a failure.
 func (s *supervisor) ready() bool {
 	if s.batch == nil {
@@ -152,13 +134,8 @@ func (s *supervisor) gone() bool {
 // attempt), then send the image to the pool that claimed it.
 func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
 	job, pool := m.job, m.pool
-	if !s.ready() {
-		if s.gone() {
-			s.settle(pool, settle{job: job, freeSlot: true}) // an orphan job: nothing to do
-			return
-		}
-		// The store is unreachable: hand the job back once it may be.
-		s.settle(pool, settle{job: job, freeSlot: true, requeue: true, after: retryStoreAfter})
+	if !s.ready() { // an orphan job is dropped; with the store unreachable, requeued
+		s.settle(pool, settle{job: job, freeSlot: true, requeue: !s.gone(), after: retryStoreAfter})
 		return
 	}
 	im := s.batch.Image(job.ImageID)
@@ -182,7 +159,7 @@ func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
 	}
 	// The outcome comes back through the pool and its node's manager, to
 	// the batch's owner as of then.
-	s.sys.send(s.poolOr(pool), resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
+	s.sys.send(pool, resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
 }
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
@@ -218,16 +195,13 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	}
 	// The job stays in flight during the backoff (the claiming pool keeps
 	// the timer): a crash meanwhile redelivers it, which is what we want.
-	// An attempt given back for an unreachable blob store waits longer
-	// with each such failure in a row, however few attempts were counted.
-	wait := s.sys.cfg.backoff(m.Attempt)
+	// An attempt given back for an unreachable blob store is not charged,
+	// but each such failure makes the next wait longer all the same.
+	n := m.Attempt
 	if ev.Unavailable {
-		s.unreachable[m.Job.ImageID]++
-		wait = s.sys.cfg.backoff(s.unreachable[m.Job.ImageID])
-	} else {
-		delete(s.unreachable, m.Job.ImageID)
+		n = s.batch.Image(m.Job.ImageID).Unreachable
 	}
-	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: wait})
+	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(n)})
 }
 
 // append records evs with this supervisor's token and fans out what the
@@ -273,16 +247,8 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	return nil, false
 }
 
-// poolOr is pool, or this node's when nil (a claim a test handed in).
-func (s *supervisor) poolOr(pool *actor.PID) *actor.PID {
-	if pool == nil {
-		return s.sys.pool
-	}
-	return pool
-}
-
 // settle tells the pool that claimed the job what to do with it.
-func (s *supervisor) settle(pool *actor.PID, st settle) { s.sys.send(s.poolOr(pool), st) }
+func (s *supervisor) settle(pool *actor.PID, st settle) { s.sys.send(pool, st) }
 
 // onSubscribe answers a subscribe from the store: the batch read again (so
 // a supervisor fenced off without knowing it still tells the truth) and
@@ -292,12 +258,14 @@ func (s *supervisor) settle(pool *actor.PID, st settle) { s.sys.send(s.poolOr(po
 func (s *supervisor) onSubscribe(m subscribe) {
 	s.load()
 	var evs []persistence.Event
-	ok := s.batch != nil && s.loadErr == nil
-	if ok {
-		evs, ok = s.events(m.after)
+	err := s.loadErr
+	if s.batch != nil && err == nil {
+		ctx, cancel := s.ctx()
+		evs, err = s.sys.cfg.Store.Events(ctx, s.id, m.after)
+		cancel()
 	}
 	switch {
-	case ok:
+	case s.batch != nil && err == nil:
 		s.sys.send(m.sub, delivery{events: evs, final: s.batch.Done})
 		if s.batch.Done {
 			return
@@ -306,6 +274,7 @@ func (s *supervisor) onSubscribe(m subscribe) {
 		s.sys.send(m.sub, delivery{err: s.loadErr, final: true})
 		return
 	default:
+		s.log.Warn("supervisor cannot answer a subscribe from the store", "err", err)
 		s.sys.send(m.sub, delivery{})
 	}
 	s.subs[m.sub.String()] = m.sub

@@ -52,7 +52,7 @@ func TestSupervisorResyncsAfterAnotherWriter(t *testing.T) {
 	if _, _, err := st.Append(t.Context(), b.ID, other); err != nil {
 		t.Fatal(err)
 	}
-	e.sys.engine.Send(e.sys.manager, claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[1].ID}})
+	e.sys.engine.Send(e.sys.manager, claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[1].ID}, pool: e.sys.pool})
 	for len(got) < 3 {
 		next()
 	}
@@ -87,7 +87,7 @@ func TestSupervisorClosesABatchAnotherWriterFinished(t *testing.T) {
 	if _, _, err := st.Append(t.Context(), b.ID, other...); err != nil {
 		t.Fatal(err)
 	}
-	e.sys.engine.Send(e.sys.manager, claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[1].ID}})
+	e.sys.engine.Send(e.sys.manager, claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[1].ID}, pool: e.sys.pool})
 	evs := append(first.Events, follow(t, sub)...)
 	if got := types(evs); len(got) != 6 || got[5] != persistence.EventDone {
 		t.Fatalf("stream %v: want the whole log ending in done", got)

@@ -169,6 +169,32 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// Await returns nil once s answers its Check (at once when s is no
+// Checker), checking every 250 ms, doubling to 5 s, each check bounded by
+// 2 s; it tells down of each failure and the wait before the next check.
+// It returns ctx's error when ctx ends first.
+func Await(ctx context.Context, s Store, down func(err error, retryIn time.Duration)) error {
+	ch, ok := s.(Checker)
+	for wait := 250 * time.Millisecond; ok; wait = min(2*wait, 5*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := ch.Check(cctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() == nil {
+			down(err, wait)
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+			}
+		}
+		return ctx.Err()
+	}
+	return nil
+}
+
 // Presigner is an optional interface of a Store whose objects clients
 // can fetch themselves (S3): PresignGet returns a URL that reads the
 // object under key without credentials until ttl has passed, so a node

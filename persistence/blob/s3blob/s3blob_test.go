@@ -1,6 +1,7 @@
 package s3blob
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/blobtest"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
 	"github.com/backlot/backlot/persistence/blob/s3blob/seaweedtest"
 	"github.com/backlot/backlot/persistence/testkit"
 )
@@ -107,5 +109,47 @@ func TestNewNamesTheProblem(t *testing.T) {
 	_, err = New(t.Context(), gone)
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach the object store at "+gone.Endpoint) {
 		t.Errorf("New on an endpoint nobody listens on = %v", err)
+	}
+}
+
+// TestAwait: blob.Await returns at once on a store with no Check (fsblob)
+// and, on S3, reports each failed check while the server is down and
+// returns once it is back; a ctx that ends first ends it with its error.
+func TestAwait(t *testing.T) {
+	fs, err := fsblob.New(t.TempDir(), fsblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blob.Await(t.Context(), fs, func(err error, _ time.Duration) { t.Errorf("down called for fsblob: %v", err) }); err != nil {
+		t.Fatalf("Await(fsblob) = %v", err)
+	}
+
+	srv := seaweedtest.Start(t)
+	srv.MakeBucket(t, "backlot")
+	opts := options(srv, "backlot", "await")
+	opts.SpoolDir = t.TempDir()
+	s, err := New(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill(t)
+	var waits []time.Duration
+	err = blob.Await(t.Context(), s, func(err error, wait time.Duration) {
+		if !strings.Contains(err.Error(), srv.Endpoint) && !errors.Is(err, blob.ErrUnavailable) {
+			t.Errorf("check error %q names neither the endpoint nor ErrUnavailable", err)
+		}
+		if waits = append(waits, wait); len(waits) == 2 {
+			srv.Restart(t) // back before the third check
+		}
+	})
+	if err != nil || len(waits) < 2 || waits[0] != 250*time.Millisecond || waits[1] != 500*time.Millisecond {
+		t.Fatalf("Await = %v after waits %v; want nil after 250ms, 500ms, …", err, waits)
+	}
+
+	srv.Kill(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	err = blob.Await(ctx, s, func(error, time.Duration) { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Await with ctx cancelled = %v, want context.Canceled", err)
 	}
 }
