@@ -109,7 +109,7 @@ func (n *cnode) stopSystem(t *testing.T) {
 	n.sys = nil
 }
 
-func (n *cnode) addr() string { return n.node.Addr() }
+func (n *cnode) addr() string { return n.node.Engine().Address() }
 
 // waitMembers waits until every node's System has read the member list
 // of exactly nodes.

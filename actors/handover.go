@@ -9,15 +9,13 @@ import (
 	"github.com/backlot/backlot/actors/resize"
 )
 
-// Handing a batch over. A supervisor stops serving its batch when an
-// append comes back persistence.ErrFenced (a newer supervisor on another
-// node, while the members' views differ, fenced it), when the member list
-// names another owner, or when it handled a message on a node that is not
-// the owner in this node's view (a straggler). It then writes nothing
-// more: the manager forgets it, each subscriber gets clusterpb.ErrMoved
-// (and subscribes again from its last event), and every message it still
-// gets, the refused one first, goes back to the manager, which routes it
-// to the owner. It stops once no timer of its own is pending.
+// Handing a batch over. A supervisor stops serving its batch when the
+// store fences it off (persistence.ErrFenced), when the member list names
+// another owner, or when it handled a message on a node that is not the
+// owner. It then writes nothing more: the manager forgets it, each
+// subscriber gets clusterpb.ErrMoved (and subscribes again from its last
+// event), and every message it still gets, the refused one first, goes
+// back to the manager, which routes it to the owner.
 
 // handbackAfter is how long the manager holds a handed-back message while
 // its own view still names this node the owner: the views converge within
@@ -26,14 +24,12 @@ import (
 const handbackAfter = 400 * time.Millisecond
 
 // handback: a message a handing-over supervisor got; the manager routes it
-// to the batch's owner.
+// to the batch's owner (held: already held for handbackAfter).
 type handback struct {
 	batchID string
 	msg     any
+	held    bool
 }
-
-// handbackDue: a handback held for handbackAfter; route it now.
-type handbackDue handback
 
 // handOver stops this supervisor serving its batch (see above); orig, when
 // not nil, is the message whose append was refused.

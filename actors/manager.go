@@ -10,9 +10,6 @@ import (
 	"github.com/backlot/backlot/actors/resize"
 )
 
-// stopTimeout bounds how long the manager waits for its supervisors.
-const stopTimeout = 10 * time.Second
-
 // manager routes a batch's messages to its supervisor on the batch's owner
 // (members.go): its own, spawned on demand with a fresh actor id, or the
 // owner's manager.
@@ -44,15 +41,14 @@ func (m *manager) Receive(c *actor.Context) {
 			c.Send(pid, msg)
 		}
 	case handback:
-		if m.sys.ownerOf(msg.batchID) != m.sys.self() {
-			m.route(c, msg.batchID, msg.msg, false)
+		if !msg.held && m.sys.ownerOf(msg.batchID) == m.sys.self() {
+			// This node's view still names itself: give the views
+			// handbackAfter to converge.
+			msg.held = true
+			e, self := c.Engine(), c.PID()
+			time.AfterFunc(handbackAfter, func() { e.Send(self, msg) })
 			return
 		}
-		// This node's view still names itself: wait for the views to
-		// converge (handbackAfter).
-		e, self := c.Engine(), c.PID()
-		time.AfterFunc(handbackAfter, func() { e.Send(self, handbackDue(msg)) })
-	case handbackDue:
 		m.route(c, msg.batchID, msg.msg, false)
 	case membersChanged:
 		for _, pid := range m.sups {
@@ -67,7 +63,7 @@ func (m *manager) Receive(c *actor.Context) {
 		}
 	case actor.Stopped:
 		// Each supervisor handles what is already in its inbox, then stops.
-		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, pid := range m.sups {
 			<-c.Engine().PoisonCtx(ctx, pid).Done()

@@ -49,14 +49,6 @@ func (s *System) memberList() []string {
 // ownerOf is the address of batchID's supervisor as this node sees it.
 func (s *System) ownerOf(batchID string) string { return Owner(batchID, s.memberList()) }
 
-// reachable reports whether a message to pid may be sent: a PID on a
-// member. A node that joins is listed here before it can list this node
-// (a member is added on its handshake, and answered only then), so it
-// never sends this node a message this node could not answer.
-func (s *System) reachable(pid *actor.PID) bool {
-	return slices.Contains(s.memberList(), pid.Address)
-}
-
 // managerAt is the manager of the node at addr.
 func managerAt(addr string) *actor.PID { return actor.NewPID(addr, "manager/node") }
 

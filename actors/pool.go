@@ -31,6 +31,7 @@ type pool struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	draining bool
+	drained  bool
 	// blobsDown: an attempt found the blob store unreachable, so the
 	// claim loop awaits it (blob.Await) before it claims again, rather
 	// than claim job after job only to fail each.
@@ -48,9 +49,8 @@ type heldJob struct {
 // sweepHeld: time to look for held jobs to send again.
 type sweepHeld struct{}
 
-// claimSlots: one per resizer and ClaimAhead more, whose processing events
-// are committed while the resizers work (2 cores, 640x480: 469-522
-// images/s with 2 ahead, 392-446 with none).
+// claimSlots: one per resizer and ClaimAhead more, whose processing
+// events are committed while the resizers work (bench/README.md).
 func claimSlots(c Config) int { return c.Workers + c.ClaimAhead }
 
 func newPool(sys *System) actor.Producer {
@@ -209,15 +209,12 @@ func (p *pool) resendIf(c *actor.Context, why string, lost func(persistence.Job,
 	}
 }
 
+// checkDrained closes drained once every resizer and the claim loop stopped.
 func (p *pool) checkDrained() {
-	if p.draining && len(p.idle) == p.sys.cfg.Workers {
-		select {
-		case <-p.sys.drained:
-		default:
-			// wait for the claim loop too, so nothing is claimed after this
-			<-p.loopDone
-			close(p.sys.drained)
-		}
+	if p.draining && !p.drained && len(p.idle) == p.sys.cfg.Workers {
+		p.drained = true
+		<-p.loopDone
+		close(p.sys.drained)
 	}
 }
 

@@ -94,9 +94,7 @@ func (s *subscriber) Receive(c *actor.Context) {
 		}
 	case actor.Stopped:
 		s.sys.subs.Delete(c.PID())
-		if s.timer != nil {
-			s.timer.Stop()
-		}
+		s.timer.Stop() // armed since Started
 		c.Send(s.sys.manager, unsubscribe{batchID: s.batchID, sub: c.PID()})
 		s.close()
 		s.sys.subscribers.Add(-1)

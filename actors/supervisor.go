@@ -51,7 +51,6 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 
 func (s *supervisor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case actor.Started, actor.Stopped:
 	case membersChanged:
 		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
 			s.handOver(c, "the batch has another owner", nil)
@@ -98,23 +97,19 @@ func (s *supervisor) ctx() (context.Context, context.CancelFunc) {
 func (s *supervisor) load() {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	st := s.sys.cfg.Store
+	var err error
 	if s.token == 0 {
-		tok, err := st.Fence(ctx, s.id)
-		if err != nil {
-			s.loadErr = fmt.Errorf("fence batch %s: %w", s.id, err)
-			s.log.Warn("supervisor cannot fence its batch", "err", err)
-			return
+		s.token, err = s.sys.cfg.Store.Fence(ctx, s.id)
+	}
+	if err == nil {
+		var b *persistence.Batch
+		if b, err = s.sys.cfg.Store.Batch(ctx, s.id); err == nil {
+			s.batch = b
 		}
-		s.token = tok
 	}
-	b, err := st.Batch(ctx, s.id)
-	if err != nil {
-		s.loadErr = fmt.Errorf("load batch %s: %w", s.id, err)
-		s.log.Warn("supervisor cannot load its batch", "err", err)
-		return
+	if s.loadErr = err; err != nil {
+		s.log.Warn("supervisor cannot fence or load its batch", "err", err)
 	}
-	s.batch, s.loadErr = b, nil
 }
 
 // ready makes sure the batch is loaded, trying again after a failure.
@@ -178,12 +173,7 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	}
 	ev := m.EventCharged(charged, s.sys.cfg.MaxAttempts)
 	if m.Err != nil {
-		attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
-		var pe *resize.PanicError
-		if errors.As(m.Err, &pe) {
-			attrs = append(attrs, "stack", string(pe.Stack))
-		}
-		s.log.Info("resize attempt failed", attrs...)
+		s.log.Info("resize attempt failed", m.LogAttrs()...)
 	}
 	if _, ok := s.append(c, m, ev); !ok {
 		return

@@ -24,33 +24,22 @@ type Config struct {
 	Store   persistence.Store // required
 	Blobs   blob.Store        // required: sources and results
 	Workers int               // resizer actors (default: number of CPUs)
-	// ClaimAhead: jobs the pool claims beyond one per resizer, so a
-	// resizer never idles through a claim and its commit (default
-	// Workers; negative: none).
-	ClaimAhead int
-	// MaxAttempts per image (default 3); an attempt cut by a crash counts.
-	MaxAttempts int
-	// Limits of one attempt. A nil Limits.Budget gets
-	// resize.DefaultMaxDecodeMemory bytes and Workers slots.
-	Limits resize.Limits
+	// ClaimAhead: jobs claimed beyond one per resizer, so a resizer never
+	// idles through a claim and its commit (default Workers; <0: none).
+	ClaimAhead  int
+	MaxAttempts int           // per image (default 3); an attempt cut by a crash counts
+	Limits      resize.Limits // of one attempt; nil Budget: DefaultMaxDecodeMemory, Workers slots
 	// RetryBackoff: the wait before the second attempt, doubled for each
 	// further one, capped at 32× (default 1 s).
-	RetryBackoff time.Duration
-	// SubscriberBuffer: undelivered chunks a subscriber may hold before it
-	// is cut off (default 64).
-	SubscriberBuffer int
+	RetryBackoff     time.Duration
+	SubscriberBuffer int // undelivered chunks before a subscriber is cut off (64)
 	Logger           *slog.Logger
-	Observer         Observer // metrics; default: none
-	// Cluster makes the actors live on the node's engine, with the
-	// cluster's members. Nil: a cluster of one, on an engine of its own.
-	Cluster *cluster.Node
+	Observer         Observer      // metrics; default: none
+	Cluster          *cluster.Node // the node's engine and members; nil: a cluster of one
 	// HeldTimeout: a claimed job not at a resizer with no word from its
-	// supervisor for this long is sent again to the batch's owner (a
-	// message was lost). Default 10 s; a duplicate costs an attempt.
-	HeldTimeout time.Duration
-	// SubscribeTimeout: a subscriber with no answer this long after it
-	// subscribed subscribes again (default 2 s).
-	SubscribeTimeout time.Duration
+	// supervisor this long is sent to the batch's owner again (10 s).
+	HeldTimeout      time.Duration
+	SubscribeTimeout time.Duration // unanswered this long, a subscriber asks again (2 s)
 }
 
 func (c *Config) defaults() error {

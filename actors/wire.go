@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"slices"
+
 	"github.com/anthdm/hollywood/actor"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -9,16 +11,16 @@ import (
 )
 
 // send sends msg to pid: as it is on this node, in its clusterpb form to
-// another, and not at all to a node that is not reachable (Hollywood's
-// router would stall every message for seconds dialling it). The one place
-// that chooses between a struct and protobuf; receivers undo it with
-// fromWire.
+// a member, and not at all to a node that is not one (Hollywood's router
+// would stall every message for seconds dialling it; a joining node lists
+// this one only after this one listed it). The one place that chooses
+// between a struct and protobuf; receivers undo it with fromWire.
 func (s *System) send(pid *actor.PID, msg any) {
 	switch {
 	case pid == nil:
 	case pid.Address == s.engine.Address():
 		s.engine.Send(pid, msg)
-	case s.reachable(pid):
+	case slices.Contains(s.memberList(), pid.Address):
 		s.engine.Send(pid, toWire(msg))
 	}
 }

@@ -144,12 +144,6 @@ func (n *Node) OnChange(f func([]Member)) {
 	}
 }
 
-// ID is this node's id.
-func (n *Node) ID() string { return n.cfg.ID }
-
-// Addr is Config.Listen, the Address of every PID on its engine.
-func (n *Node) Addr() string { return n.cfg.Listen }
-
 // Engine is the engine the remote serves.
 func (n *Node) Engine() *actor.Engine { return n.engine }
 

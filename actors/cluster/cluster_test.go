@@ -166,7 +166,7 @@ func waitMembers(t *testing.T, nodes []*node, want ...string) {
 		var bad []string
 		for _, n := range nodes {
 			if got := ids(n.Members()); !slices.Equal(got, want) {
-				bad = append(bad, fmt.Sprintf("%s sees %v", n.ID(), got))
+				bad = append(bad, fmt.Sprintf("%s sees %v", n.Engine().Address(), got))
 			}
 		}
 		if len(bad) == 0 {

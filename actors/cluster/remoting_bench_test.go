@@ -89,9 +89,9 @@ func benchChain(b *testing.B, window int) {
 		}
 	}, "supervisor")
 	// The remote PIDs, as the other side builds them.
-	supRemote := actor.NewPID(s.Addr(), sup.ID)
-	poolRemote := actor.NewPID(a.Addr(), pool.ID)
-	sub = actor.NewPID(a.Addr(), sub.ID)
+	supRemote := actor.NewPID(s.Engine().Address(), sup.ID)
+	poolRemote := actor.NewPID(a.Engine().Address(), pool.ID)
+	sub = actor.NewPID(a.Engine().Address(), sub.ID)
 	sup = supRemote
 
 	jobs := make([]*clusterpb.Job, 256)

@@ -54,3 +54,17 @@ func TestDoneEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestDoneLogAttrs: a failed attempt's log line names the image and the
+// attempt, and carries a panic's stack even when the error wraps it.
+func TestDoneLogAttrs(t *testing.T) {
+	job := persistence.Job{BatchID: "b", ImageID: "i"}
+	panicked := fmt.Errorf("worker: %w", &PanicError{Value: "boom", Stack: []byte("goroutine 7 [running]")})
+	attrs := fmt.Sprint(Done{Job: job, Attempt: 2, Err: panicked}.LogAttrs())
+	if !strings.Contains(attrs, "image_id i attempt 2") || !strings.Contains(attrs, "stack goroutine 7 [running]") {
+		t.Errorf("attrs %s: want the image, the attempt and the stack", attrs)
+	}
+	if attrs := fmt.Sprint(Done{Job: job, Attempt: 1, Err: ErrTimeout}.LogAttrs()); strings.Contains(attrs, "stack") {
+		t.Errorf("attrs %s: a stack for an error that is no panic", attrs)
+	}
+}

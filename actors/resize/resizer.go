@@ -58,6 +58,16 @@ func (m Done) EventCharged(charged, maxAttempts int) persistence.Event {
 	return ev
 }
 
+// LogAttrs describe the attempt for the log: image, attempt, error and,
+// for a panic, its stack.
+func (m Done) LogAttrs() []any {
+	attrs := []any{"image_id", m.Job.ImageID, "attempt", m.Attempt, "err", m.Err}
+	if pe := (*PanicError)(nil); errors.As(m.Err, &pe) {
+		attrs = append(attrs, "stack", string(pe.Stack))
+	}
+	return attrs
+}
+
 // errUnreachable is what a client reads of an attempt the blob store's
 // outage failed: the store's own error (endpoints, keys) is the
 // operator's, in the log.
