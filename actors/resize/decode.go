@@ -161,7 +161,8 @@ func decodeScaled(data []byte, info Info, orient int, vs []persistence.Variant) 
 
 // decodePixels is the libjpeg-turbo decode of a CMYK, YCCK or RGB JPEG:
 // packed pixels at the factor f, converted to YCbCr 4:4:4 planes (CMYK
-// to RGB as image/draw does, then RGB to YCbCr) so that resample's planar
+// to RGB through its embedded profile, or as image/draw does without
+// one, then RGB to YCbCr) so that resample's planar
 // path places the crop between decoded pixels exactly, as for a YCbCr
 // JPEG. Against image/jpeg's full decode this keeps the DCT scaling's
 // savings, and the memory: a progressive CMYK file holds 2-byte
@@ -183,6 +184,12 @@ func decodePixels(data []byte, h turbojpeg.Header, orient int, outs []persistenc
 		YStride: w, CStride: w, SubsampleRatio: image.YCbCrSubsampleRatio444, Rect: b}
 	_, cmyk := m.(*image.CMYK)
 	p := px[:4*n]
+	if cmyk {
+		if t := cmykTransform(data); t != nil {
+			t.ApplyCMYK(p) // RGB from here on
+			cmyk = false
+		}
+	}
 	for i := range n {
 		q := p[4*i : 4*i+4 : 4*i+4]
 		r, g, bl := q[0], q[1], q[2]

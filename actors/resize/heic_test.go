@@ -143,3 +143,45 @@ func TestHEIFHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestHEIFOrientation: a HEIC whose container rotates it for display
+// (irot, 90° clockwise) comes out rotated once, as a phone shows it: its
+// EXIF orientation 6 says the same thing again and is not applied on top
+// (testdata/heif/rot90.c wrote the file).
+func TestHEIFOrientation(t *testing.T) {
+	if !heif.Available {
+		t.Skip("no libheif in this build: HEIF input is refused (TestHEIFInput)")
+	}
+	path := filepath.Join("testdata", "heif", "rot90.heic")
+	f, err := openFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := Probe(f, 0)
+	f.Close()
+	if err != nil || info.Width != 48 || info.Height != 64 {
+		t.Fatalf("Probe = %+v, %v; want 48x64, as displayed", info, err)
+	}
+	out, res := processOK(t, path, options(24, 32, persistence.FitFill, persistence.FormatPNG), Limits{})
+	if res.Width != 24 || res.Height != 32 {
+		t.Fatalf("result %dx%d, want 24x32", res.Width, res.Height)
+	}
+	// Stored: green top left, red top right, blue below. Turned 90°
+	// clockwise: green top right, red bottom right, blue on the left.
+	for _, p := range []struct {
+		x, y int
+		want string
+	}{{20, 4, "green"}, {20, 28, "red"}, {4, 16, "blue"}} {
+		r, g, b, _ := out.At(p.x, p.y).RGBA()
+		got := map[bool]string{true: "red"}[r > 2*g && r > 2*b]
+		if g > 2*r && g > 2*b {
+			got = "green"
+		}
+		if b > 2*r && b > 2*g {
+			got = "blue"
+		}
+		if got != p.want {
+			t.Errorf("(%d,%d) is %v, want %s", p.x, p.y, out.At(p.x, p.y), p.want)
+		}
+	}
+}

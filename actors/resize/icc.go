@@ -17,8 +17,9 @@ const maxICC = 4 << 20
 
 // colourTransform is the conversion of an image's embedded ICC profile
 // (JPEG APP2, PNG iCCP, HEIF colr) to sRGB, through Little CMS; nil when there is
-// nothing to do: no profile, an sRGB one, one that is not RGB or does not
-// read, or a build without Little CMS. A profile is a hint about the
+// nothing to do: no profile, an sRGB one, one that is not RGB (a CMYK
+// JPEG's is applied as it decodes: cmykTransform) or does not read, or
+// a build without Little CMS. A profile is a hint about the
 // pixels, not something to fail an image on.
 //
 // It is applied to each output after the resize, in place: what libvips'
@@ -43,6 +44,25 @@ func colourTransform(f Source, info Info) *lcms.Transform {
 		return nil
 	}
 	t, err := lcms.ToSRGB(icc)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// cmykTransform is the conversion of a CMYK JPEG's embedded CMYK profile
+// to sRGB, applied to its pixels as they are decoded (a resize cannot
+// work on ink); nil with no CMYK profile, or in a build without Little
+// CMS: then the ink is read naively, as image/jpeg and image/draw do.
+func cmykTransform(data []byte) *lcms.Transform {
+	if !lcms.Available {
+		return nil
+	}
+	icc := jpegICC(bytes.NewReader(data))
+	if len(icc) == 0 {
+		return nil
+	}
+	t, err := lcms.CMYKToSRGB(icc)
 	if err != nil {
 		return nil
 	}

@@ -260,3 +260,66 @@ func TestDeltaE2000(t *testing.T) {
 		}
 	}
 }
+
+// TestCMYKProfile (issue 20, true colour): a CMYK JPEG with its CMYK
+// profile embedded comes out as the profile says, each patch within
+// ΔE2000 2 of the colour lcms.TintedCMYK defines for its ink, where the
+// naive reading of the ink (image/draw's, what is left without a
+// profile) is far off; without the profile it still decodes, naively.
+func TestCMYKProfile(t *testing.T) {
+	if !lcms.Available {
+		t.Skip("no Little CMS in this build: profiles are ignored")
+	}
+	inks := [][4]byte{ // as testdata/gen.go wrote them into cmyk-patches.jpg
+		{0, 0, 0, 0}, {255, 0, 0, 0}, {0, 255, 0, 0}, {0, 0, 255, 0},
+		{0, 0, 0, 102}, {102, 51, 204, 0}, {51, 153, 0, 51}, {0, 102, 255, 0},
+	}
+	tinted := func(ink [4]byte) color.NRGBA { // lcms.TintedCMYK's definition
+		if ink == [4]byte{} {
+			// Paper is shown as the display's white (Little CMS's white
+			// fix-up, for every intent but absolute colorimetric).
+			return color.NRGBA{255, 255, 255, 255}
+		}
+		c, m, y, k := float64(ink[0])/255, float64(ink[1])/255, float64(ink[2])/255, float64(ink[3])/255
+		v := func(f float64) uint8 { return uint8(math.Round(255 * f)) }
+		return color.NRGBA{v((1 - c) * (1 - k)), v((1 - m) * (1 - k)), v(0.8 * (1 - y) * (1 - k)), 255}
+	}
+	naive := func(ink [4]byte) color.NRGBA {
+		r, g, b := color.CMYKToRGB(ink[0], ink[1], ink[2], ink[3])
+		return color.NRGBA{r, g, b, 255}
+	}
+	const patch = 64
+	plain, err := os.ReadFile(filepath.Join("testdata", "cmyk-patches.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		data []byte
+		want func([4]byte) color.NRGBA
+	}{
+		"profile":    {withSegments(plain, iccSegment(lcms.TintedCMYK())), tinted},
+		"no profile": {plain, naive},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, _ := processOK(t, writeFile(t, dir, "cmyk.jpg", tc.data), options(2*patch, patch, persistence.FitFill, persistence.FormatPNG), Limits{})
+			most := 0.0
+			for i, ink := range inks {
+				got := color.NRGBAModel.Convert(out.At(i%4*patch/2+patch/4, i/4*patch/2+patch/4)).(color.NRGBA)
+				d := deltaE2000(lab(got), lab(tc.want(ink)))
+				if d >= 2 {
+					t.Errorf("patch %d (ink %v): %v, want %v: ΔE2000 %.2f", i, ink, got, tc.want(ink), d)
+				}
+				most = max(most, d)
+			}
+			t.Logf("largest ΔE2000 %.2f", most)
+		})
+	}
+	worst := 0.0
+	for _, ink := range inks {
+		worst = max(worst, deltaE2000(lab(tinted(ink)), lab(naive(ink))))
+	}
+	if worst < 10 {
+		t.Fatalf("the profile's colours and the naive ones differ by at most ΔE %.1f: the test would not see the profile ignored", worst)
+	}
+}

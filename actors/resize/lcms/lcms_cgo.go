@@ -3,7 +3,8 @@
 package lcms
 
 /*
-#cgo LDFLAGS: -llcms2
+#cgo LDFLAGS: -llcms2 -lm
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <lcms2.h>
@@ -34,6 +35,75 @@ static cmsHTRANSFORM bl_to_srgb(const void *icc, cmsUInt32Number n, int *rgb, in
 	cmsCloseProfile(in);
 	cmsCloseProfile(out);
 	return t;
+}
+
+// bl_cmyk_to_srgb makes a transform from the CMYK profile icc to sRGB,
+// 8-bit CMYK (0: no ink) in, RGBA out: 4 bytes a pixel both, so a buffer
+// converts in place (the fourth byte is then left as it was). *cmyk is 0
+// when the profile is not a CMYK one.
+static cmsHTRANSFORM bl_cmyk_to_srgb(const void *icc, cmsUInt32Number n, int *cmyk) {
+	*cmyk = 0;
+	cmsHPROFILE in = cmsOpenProfileFromMem(icc, n);
+	if (!in)
+		return NULL;
+	if (cmsGetColorSpace(in) != cmsSigCmykData) {
+		cmsCloseProfile(in);
+		return NULL;
+	}
+	*cmyk = 1;
+	cmsHPROFILE out = cmsCreate_sRGBProfile();
+	cmsHTRANSFORM t = cmsCreateTransform(in, TYPE_CMYK_8, out, TYPE_RGBA_8, INTENT_PERCEPTUAL, 0);
+	cmsCloseProfile(in);
+	cmsCloseProfile(out);
+	return t;
+}
+
+static void bl_apply_cmyk(cmsHTRANSFORM t, void *pix, cmsUInt32Number n) {
+	cmsDoTransform(t, pix, pix, n);
+}
+
+static double bl_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
+
+// bl_tinted_sample is the CMYK profile bl_tinted's colours: ink c, m, y, k
+// print as the sRGB colour ((1-c)(1-k), (1-m)(1-k), 0.8(1-y)(1-k)), as
+// Lab (D50; sRGB to XYZ through its Bradford-adapted matrix).
+static cmsInt32Number bl_tinted_sample(const cmsUInt16Number in[], cmsUInt16Number out[], void *cargo) {
+	double c = in[0] / 65535.0, m = in[1] / 65535.0, y = in[2] / 65535.0, k = in[3] / 65535.0;
+	double r = bl_linear((1 - c) * (1 - k)), g = bl_linear((1 - m) * (1 - k)), b = bl_linear(0.8 * (1 - y) * (1 - k));
+	cmsCIEXYZ xyz = {0.4360747 * r + 0.3850649 * g + 0.1430804 * b,
+	                 0.2225045 * r + 0.7168786 * g + 0.0606169 * b,
+	                 0.0139322 * r + 0.0971045 * g + 0.7141733 * b};
+	cmsCIELab lab;
+	cmsXYZ2Lab(cmsD50_XYZ(), &lab, &xyz);
+	cmsFloat2LabEncodedV2(out, &lab);
+	return 1;
+}
+
+// bl_tinted writes a v2 CMYK output profile whose AToB0 is a 6-point CLUT
+// of bl_tinted_sample into a malloc'd buffer.
+static void *bl_tinted(cmsUInt32Number *n) {
+	cmsHPROFILE p = cmsCreateProfilePlaceholder(NULL);
+	cmsSetProfileVersion(p, 2.1);
+	cmsSetDeviceClass(p, cmsSigOutputClass);
+	cmsSetColorSpace(p, cmsSigCmykData);
+	cmsSetPCS(p, cmsSigLabData);
+	cmsPipeline *lut = cmsPipelineAlloc(NULL, 4, 3);
+	cmsStage *clut = cmsStageAllocCLut16bit(NULL, 6, 4, 3, NULL);
+	cmsStageSampleCLut16bit(clut, bl_tinted_sample, NULL, 0);
+	cmsPipelineInsertStage(lut, cmsAT_BEGIN, clut);
+	cmsWriteTag(p, cmsSigAToB0Tag, lut);
+	cmsPipelineFree(lut);
+	cmsWriteTag(p, cmsSigMediaWhitePointTag, (void *)cmsD50_XYZ());
+	cmsMLU *mlu = cmsMLUalloc(NULL, 1);
+	cmsMLUsetASCII(mlu, "en", "US", "Backlot tinted CMYK (tests)");
+	cmsWriteTag(p, cmsSigProfileDescriptionTag, mlu);
+	cmsMLUfree(mlu);
+	*n = 0;
+	cmsSaveProfileToMem(p, NULL, n);
+	void *buf = malloc(*n);
+	cmsSaveProfileToMem(p, buf, n);
+	cmsCloseProfile(p);
+	return buf;
 }
 
 static void bl_apply(cmsHTRANSFORM t, void *pix, int w, int h, int stride) {
@@ -96,6 +166,48 @@ func ToSRGB(icc []byte) (*Transform, error) {
 	t := &Transform{h: h}
 	runtime.AddCleanup(t, func(h C.cmsHTRANSFORM) { C.cmsDeleteTransform(h) }, h)
 	return t, nil
+}
+
+// CMYKToSRGB makes the transform from the CMYK ICC profile icc to sRGB,
+// for ApplyCMYK: ErrNotCMYK for a profile of another colour space; an
+// error for bytes Little CMS cannot read.
+func CMYKToSRGB(icc []byte) (*Transform, error) {
+	if len(icc) == 0 {
+		return nil, fmt.Errorf("lcms: empty profile")
+	}
+	var cmyk C.int
+	h := C.bl_cmyk_to_srgb(unsafe.Pointer(&icc[0]), C.cmsUInt32Number(len(icc)), &cmyk)
+	switch {
+	case cmyk == 0:
+		return nil, ErrNotCMYK
+	case h == nil:
+		return nil, fmt.Errorf("lcms: the profile cannot be read")
+	}
+	t := &Transform{h: h}
+	runtime.AddCleanup(t, func(h C.cmsHTRANSFORM) { C.cmsDeleteTransform(h) }, h)
+	return t, nil
+}
+
+// ApplyCMYK converts pix, CMYK pixels of 4 bytes (0: no ink), in place
+// to RGB (the fourth byte of each left as it was). Only for a transform
+// from CMYKToSRGB.
+func (t *Transform) ApplyCMYK(pix []byte) {
+	if len(pix) < 4 {
+		return
+	}
+	C.bl_apply_cmyk(t.h, unsafe.Pointer(&pix[0]), C.cmsUInt32Number(len(pix)/4))
+	runtime.KeepAlive(t)
+}
+
+// TintedCMYK is a CMYK ICC profile made by Little CMS for tests: ink c,
+// m, y, k (0 to 1) prints as the sRGB colour ((1-c)(1-k), (1-m)(1-k),
+// 0.8(1-y)(1-k)), on a paper tinted yellow, so that reading the ink
+// naively is far off. A 6-point CLUT: exact at multiples of 51 of 255.
+func TintedCMYK() []byte {
+	var n C.cmsUInt32Number
+	p := C.bl_tinted(&n)
+	defer C.free(p)
+	return C.GoBytes(p, C.int(n))
 }
 
 // Apply converts img's pixels in place (straight alpha kept).

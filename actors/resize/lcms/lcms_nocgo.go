@@ -17,3 +17,12 @@ func (*Transform) Apply(*image.NRGBA) {}
 
 // DisplayP3 is nil in a build without Little CMS.
 func DisplayP3() []byte { return nil }
+
+// CMYKToSRGB returns ErrUnavailable in a build without Little CMS.
+func CMYKToSRGB([]byte) (*Transform, error) { return nil, ErrUnavailable }
+
+// ApplyCMYK does nothing in a build without Little CMS.
+func (*Transform) ApplyCMYK([]byte) {}
+
+// TintedCMYK is nil in a build without Little CMS.
+func TintedCMYK() []byte { return nil }
