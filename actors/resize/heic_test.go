@@ -2,6 +2,7 @@ package resize
 
 import (
 	"errors"
+	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,15 +93,7 @@ func TestHEIFInput(t *testing.T) {
 				x, y int
 				want string
 			}{{2, 2, "green"}, {20, 4, "red"}, {16, 20, "blue"}} {
-				r, g, b, _ := out.At(p.x, p.y).RGBA()
-				got := map[bool]string{true: "red"}[r > 2*g && r > 2*b]
-				if g > 2*r && g > 2*b {
-					got = "green"
-				}
-				if b > 2*r && b > 2*g {
-					got = "blue"
-				}
-				if got != p.want {
+				if got := hue(out.At(p.x, p.y)); got != p.want {
 					t.Errorf("(%d,%d) is %v, want %s", p.x, p.y, out.At(p.x, p.y), p.want)
 				}
 			}
@@ -172,16 +165,22 @@ func TestHEIFOrientation(t *testing.T) {
 		x, y int
 		want string
 	}{{20, 4, "green"}, {20, 28, "red"}, {4, 16, "blue"}} {
-		r, g, b, _ := out.At(p.x, p.y).RGBA()
-		got := map[bool]string{true: "red"}[r > 2*g && r > 2*b]
-		if g > 2*r && g > 2*b {
-			got = "green"
-		}
-		if b > 2*r && b > 2*g {
-			got = "blue"
-		}
-		if got != p.want {
+		if got := hue(out.At(p.x, p.y)); got != p.want {
 			t.Errorf("(%d,%d) is %v, want %s", p.x, p.y, out.At(p.x, p.y), p.want)
 		}
 	}
+}
+
+// hue names the primary that dominates c ("red", "green", "blue"), or "".
+func hue(c color.Color) string {
+	r, g, b, _ := c.RGBA()
+	switch {
+	case r > 2*g && r > 2*b:
+		return "red"
+	case g > 2*r && g > 2*b:
+		return "green"
+	case b > 2*r && b > 2*g:
+		return "blue"
+	}
+	return ""
 }

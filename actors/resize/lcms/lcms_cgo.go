@@ -9,50 +9,33 @@ package lcms
 #include <string.h>
 #include <lcms2.h>
 
-// bl_to_srgb makes a transform from the profile icc to sRGB, 8-bit RGBA
-// in and out, alpha copied; *rgb is 0 when the profile is not RGB, and
-// *srgb 1 when its description says it is sRGB already.
-static cmsHTRANSFORM bl_to_srgb(const void *icc, cmsUInt32Number n, int *rgb, int *srgb) {
-	*rgb = 0;
+// bl_to_srgb makes a transform from the profile icc to sRGB: 8-bit RGBA
+// in and out, alpha copied; or with cmyk, 8-bit CMYK (0: no ink) in and
+// RGBA out, 4 bytes a pixel both, so a buffer converts in place (the
+// fourth byte then left as it was). *match is 0 when the profile is not
+// of that colour space, and *srgb 1 when an RGB one's description says
+// it is sRGB already.
+static cmsHTRANSFORM bl_to_srgb(const void *icc, cmsUInt32Number n, int cmyk, int *match, int *srgb) {
+	*match = 0;
 	*srgb = 0;
 	cmsHPROFILE in = cmsOpenProfileFromMem(icc, n);
 	if (!in)
 		return NULL;
-	if (cmsGetColorSpace(in) != cmsSigRgbData) {
+	if (cmsGetColorSpace(in) != (cmyk ? cmsSigCmykData : cmsSigRgbData)) {
 		cmsCloseProfile(in);
 		return NULL;
 	}
-	*rgb = 1;
+	*match = 1;
 	char desc[256] = {0};
 	cmsGetProfileInfoASCII(in, cmsInfoDescription, "en", "US", desc, sizeof desc);
-	if (strstr(desc, "sRGB") != NULL) {
+	if (!cmyk && strstr(desc, "sRGB") != NULL) {
 		*srgb = 1;
 		cmsCloseProfile(in);
 		return NULL;
 	}
 	cmsHPROFILE out = cmsCreate_sRGBProfile();
-	cmsHTRANSFORM t = cmsCreateTransform(in, TYPE_RGBA_8, out, TYPE_RGBA_8, INTENT_PERCEPTUAL, cmsFLAGS_COPY_ALPHA);
-	cmsCloseProfile(in);
-	cmsCloseProfile(out);
-	return t;
-}
-
-// bl_cmyk_to_srgb makes a transform from the CMYK profile icc to sRGB,
-// 8-bit CMYK (0: no ink) in, RGBA out: 4 bytes a pixel both, so a buffer
-// converts in place (the fourth byte is then left as it was). *cmyk is 0
-// when the profile is not a CMYK one.
-static cmsHTRANSFORM bl_cmyk_to_srgb(const void *icc, cmsUInt32Number n, int *cmyk) {
-	*cmyk = 0;
-	cmsHPROFILE in = cmsOpenProfileFromMem(icc, n);
-	if (!in)
-		return NULL;
-	if (cmsGetColorSpace(in) != cmsSigCmykData) {
-		cmsCloseProfile(in);
-		return NULL;
-	}
-	*cmyk = 1;
-	cmsHPROFILE out = cmsCreate_sRGBProfile();
-	cmsHTRANSFORM t = cmsCreateTransform(in, TYPE_CMYK_8, out, TYPE_RGBA_8, INTENT_PERCEPTUAL, 0);
+	cmsHTRANSFORM t = cmsCreateTransform(in, cmyk ? TYPE_CMYK_8 : TYPE_RGBA_8, out, TYPE_RGBA_8, INTENT_PERCEPTUAL,
+	                                     cmyk ? 0 : cmsFLAGS_COPY_ALPHA);
 	cmsCloseProfile(in);
 	cmsCloseProfile(out);
 	return t;
@@ -79,6 +62,21 @@ static cmsInt32Number bl_tinted_sample(const cmsUInt16Number in[], cmsUInt16Numb
 	return 1;
 }
 
+// bl_save names the profile p desc and writes it into a malloc'd buffer
+// of *n bytes; p is closed.
+static void *bl_save(cmsHPROFILE p, const char *desc, cmsUInt32Number *n) {
+	cmsMLU *mlu = cmsMLUalloc(NULL, 1);
+	cmsMLUsetASCII(mlu, "en", "US", desc);
+	cmsWriteTag(p, cmsSigProfileDescriptionTag, mlu);
+	cmsMLUfree(mlu);
+	*n = 0;
+	cmsSaveProfileToMem(p, NULL, n);
+	void *buf = malloc(*n);
+	cmsSaveProfileToMem(p, buf, n);
+	cmsCloseProfile(p);
+	return buf;
+}
+
 // bl_tinted writes a v2 CMYK output profile whose AToB0 is a 6-point CLUT
 // of bl_tinted_sample into a malloc'd buffer.
 static void *bl_tinted(cmsUInt32Number *n) {
@@ -94,16 +92,7 @@ static void *bl_tinted(cmsUInt32Number *n) {
 	cmsWriteTag(p, cmsSigAToB0Tag, lut);
 	cmsPipelineFree(lut);
 	cmsWriteTag(p, cmsSigMediaWhitePointTag, (void *)cmsD50_XYZ());
-	cmsMLU *mlu = cmsMLUalloc(NULL, 1);
-	cmsMLUsetASCII(mlu, "en", "US", "Backlot tinted CMYK (tests)");
-	cmsWriteTag(p, cmsSigProfileDescriptionTag, mlu);
-	cmsMLUfree(mlu);
-	*n = 0;
-	cmsSaveProfileToMem(p, NULL, n);
-	void *buf = malloc(*n);
-	cmsSaveProfileToMem(p, buf, n);
-	cmsCloseProfile(p);
-	return buf;
+	return bl_save(p, "Backlot tinted CMYK (tests)", n);
 }
 
 static void bl_apply(cmsHTRANSFORM t, void *pix, int w, int h, int stride) {
@@ -120,16 +109,7 @@ static void *bl_p3(cmsUInt32Number *n) {
 	cmsToneCurve *cs[3] = {c, c, c};
 	cmsHPROFILE p = cmsCreateRGBProfile(&d65, &p3, cs);
 	cmsFreeToneCurve(c);
-	cmsMLU *mlu = cmsMLUalloc(NULL, 1);
-	cmsMLUsetASCII(mlu, "en", "US", "Display P3");
-	cmsWriteTag(p, cmsSigProfileDescriptionTag, mlu);
-	cmsMLUfree(mlu);
-	*n = 0;
-	cmsSaveProfileToMem(p, NULL, n);
-	void *buf = malloc(*n);
-	cmsSaveProfileToMem(p, buf, n);
-	cmsCloseProfile(p);
-	return buf;
+	return bl_save(p, "Display P3", n);
 }
 */
 import "C"
@@ -149,43 +129,37 @@ type Transform struct{ h C.cmsHTRANSFORM }
 // ToSRGB makes the transform from the ICC profile icc to sRGB: nil, nil
 // when icc says sRGB already (nothing to do); ErrNotRGB for a profile of
 // another colour space; an error for bytes Little CMS cannot read.
-func ToSRGB(icc []byte) (*Transform, error) {
-	if len(icc) == 0 {
-		return nil, fmt.Errorf("lcms: empty profile")
-	}
-	var rgb, srgb C.int
-	h := C.bl_to_srgb(unsafe.Pointer(&icc[0]), C.cmsUInt32Number(len(icc)), &rgb, &srgb)
-	switch {
-	case srgb != 0:
-		return nil, nil
-	case rgb == 0 && h == nil:
-		return nil, ErrNotRGB
-	case h == nil:
-		return nil, fmt.Errorf("lcms: the profile cannot be read")
-	}
-	t := &Transform{h: h}
-	runtime.AddCleanup(t, func(h C.cmsHTRANSFORM) { C.cmsDeleteTransform(h) }, h)
-	return t, nil
-}
+func ToSRGB(icc []byte) (*Transform, error) { return toSRGB(icc, false) }
 
 // CMYKToSRGB makes the transform from the CMYK ICC profile icc to sRGB,
 // for ApplyCMYK: ErrNotCMYK for a profile of another colour space; an
 // error for bytes Little CMS cannot read.
-func CMYKToSRGB(icc []byte) (*Transform, error) {
+func CMYKToSRGB(icc []byte) (*Transform, error) { return toSRGB(icc, true) }
+
+func toSRGB(icc []byte, cmyk bool) (*Transform, error) {
 	if len(icc) == 0 {
 		return nil, fmt.Errorf("lcms: empty profile")
 	}
-	var cmyk C.int
-	h := C.bl_cmyk_to_srgb(unsafe.Pointer(&icc[0]), C.cmsUInt32Number(len(icc)), &cmyk)
+	var match, srgb C.int
+	h := C.bl_to_srgb(unsafe.Pointer(&icc[0]), C.cmsUInt32Number(len(icc)), map[bool]C.int{true: 1}[cmyk], &match, &srgb)
 	switch {
-	case cmyk == 0:
+	case srgb != 0:
+		return nil, nil
+	case match == 0 && cmyk:
 		return nil, ErrNotCMYK
+	case match == 0:
+		return nil, ErrNotRGB
 	case h == nil:
 		return nil, fmt.Errorf("lcms: the profile cannot be read")
 	}
+	return newTransform(h), nil
+}
+
+// newTransform owns h, deleted once the Transform is unreachable.
+func newTransform(h C.cmsHTRANSFORM) *Transform {
 	t := &Transform{h: h}
 	runtime.AddCleanup(t, func(h C.cmsHTRANSFORM) { C.cmsDeleteTransform(h) }, h)
-	return t, nil
+	return t
 }
 
 // ApplyCMYK converts pix, CMYK pixels of 4 bytes (0: no ink), in place
@@ -205,7 +179,11 @@ func (t *Transform) ApplyCMYK(pix []byte) {
 // naively is far off. A 6-point CLUT: exact at multiples of 51 of 255.
 func TintedCMYK() []byte {
 	var n C.cmsUInt32Number
-	p := C.bl_tinted(&n)
+	return goBytes(C.bl_tinted(&n), n)
+}
+
+// goBytes copies the malloc'd profile p of n bytes, and frees it.
+func goBytes(p unsafe.Pointer, n C.cmsUInt32Number) []byte {
 	defer C.free(p)
 	return C.GoBytes(p, C.int(n))
 }
@@ -225,7 +203,5 @@ func (t *Transform) Apply(img *image.NRGBA) {
 // it in the images they make.
 func DisplayP3() []byte {
 	var n C.cmsUInt32Number
-	p := C.bl_p3(&n)
-	defer C.free(p)
-	return C.GoBytes(p, C.int(n))
+	return goBytes(C.bl_p3(&n), n)
 }
