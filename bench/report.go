@@ -242,6 +242,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}{{fmt.Sprintf("%d at >= p99 %.1f", t.N, t.P99Ms), t.Slowest}, {"all done batches", t.All}} {
 			fmt.Fprintf(&b, "  %-20s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", row.name, row.s.Completion, row.s.StartLag, row.s.Upload, row.s.Queue, row.s.Work, row.s.Finish)
 		}
+		fmt.Fprintf(&b, "  the slowest started at (s): %v\n", t.At)
 	}
 
 	for _, p := range r.Processes {

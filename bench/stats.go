@@ -51,7 +51,7 @@ func (s *stats) add(o outcome) {
 		s.queue = append(s.queue, max(o.firstWork.Sub(accepted), 0))
 		s.work = append(s.work, o.lastTerm.Sub(o.firstWork))
 		s.finish = append(s.finish, o.end.Sub(o.lastTerm))
-		sp := split{upload: o.upload, queue: max(o.firstWork.Sub(accepted), 0), work: o.lastTerm.Sub(o.firstWork),
+		sp := split{start: o.start, upload: o.upload, queue: max(o.firstWork.Sub(accepted), 0), work: o.lastTerm.Sub(o.firstWork),
 			finish: o.end.Sub(o.lastTerm), completion: o.completion}
 		if !o.scheduled.IsZero() {
 			sp.lag = o.start.Sub(o.scheduled)
@@ -170,7 +170,10 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // split is one done batch's time by stage.
-type split struct{ completion, lag, upload, queue, work, finish time.Duration }
+type split struct {
+	start                                        time.Time
+	completion, lag, upload, queue, work, finish time.Duration
+}
 
 // Tail splits the slowest batches' time by stage: those whose completion
 // (to done; open loop: from the schedule) was at or over its p99, each
@@ -181,6 +184,10 @@ type Tail struct {
 	N       int        `json:"n"`       // batches at or over the p99
 	Slowest StageSplit `json:"slowest"` // means over those
 	All     StageSplit `json:"all"`     // means over every done batch
+	// At is when each of those started, in seconds from the phase's
+	// first upload: slow batches bunched together point at the machine
+	// (a stall, another process), spread out at the batches themselves.
+	At []float64 `json:"at_s"`
 }
 
 // StageSplit is a mean batch's time by stage, in milliseconds.
@@ -205,12 +212,15 @@ func (s *stats) tail() *Tail {
 	slices.Sort(cs)
 	p99 := Percentile(cs, 99)
 	var slow []split
+	at := []float64{}
 	for _, sp := range s.splits {
 		if sp.completion >= p99 {
 			slow = append(slow, sp)
+			at = append(at, math.Round(sp.start.Sub(s.first).Seconds()*1000)/1000)
 		}
 	}
-	return &Tail{P99Ms: ms(p99), N: len(slow), Slowest: meanSplit(slow), All: meanSplit(s.splits)}
+	slices.Sort(at)
+	return &Tail{P99Ms: ms(p99), N: len(slow), Slowest: meanSplit(slow), All: meanSplit(s.splits), At: at}
 }
 
 func meanSplit(sps []split) StageSplit {
