@@ -104,7 +104,7 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if err := check(ctx, "open", key, blob.ValidKey); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.path(key))
+	f, err := openFile(s.path(key), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, wrap("open", key, err)
 	}
@@ -145,7 +145,7 @@ func (s *Store) Sync(ctx context.Context, key string) error {
 		return err
 	}
 	p := s.path(key)
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return wrap("sync", key, err)
 	}

@@ -56,7 +56,7 @@ func (s *Store) createTemp(path string) (*os.File, error) {
 			return nil, err
 		}
 		name := filepath.Join(dir, "."+base+tmpMark+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			return f, nil
 		}
