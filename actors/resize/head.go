@@ -60,13 +60,19 @@ func (h *headSource) ReadAt(p []byte, off int64) (int, error) {
 	return n + m, err
 }
 
-// Close returns the head to the pool and closes the source.
-func (h *headSource) Close() error {
+// release returns the head to the pool; reads after it go to the
+// source.
+func (h *headSource) release() {
 	h.once.Do(func() {}) // no fill from here on
 	if h.head != nil {
 		putBytes(h.head)
-		h.head = nil
+		h.head, h.whole = nil, false
 	}
+}
+
+// Close returns the head to the pool and closes the source.
+func (h *headSource) Close() error {
+	h.release()
 	if c, ok := h.Source.(io.Closer); ok {
 		return c.Close()
 	}

@@ -70,6 +70,11 @@ func TestHeadSource(t *testing.T) {
 			t.Errorf("size %d: %d reads of the head reached the source", size, src.reads-before)
 		}
 		h.DropCache()
+		h.release()
+		var b [1]byte
+		if n, err := h.ReadAt(b[:], 0); size > 0 && (n != 1 || err != nil || b[0] != data[0]) {
+			t.Errorf("size %d: a read after release: %d, %v", size, n, err)
+		}
 		if err := h.Close(); err != nil || src.closes != 1 || src.drops != 1 {
 			t.Errorf("size %d: close %v, %d closes, %d drops", size, err, src.closes, src.drops)
 		}
