@@ -22,7 +22,8 @@
 #                        (e.g. half of a closed-loop run's batches/s, for tail latency)
 #   WARMUP        16     images before each measured run, not counted
 #   ROUNDS        3      measured runs per workload and stack, alternating the
-#                        stacks; the table shows each stack's median run (by img/s)
+#                        stacks; the table shows each stack's median run (by img/s), and each
+#                        latency and CPU column's own median over the runs
 #   WIDTH HEIGHT  100    output box (cover, JPEG q85: both servers' defaults)
 #   NODE_SEED     <repo>/../shared/peers/node-seed
 #   OUT           <repo>/bench/results/<UTC time>   JSON reports, text reports, logs, table
@@ -234,16 +235,19 @@ table() {
 			def r1: . * 10 | round / 10;
 			def cpu($r): if $r.images.completed > 0 then ($r.processes | map(.cpu_seconds) | add // 0) * 1000 / $r.images.completed | r1 else "-" end;
 			def median: sort_by(.images_per_sec) | .[(length / 2 | floor)];
+			def med(f): map(f) | sort | .[(length / 2 | floor)];
+			def cpus: map(cpu(.)) | map(select(type == "number"));
 			$b as $ball | $n as $nall | ($b | median) as $b | ($n | median) as $n |
 			[ $b.workload.size, ($b.images.completed | tostring) + "/" + ($n.images.completed | tostring),
 			  ($b.images_per_sec | r1), ($n.images_per_sec | r1),
 			  (if $n.images_per_sec > 0 then ($b.images_per_sec / $n.images_per_sec * 100 | round / 100 | tostring) + "x" else "-" end),
-			  ($b.completion_latency.p50_ms | round), ($n.completion_latency.p50_ms | round),
-			  ($b.completion_latency.p95_ms | round), ($n.completion_latency.p95_ms | round),
-			  ($b.completion_latency.p99_ms | round), ($n.completion_latency.p99_ms | round),
-			  ($b.upload_latency.p50_ms | r1), ($n.upload_latency.p50_ms | r1),
-			  cpu($b), cpu($n),
-			  ($b.processes[0].beyond_pipeline_ms_per_image // "-" | if type == "number" then r1 else . end),
+			  ($ball | med(.completion_latency.p50_ms) | round), ($nall | med(.completion_latency.p50_ms) | round),
+			  ($ball | med(.completion_latency.p95_ms) | round), ($nall | med(.completion_latency.p95_ms) | round),
+			  ($ball | med(.completion_latency.p99_ms) | round), ($nall | med(.completion_latency.p99_ms) | round),
+			  ($ball | med(.upload_latency.p50_ms) | r1), ($nall | med(.upload_latency.p50_ms) | r1),
+			  ($ball | cpus | if length > 0 then sort | .[(length / 2 | floor)] else "-" end),
+			  ($nall | cpus | if length > 0 then sort | .[(length / 2 | floor)] else "-" end),
+			  ($ball | map(.processes[0].beyond_pipeline_ms_per_image // empty) | if length > 0 then sort | .[(length / 2 | floor)] | r1 else "-" end),
 			  ($b.processes | mib), (($n.processes | mib | tostring) + " (" + ([$n.processes[] | .peak_rss_bytes / 1048576 | round | tostring] | join("+")) + ")"),
 			  ($ball | map(.error_total) | add | tostring) + "/" + ($nall | map(.error_total) | add | tostring),
 			  ($pipe[$b.workload.size] // "-"),
@@ -254,7 +258,8 @@ table() {
 {
 	table | column -t -s $'\t'
 	echo
-	echo "Each row: each stack's median of $rounds measured runs by img/s (runs alternate between the stacks; every run's report is"
+	echo "Each row: img/s and peak RSS from each stack's median of $rounds measured runs by img/s, latencies and CPU each column's own"
+	echo "median over the runs (open loop offers every run the same img/s, so no run is the median one; runs alternate between the stacks; every run's report is"
 	echo "in $out). img/s: completed images / (first upload to last done); p50/p95/p99 done: per batch, upload start (open loop:"
 	echo "its scheduled start) to its done event; upload p50: to the 202; CPU ms/img: the server's user+system CPU (all threads;"
 	echo "Node: node + redis-server) per completed image; B beyond pipeline: Backlot's CPU ms/img minus its resize pipeline's own,"

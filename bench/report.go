@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,26 +16,28 @@ import (
 // Report is the result of one run: what `backlot bench` prints and writes
 // with --json (snake_case keys; latencies in milliseconds).
 type Report struct {
-	Label            string       `json:"label,omitempty"`
-	StartedAt        time.Time    `json:"started_at"`
-	URLs             []string     `json:"urls"`
-	Workload         Workload     `json:"workload"`
-	ClientCPUs       int          `json:"client_cpus"`        // the bench shares the machine with a local server
-	ClientCPUSeconds float64      `json:"client_cpu_seconds"` // the bench's own CPU time in the measured phase
-	WallSeconds      float64      `json:"wall_seconds"`       // first upload start to last done
-	ImagesPerSec     float64      `json:"images_per_sec"`     // completed images / wall_seconds
-	Batches          Batches      `json:"batches"`
-	Images           Images       `json:"images"`
-	Upload           Latency      `json:"upload_latency"`      // upload start to its 202 read
-	Completion       Latency      `json:"completion_latency"`  // per batch: upload start (open loop: its schedule) to done
-	StartLag         *Latency     `json:"start_lag,omitempty"` // open loop: how late batches started after their schedule
-	Stages           Stages       `json:"stages"`
-	Pipeline         *Pipeline    `json:"pipeline,omitempty"`
-	ErrorTotal       int          `json:"error_total"`
-	Errors           []ErrorCount `json:"errors"`
-	Warmup           *Warmup      `json:"warmup,omitempty"`
-	Processes        []Process    `json:"processes,omitempty"`
-	Interrupted      bool         `json:"interrupted,omitempty"`
+	Label            string         `json:"label,omitempty"`
+	StartedAt        time.Time      `json:"started_at"`
+	URLs             []string       `json:"urls"`
+	Workload         Workload       `json:"workload"`
+	ClientCPUs       int            `json:"client_cpus"`        // the bench shares the machine with a local server
+	ClientCPUSeconds float64        `json:"client_cpu_seconds"` // the bench's own CPU time in the measured phase
+	WallSeconds      float64        `json:"wall_seconds"`       // first upload start to last done
+	ImagesPerSec     float64        `json:"images_per_sec"`     // completed images / wall_seconds
+	Batches          Batches        `json:"batches"`
+	Images           Images         `json:"images"`
+	Upload           Latency        `json:"upload_latency"`      // upload start to its 202 read
+	Completion       Latency        `json:"completion_latency"`  // per batch: upload start (open loop: its schedule) to done
+	StartLag         *Latency       `json:"start_lag,omitempty"` // open loop: how late batches started after their schedule
+	Stages           Stages         `json:"stages"`
+	Tail             *Tail          `json:"tail,omitempty"`
+	Server           *ServerMetrics `json:"server,omitempty"` // the servers' /metrics over the measured phase
+	Pipeline         *Pipeline      `json:"pipeline,omitempty"`
+	ErrorTotal       int            `json:"error_total"`
+	Errors           []ErrorCount   `json:"errors"`
+	Warmup           *Warmup        `json:"warmup,omitempty"`
+	Processes        []Process      `json:"processes,omitempty"`
+	Interrupted      bool           `json:"interrupted,omitempty"`
 }
 
 // Stages split a done batch's time as the client saw its events arrive.
@@ -228,6 +231,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, l := range rows {
 		fmt.Fprintf(&b, "%-22s %5d %9.1f %9.1f %9.1f %9.1f %9.1f\n", l.name, l.l.N, l.l.P50, l.l.P95, l.l.P99, l.l.Max, l.l.Mean)
 	}
+	if sm := r.Server; sm != nil {
+		writeServer(&b, sm)
+	}
+	if t := r.Tail; t != nil {
+		fmt.Fprintf(&b, "\ntail (ms, means)        %9s %9s %9s %9s %9s %9s\n", "to done", "lag", "upload", "queue", "work", "finish")
+		for _, row := range []struct {
+			name string
+			s    StageSplit
+		}{{fmt.Sprintf("%d at >= p99 %.1f", t.N, t.P99Ms), t.Slowest}, {"all done batches", t.All}} {
+			fmt.Fprintf(&b, "  %-20s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", row.name, row.s.Completion, row.s.StartLag, row.s.Upload, row.s.Queue, row.s.Work, row.s.Finish)
+		}
+		fmt.Fprintf(&b, "  the slowest started at (s): %v\n", t.At)
+	}
 
 	for _, p := range r.Processes {
 		if p.Error != "" {
@@ -254,6 +270,41 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeServer prints the servers' /metrics histograms (ServerMetrics).
+func writeServer(b *strings.Builder, sm *ServerMetrics) {
+	fmt.Fprintf(b, "\n%-22s %5s %9s %9s %9s %9s %9s\n", "server /metrics (ms)", "n", "p50", "p95", "p99", "max", "mean")
+	row := func(name string, l Latency) {
+		fmt.Fprintf(b, "%-22s %5d %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, l.N, l.P50, l.P95, l.P99, l.Max, l.Mean)
+	}
+	for _, st := range []string{"admit", "decode", "resize", "encode", "write"} {
+		if l, ok := sm.Resize[st]; ok {
+			row("  image "+st, l)
+		}
+	}
+	for _, st := range slices.Sorted(maps.Keys(sm.Resize)) {
+		if !slices.Contains([]string{"admit", "decode", "resize", "encode", "write"}, st) {
+			row("  image "+st, sm.Resize[st])
+		}
+	}
+	if sm.Attempt != nil {
+		row("  image attempt", *sm.Attempt)
+	}
+	if sm.Resize != nil {
+		fmt.Fprintf(b, "  image stages' means add up to %.2f ms\n", sm.ResizeSumMeanMs)
+	}
+	for _, op := range slices.Sorted(maps.Keys(sm.Store)) {
+		row("  store "+op, sm.Store[op])
+	}
+	if sm.GCPauses != nil {
+		row("  GC pauses", *sm.GCPauses)
+		fmt.Fprintf(b, "  GC pauses total %.2f ms\n", sm.GCPauseTotalMs)
+	}
+	if sm.SchedLatency != nil {
+		row("  sched wait (coarse)", *sm.SchedLatency)
+		fmt.Fprintf(b, "  goroutine waits to run over ~1 ms: %d\n", sm.SchedOver1ms)
+	}
 }
 
 // perImage is " (12.3 ms per completed image)", or "" with none.

@@ -42,9 +42,11 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 			return r, nil
 		}
 	}
+	before := cl.scrapeAll(ctx, c.URLs)
 	w := startWatch(c.PIDs)
 	st := runPhase(ctx, cl, c, files, phase{name: "run", total: c.Total, duration: c.Duration}, prog)
 	r.Processes, r.ClientCPUSeconds = w.read(), w.clientCPU()
+	r.Server = serverMetrics(before, cl.scrapeAll(ctx, c.URLs))
 	wall := st.wall()
 	r.WallSeconds = wall.Seconds()
 	r.ImagesPerSec = rate(st.completed, wall)
@@ -62,6 +64,7 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 		}
 		r.Stages.Upload[name] = Summarize(ds)
 	}
+	r.Tail = st.tail()
 	if c.Rate > 0 {
 		lag := Summarize(st.lags)
 		r.StartLag = &lag

@@ -17,6 +17,7 @@ type stats struct {
 	lags                          []time.Duration            // open loop: start - scheduled
 	queue, work, finish           []time.Duration            // per done batch: 202 → first processing → last terminal → done
 	server                        map[string][]time.Duration // the 202s' Server-Timing metrics by name
+	splits                        []split                    // per done batch, for the tail
 	first, last                   time.Time
 	errs                          map[string]*ErrorCount
 	errTotal                      int
@@ -50,6 +51,12 @@ func (s *stats) add(o outcome) {
 		s.queue = append(s.queue, max(o.firstWork.Sub(accepted), 0))
 		s.work = append(s.work, o.lastTerm.Sub(o.firstWork))
 		s.finish = append(s.finish, o.end.Sub(o.lastTerm))
+		sp := split{start: o.start, upload: o.upload, queue: max(o.firstWork.Sub(accepted), 0), work: o.lastTerm.Sub(o.firstWork),
+			finish: o.end.Sub(o.lastTerm), completion: o.completion}
+		if !o.scheduled.IsZero() {
+			sp.lag = o.start.Sub(o.scheduled)
+		}
+		s.splits = append(s.splits, sp)
 	}
 	switch {
 	case o.done:
@@ -161,3 +168,74 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// split is one done batch's time by stage.
+type split struct {
+	start                                        time.Time
+	completion, lag, upload, queue, work, finish time.Duration
+}
+
+// Tail splits the slowest batches' time by stage: those whose completion
+// (to done; open loop: from the schedule) was at or over its p99, each
+// stage's mean over them, against the same over every done batch. The
+// stages add up to the completion.
+type Tail struct {
+	P99Ms   float64    `json:"p99_ms"`
+	N       int        `json:"n"`       // batches at or over the p99
+	Slowest StageSplit `json:"slowest"` // means over those
+	All     StageSplit `json:"all"`     // means over every done batch
+	// At is when each of those started, in seconds from the phase's
+	// first upload: slow batches bunched together point at the machine
+	// (a stall, another process), spread out at the batches themselves.
+	At []float64 `json:"at_s"`
+}
+
+// StageSplit is a mean batch's time by stage, in milliseconds.
+type StageSplit struct {
+	Completion float64 `json:"completion_ms"`
+	StartLag   float64 `json:"start_lag_ms"` // open loop: started after its schedule
+	Upload     float64 `json:"upload_ms"`    // upload start to 202
+	Queue      float64 `json:"queue_ms"`     // 202 to the first processing
+	Work       float64 `json:"work_ms"`      // to the last completed or failed
+	Finish     float64 `json:"finish_ms"`    // to done
+}
+
+// tail is nil with no done batch.
+func (s *stats) tail() *Tail {
+	if len(s.splits) == 0 {
+		return nil
+	}
+	cs := make([]time.Duration, len(s.splits))
+	for i, sp := range s.splits {
+		cs[i] = sp.completion
+	}
+	slices.Sort(cs)
+	p99 := Percentile(cs, 99)
+	var slow []split
+	at := []float64{}
+	for _, sp := range s.splits {
+		if sp.completion >= p99 {
+			slow = append(slow, sp)
+			at = append(at, math.Round(sp.start.Sub(s.first).Seconds()*1000)/1000)
+		}
+	}
+	slices.Sort(at)
+	return &Tail{P99Ms: ms(p99), N: len(slow), Slowest: meanSplit(slow), All: meanSplit(s.splits), At: at}
+}
+
+func meanSplit(sps []split) StageSplit {
+	var sum split
+	for _, sp := range sps {
+		sum.completion += sp.completion
+		sum.lag += sp.lag
+		sum.upload += sp.upload
+		sum.queue += sp.queue
+		sum.work += sp.work
+		sum.finish += sp.finish
+	}
+	n := time.Duration(len(sps))
+	return StageSplit{
+		Completion: ms(sum.completion / n), StartLag: ms(sum.lag / n), Upload: ms(sum.upload / n),
+		Queue: ms(sum.queue / n), Work: ms(sum.work / n), Finish: ms(sum.finish / n),
+	}
+}

@@ -83,6 +83,9 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	if err == nil {
 		err = in.checkDisk() // what was written since the last look
 	}
+	if err == nil {
+		in.syncNames()
+	}
 	var times uploadTimes
 	times.read = time.Since(start)
 	if err == nil {
@@ -499,8 +502,13 @@ func (in *incoming) file(p *multipart.Part) error {
 		return in.roomError(fmt.Errorf("commit upload file: %w", err))
 	}
 	// Durable in the background, while the next part arrives; the 202
-	// waits for it (record).
-	in.syncs.start(func() error { return s.blobs.Sync(in.ctx, key) })
+	// waits for it (record). A store that can sync the names apart gets
+	// one sync of the batch's names once every file is in (syncNames).
+	if ns, ok := s.blobs.(blob.NameSyncer); ok {
+		in.syncs.start(func() error { return ns.SyncData(in.ctx, key) })
+	} else {
+		in.syncs.start(func() error { return s.blobs.Sync(in.ctx, key) })
+	}
 	info, err := in.probe(key, written)
 	switch {
 	case errors.Is(err, resize.ErrTooManyPixels):
@@ -685,6 +693,19 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.over = true
 	}
 	return n, err
+}
+
+// syncNames makes the names of the batch's files durable in the
+// background, once, after the last of them is committed, when the store
+// syncs names apart from bytes (blob.NameSyncer: fsblob fsyncs the
+// batch's directory once rather than once per file); the 202 waits for
+// it with the files' syncs (record).
+func (in *incoming) syncNames() {
+	ns, ok := in.s.blobs.(blob.NameSyncer)
+	if !ok || len(in.images) == 0 {
+		return
+	}
+	in.syncs.start(func() error { return ns.SyncNames(in.ctx, blob.BatchPrefix(in.batchID)) })
 }
 
 // syncParallel bounds the fsyncs one upload runs at once.

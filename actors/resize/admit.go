@@ -33,6 +33,9 @@ func Admit(src Source, opts persistence.Options, maxPixels, ceiling int64) error
 	if ceiling <= 0 {
 		return nil
 	}
+	h := withHead(src) // the header walks read the head from memory (head.go)
+	defer h.release()
+	src = h
 	info, cfg, err := probeConfig(src, maxPixels)
 	if err != nil {
 		return err

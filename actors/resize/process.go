@@ -53,6 +53,9 @@ type Limits struct {
 	// Budget, shared by every attempt given it, bounds the decodes under
 	// way at once and the bytes they hold (budget.go); nil bounds nothing.
 	Budget *Budget
+	// Stages, when set, hears where each successful Process spent its
+	// time (stages.go); Rebuild does not tell it.
+	Stages StageWatcher
 
 	hooks *hooks // tests only; nil in production
 }
@@ -154,6 +157,7 @@ func Rebuild(src Source, out Output, opts persistence.Options, name string, lim 
 }
 
 func process(src Source, out Output, opts persistence.Options, only string, lim Limits) (Result, error) {
+	began := time.Now()
 	type outcome struct {
 		res Result
 		err error
@@ -191,9 +195,13 @@ func process(src Source, out Output, opts persistence.Options, only string, lim 
 	work := func(a *attempt) (Result, error) {
 		defer sh.release()
 		defer closeSource(src)
-		res, err := run(src, info, out, vs, only, lim, a, fallback)
+		st := stageTimes{admit: time.Since(began)}
+		res, err := run(src, info, out, vs, only, lim, a, fallback, &st)
 		if err == nil && (len(opts.Variants) == 0 || only != "") {
 			res.Variants = nil
+		}
+		if err == nil && only == "" && lim.Stages != nil {
+			st.tell(lim.Stages)
 		}
 		return res, err
 	}
@@ -286,13 +294,14 @@ func (a *attempt) alive() bool { return a == nil || a.state.Load() != abandoned 
 // run is one attempt on f, which probe judged to be info, making the
 // outputs vs (defaults filled in) from one decode; with only, just the
 // output of that name.
-func run(f Source, info Info, dst Output, vs []persistence.Variant, only string, lim Limits, a *attempt, fallback bool) (res Result, err error) {
+func run(f Source, info Info, dst Output, vs []persistence.Variant, only string, lim Limits, a *attempt, fallback bool, st *stageTimes) (res Result, err error) {
 	// A decoder panic on hostile bytes fails this image, never the node.
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = Result{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
+	t := time.Now()
 	// Read before the decode drops the source's pages from the cache.
 	colour := colourTransform(f, info) // nil: the pixels are sRGB, or taken as such
 	dec, err := decodeSourceFallback(f, info, vs, fallback)
@@ -310,6 +319,7 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		// freed and reused (README, Performance).
 		d.DropCache()
 	}
+	st.decode = time.Since(t)
 	lim.hooks.onDecoded()
 	if !a.alive() {
 		return Result{}, errAbandoned
@@ -351,6 +361,7 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 	}()
 	outs := make([]persistence.Output, len(vs))
 	for i, v := range vs {
+		t = time.Now()
 		img, scale := rungs.pick(plans[i])
 		out := resample(img, plans[i], scale)
 		if i == len(vs)-1 {
@@ -365,12 +376,16 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 			colour.Apply(out)
 		}
 		enc := encodable(out, v.Format, gray)
+		t = st.lap(&st.resize, t)
 		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {
 			return encode(w, enc, v)
 		})
 		if err != nil {
 			return Result{}, err
 		}
+		t = st.lap(&st.encode, t)
+		st.encode -= w.io
+		st.write += w.io
 		written = append(written, w)
 		outs[i] = persistence.Output{Name: v.Name, Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: w.n, Sum: w.sum}
 	}
@@ -378,11 +393,13 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 	if !a.commit() {
 		return Result{}, errAbandoned
 	}
+	t = time.Now()
 	for _, w := range written {
 		if err := w.commit(); err != nil {
 			return Result{}, err
 		}
 	}
+	st.lap(&st.write, t)
 	o := outs[0]
 	return Result{Width: o.Width, Height: o.Height, Bytes: o.Bytes, Sum: o.Sum, Variants: outs}, nil
 }

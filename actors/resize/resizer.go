@@ -128,7 +128,8 @@ func (r *resizer) process(w Work) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("open source: %w", err)
 	}
-	return Process(src, func(v persistence.Variant) (blob.Writer, error) {
+	// The header walks read the head from memory (head.go).
+	return Process(withHead(src), func(v persistence.Variant) (blob.Writer, error) {
 		key := ResultKey(w.Job.BatchID, w.Job.ImageID, w.Opts, v)
 		return r.blobs.Create(ctx, key, blob.CreateOptions{UseReserve: true})
 	}, w.Opts, r.lim)

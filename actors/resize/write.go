@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
@@ -93,7 +94,9 @@ func encode(w io.Writer, img image.Image, o persistence.Variant) error {
 // Encoder errors that are not write errors are the image's fault:
 // permanent.
 func writeOutput(out func() (blob.Writer, error), write func(io.Writer) error) (p *pending, err error) {
+	t := time.Now()
 	w, err := out()
+	created := time.Since(t)
 	if err != nil {
 		return nil, fmt.Errorf("create result: %w", err)
 	}
@@ -115,7 +118,7 @@ func writeOutput(out func() (blob.Writer, error), write func(io.Writer) error) (
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("write result: %w", err)
 	}
-	return &pending{w: w, n: cw.n, sum: cw.sum}, nil
+	return &pending{w: w, n: cw.n, sum: cw.sum, io: created + cw.took}, nil
 }
 
 // pending is a written output not yet committed; its Writer ends with
@@ -124,6 +127,7 @@ type pending struct {
 	w    blob.Writer
 	n    int64
 	sum  uint32
+	io   time.Duration // in the store: creating the object and writing to it (stageTimes.write)
 	done bool
 }
 
@@ -146,14 +150,17 @@ func (p *pending) abort() {
 // countWriter counts and checksums what reaches the object and keeps the
 // first write error, which tells I/O failures from encoder failures.
 type countWriter struct {
-	w   io.Writer
-	n   int64
-	sum uint32
-	err error
+	w    io.Writer
+	n    int64
+	sum  uint32
+	err  error
+	took time.Duration // in w.Write
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	t := time.Now()
 	n, err := c.w.Write(p)
+	c.took += time.Since(t)
 	c.n += int64(n)
 	c.sum = crc32.Update(c.sum, castagnoli, p[:n])
 	if err != nil && c.err == nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backlot/backlot/bench"
 )
 
 // TestBenchCommand runs `backlot bench` against a real in-process node and
@@ -37,6 +39,11 @@ func TestBenchCommand(t *testing.T) {
 			N   int     `json:"n"`
 			P95 float64 `json:"p95_ms"`
 		} `json:"completion_latency"`
+		Stages struct {
+			Work bench.Latency `json:"work"`
+		} `json:"stages"`
+		Tail   *bench.Tail          `json:"tail"`
+		Server *bench.ServerMetrics `json:"server"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatalf("%v in %s", err, raw)
@@ -47,7 +54,43 @@ func TestBenchCommand(t *testing.T) {
 	if r.ImagesPerSec <= 0 || r.Batches.Done != 4 || r.Completion.N != 4 || r.Completion.P95 <= 0 {
 		t.Errorf("report: %s", raw)
 	}
-	if out := stdout.String(); !strings.Contains(out, "images/s") || !strings.Contains(out, "errors: none") {
+	if out := stdout.String(); !strings.Contains(out, "images/s") || !strings.Contains(out, "errors: none") ||
+		!strings.Contains(out, "image decode") || !strings.Contains(out, "tail (ms, means)") {
 		t.Errorf("text report:\n%s", out)
+	}
+
+	// The server's per-image stages, scraped from its /metrics: one of
+	// each per completed image, and consistent with the client's view.
+	sm := r.Server
+	if sm == nil || sm.Attempt == nil || sm.GCPauses == nil || sm.SchedLatency == nil {
+		t.Fatalf("no server metrics in the report: %s", raw)
+	}
+	var decodeToEncode float64
+	for _, stage := range []string{"admit", "decode", "resize", "encode", "write"} {
+		l, ok := sm.Resize[stage]
+		if !ok || l.N != 8 || l.Mean <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
+			t.Errorf("stage %s: %+v (8 images) in %s", stage, l, raw)
+		}
+		if stage == "decode" || stage == "resize" || stage == "encode" {
+			decodeToEncode += l.Mean
+		}
+	}
+	if sm.Attempt.N != 8 {
+		t.Errorf("attempts: %+v", sm.Attempt)
+	}
+	// The stages follow one another inside the attempt (which also opens
+	// the source); an image's decode to encode lies inside its batch's
+	// work as the client saw it (first processing to last completed).
+	if sm.ResizeSumMeanMs > sm.Attempt.Mean+0.002 {
+		t.Errorf("stages add up to %.3f ms, the attempts' mean is %.3f ms", sm.ResizeSumMeanMs, sm.Attempt.Mean)
+	}
+	if decodeToEncode > r.Stages.Work.Mean {
+		t.Errorf("decode+resize+encode %.3f ms per image, over the batches' work %.3f ms", decodeToEncode, r.Stages.Work.Mean)
+	}
+	if s := sm.Store["append"]; s.N == 0 {
+		t.Errorf("no store appends in %+v", sm.Store)
+	}
+	if tl := r.Tail; tl == nil || tl.N < 1 || tl.Slowest.Completion < tl.All.Completion || tl.All.Work <= 0 {
+		t.Errorf("tail: %+v", r.Tail)
 	}
 }

@@ -194,7 +194,7 @@ func (m *Main) Open(ctx context.Context) error {
 	// One budget for the resizers and the HTTP layer's rebuilds: at most
 	// --workers decodes at once, holding at most --max-decode-memory.
 	limits := resize.Limits{MaxPixels: c.MaxPixels, Timeout: c.ResizeTimeout, Nice: c.ResizeNice,
-		Budget: resize.NewBudget(c.MaxDecodeMemory, c.Workers)}
+		Budget: resize.NewBudget(c.MaxDecodeMemory, c.Workers), Stages: met}
 	m.sys, err = actors.Start(ctx, actors.Config{
 		Store: m.store, Blobs: m.blobs, Observer: met, Workers: c.Workers, ClaimAhead: claimAhead(c.ClaimAhead), MaxAttempts: c.Attempts,
 		Limits:       limits,

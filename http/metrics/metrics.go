@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,6 +27,7 @@ type Metrics struct {
 	uploadedImages prometheus.Counter
 	attempts       *prometheus.CounterVec
 	resizeSeconds  *prometheus.HistogramVec
+	stageSeconds   *prometheus.HistogramVec
 	images         *prometheus.CounterVec
 	batchesDone    prometheus.Counter
 	inFlight       prometheus.Gauge
@@ -54,6 +56,10 @@ func New() *Metrics {
 			Name: "backlot_resize_duration_seconds", Help: "Time one resize attempt took, by outcome.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"outcome"}),
+		stageSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "backlot_resize_stage_seconds", Help: "Time one successful resize attempt spent in each stage: admit (probe, footprint, decode budget wait), decode, resize, encode, write (create, write and commit the outputs).",
+			Buckets: StageBuckets,
+		}, []string{"stage"}),
 		images: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backlot_images_total", Help: "Images that reached a terminal state, by state.",
 		}, []string{"state"}),
@@ -84,12 +90,24 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 	}
 	m.Registry.MustRegister(
-		m.uploads, m.uploadedImages, m.attempts, m.resizeSeconds, m.images, m.batchesDone,
+		m.uploads, m.uploadedImages, m.attempts, m.resizeSeconds, m.stageSeconds, m.images, m.batchesDone,
 		m.inFlight, m.resizes, m.eventsSent, m.subscribersCut, m.storeSeconds, m.requests, m.rebuilds,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(runtimeHistograms)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
 }
+
+// StageBuckets are backlot_resize_stage_seconds' bucket bounds: 10 µs to
+// about 13 s, each 1.25 times the last, so that a quantile read from two
+// scrapes' difference (backlot bench does) is within a few per cent.
+var StageBuckets = prometheus.ExponentialBuckets(10e-6, 1.25, 64)
+
+// runtimeHistograms are the Go runtime's histograms /metrics adds to the
+// default Go collector's: how long runnable goroutines waited for a
+// thread (go_sched_latencies_seconds) and the stop-the-world pauses for
+// the collector (go_sched_pauses_total_gc_seconds), for the tail
+// latency's causes.
+var runtimeHistograms = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`)}
 
 // Gauges registers the values read at scrape time: the queue depth and
 // the open event streams.
@@ -179,6 +197,11 @@ func (m *Metrics) ResizeEnded() { m.inFlight.Dec(); m.resizes.Inc() }
 func (m *Metrics) AttemptDone(outcome persistence.EventType, took time.Duration) {
 	m.attempts.WithLabelValues(string(outcome)).Inc()
 	m.resizeSeconds.WithLabelValues(string(outcome)).Observe(took.Seconds())
+}
+
+// ResizeStage implements resize.StageWatcher.
+func (m *Metrics) ResizeStage(stage string, took time.Duration) {
+	m.stageSeconds.WithLabelValues(stage).Observe(took.Seconds())
 }
 
 // ImageFinished implements actors.Observer.

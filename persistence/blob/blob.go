@@ -214,6 +214,22 @@ type WholeCommits interface {
 	CommitsWhole() bool
 }
 
+// NameSyncer is an optional interface of a Store whose Sync makes two
+// things durable that it can make apart: an object's bytes (SyncData)
+// and the names under a prefix (SyncNames; fsblob: the directory's
+// entries, and the directory's own entry in its parents). Sync(key) is
+// SyncData(key) and SyncNames of the key's directory; an upload of
+// several objects under one prefix makes each one's bytes durable and
+// then, once they are all committed, their names at once, saving a
+// directory fsync (and the disk's cache flush) per object. Once
+// SyncData of every object and a SyncNames of their prefix begun after
+// their commits have returned nil, they are as durable as after Sync.
+type NameSyncer interface {
+	SyncData(ctx context.Context, key string) error
+	// SyncNames: prefix ends in '/' (ValidDeletePrefix's rule).
+	SyncNames(ctx context.Context, prefix string) error
+}
+
 // CacheDropper is an optional interface of an Object whose store keeps
 // its bytes in a cache of this machine's memory (fsblob: the page
 // cache). DropCache advises that the bytes will not be read again, so

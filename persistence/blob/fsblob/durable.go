@@ -77,7 +77,7 @@ func (s *Store) removed(dir string) {
 
 // syncDir fsyncs a directory, which makes the names in it durable.
 func syncDir(dir string) error {
-	f, err := os.Open(dir)
+	f, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}

@@ -104,7 +104,7 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if err := check(ctx, "open", key, blob.ValidKey); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.path(key))
+	f, err := openFile(s.path(key), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, wrap("open", key, err)
 	}
@@ -141,11 +141,19 @@ func info(key string, fi fs.FileInfo) blob.Info {
 // Sync fsyncs the object's file and its directory, and the parents of
 // directories not yet known durable (durable.go).
 func (s *Store) Sync(ctx context.Context, key string) error {
+	if err := s.SyncData(ctx, key); err != nil {
+		return err
+	}
+	return s.syncDirs(filepath.Dir(s.path(key)))
+}
+
+// SyncData fsyncs the object's file (blob.NameSyncer): its bytes, not
+// its name.
+func (s *Store) SyncData(ctx context.Context, key string) error {
 	if err := check(ctx, "sync", key, blob.ValidKey); err != nil {
 		return err
 	}
-	p := s.path(key)
-	f, err := os.Open(p)
+	f, err := openFile(s.path(key), os.O_RDONLY, 0)
 	if err != nil {
 		return wrap("sync", key, err)
 	}
@@ -156,7 +164,21 @@ func (s *Store) Sync(ctx context.Context, key string) error {
 	if err != nil {
 		return wrap("sync", key, err)
 	}
-	return s.syncDirs(filepath.Dir(p))
+	return nil
+}
+
+// SyncNames fsyncs prefix's directory, and the parents of directories
+// not yet known durable (blob.NameSyncer): every name committed in it
+// before the call survives a power cut once it returns nil.
+func (s *Store) SyncNames(ctx context.Context, prefix string) error {
+	if err := check(ctx, "sync", prefix, blob.ValidDeletePrefix); err != nil {
+		return err
+	}
+	dir := s.path(strings.TrimSuffix(prefix, "/"))
+	if err := s.syncDirs(dir); err != nil {
+		return wrap("sync", prefix, err)
+	}
+	return nil
 }
 
 // Delete removes the object's file; the directory stays (SweepTemp

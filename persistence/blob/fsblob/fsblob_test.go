@@ -423,3 +423,49 @@ func TestDurableMarksBounded(t *testing.T) {
 		t.Fatalf("%d files, want %d", len(f), maxMarks+10)
 	}
 }
+
+// TestSyncDataAndNames: SyncData syncs a file without its directory,
+// SyncNames the directory of a prefix (marking it and its parents
+// durable); both refuse what is not theirs.
+func TestSyncDataAndNames(t *testing.T) {
+	root := t.TempDir()
+	s := newStore(t, root, Options{})
+	ctx := t.Context()
+	var _ blob.NameSyncer = s
+	for _, id := range []string{"1", "2"} {
+		if _, err := blob.Put(ctx, s, blob.SourceKey("d", id), strings.NewReader("x"), blob.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marked := func(rel string) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.durable[filepath.Join(root, rel)]
+		return ok
+	}
+	for _, id := range []string{"1", "2"} {
+		if err := s.SyncData(ctx, blob.SourceKey("d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if marked("batches/d") || marked("batches") {
+		t.Fatalf("SyncData marked directories: %v", s.durable)
+	}
+	if err := s.SyncNames(ctx, blob.BatchPrefix("d")); err != nil {
+		t.Fatal(err)
+	}
+	if !marked("batches/d") || !marked("batches") {
+		t.Fatalf("SyncNames did not mark batches/d and batches: %v", s.durable)
+	}
+	if err := s.SyncData(ctx, blob.SourceKey("d", "missing")); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("SyncData of a missing key: %v", err)
+	}
+	if err := s.SyncNames(ctx, blob.BatchPrefix("nothing-here")); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("SyncNames of a missing directory: %v", err)
+	}
+	for _, bad := range []string{"", "batches/d", "../x/"} {
+		if err := s.SyncNames(ctx, bad); !errors.Is(err, blob.ErrInvalidKey) {
+			t.Errorf("SyncNames(%q): %v", bad, err)
+		}
+	}
+}

@@ -46,22 +46,26 @@ func (s *Store) Create(ctx context.Context, key string, opts blob.CreateOptions)
 	return &writer{s: s, ctx: ctx, key: key, path: path, f: f, opts: opts}, nil
 }
 
-// createTemp makes path's directory and a fresh temp file in it. A
-// directory removed between the two (SweepTemp removes empty ones) is
-// made again.
+// createTemp makes a fresh temp file in path's directory, and the
+// directory first when it is missing (at the first try, or removed
+// meanwhile: SweepTemp removes empty ones). The directory is usually
+// there (a batch's second file, every result): it is made only when the
+// file cannot be, which spares MkdirAll's stat.
 func (s *Store) createTemp(path string) (*os.File, error) {
 	dir, base := filepath.Split(path)
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
 		name := filepath.Join(dir, "."+base+tmpMark+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := openFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			return f, nil
 		}
 		if attempt == 3 || !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 			return nil, err
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
