@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,4 +195,43 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkVariantsWebP is bench/variants.sh's Backlot half as a Go
+// benchmark: the four variants of a 1920x1080 JPEG as WebP q85, method 4
+// (sharp-variants.js's settings), one attempt after another; it reports
+// process CPU time per image, the figure make compare-variants compares
+// with sharp's:
+//
+//	nice -n 19 go test -run '^$' -bench VariantsWebP -benchtime 40x -count 3 ./actors/resize/
+func BenchmarkVariantsWebP(b *testing.B) {
+	if err := CanEncode(persistence.FormatWebP); err != nil {
+		b.Skip(err)
+	}
+	opts := persistence.Options{Variants: slices.Clone(fourVariants.Variants)}
+	for i := range opts.Variants {
+		opts.Variants[i].Format = persistence.FormatWebP
+	}
+	dir := b.TempDir()
+	path := writeFile(b, dir, "src.jpg", benchJPEG1080())
+	blobs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := func(v persistence.Variant) (blob.Writer, error) {
+		return blobs.Create(context.Background(), "out-"+v.Name+"."+v.Format.Ext(), blob.CreateOptions{UseReserve: true})
+	}
+	var cpu time.Duration
+	for b.Loop() {
+		f, err := openFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := cpuTime()
+		if _, err := Process(f, out, opts, benchLimits); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - start
+	}
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }

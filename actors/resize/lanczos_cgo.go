@@ -39,6 +39,8 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 			for (int i = 0; i < w; i++)
 				acc[i] += wt * r[i];
 		}
+		for (int i = 0; i < w; i++) // rounded to 8 bits between the passes (lanczos.go)
+			acc[i] = bl_clamp(acc[i]);
 	}
 	for (int o = 0; o < ny; o++) {
 		const float *row = tmp + (long)o * w;

@@ -352,27 +352,37 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 	outs := make([]persistence.Output, len(vs))
 	for i, v := range vs {
 		img, scale := rungs.pick(plans[i])
-		out := resample(img, plans[i], scale)
+		var enc image.Image
+		var planes []byte // enc's pixels when they are pooled
+		if m, ok := img.(*image.YCbCr); ok && colour == nil && plans[i].orient == 1 && planarEncoder(v.Format) {
+			// Straight from planes to planes: see resampleYCbCr.
+			enc, planes = resampleYCbCr(m, plans[i], scale)
+		} else {
+			out := resample(img, plans[i], scale)
+			if colour != nil && !gray {
+				colour.Apply(out)
+			}
+			enc = encodable(out, v.Format, gray)
+		}
 		if i == len(vs)-1 {
 			// Before the last encode: the decoded pixels are done with.
 			rungs.release()
 			dec.release()
 		}
 		if !a.alive() {
+			putBytes(planes)
 			return Result{}, errAbandoned
 		}
-		if colour != nil && !gray {
-			colour.Apply(out)
-		}
-		enc := encodable(out, v.Format, gray)
 		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {
 			return encode(w, enc, v)
 		})
+		putBytes(planes)
 		if err != nil {
 			return Result{}, err
 		}
 		written = append(written, w)
-		outs[i] = persistence.Output{Name: v.Name, Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: w.n, Sum: w.sum}
+		size := enc.Bounds().Size()
+		outs[i] = persistence.Output{Name: v.Name, Width: size.X, Height: size.Y, Bytes: w.n, Sum: w.sum}
 	}
 	lim.hooks.onWritten()
 	if !a.commit() {
