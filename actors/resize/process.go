@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -332,57 +333,61 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 	// its bytes do not change; a rebuilt variant climbs as it did.
 	rungs := newLadder(dec, len(vs) > 1)
 	defer rungs.release()
-	if only != "" { // the decode above served them all; make just this one
-		for i, v := range vs {
-			if v.Name == only {
-				vs, plans = vs[i:i+1], plans[i:i+1]
-				break
-			}
+	_, gray := dec.img.(*image.Gray)
+	pl := newOutPlanes(dec.img, colour, vs, plans)
+	defer pl.release()
+	// Larger outputs first, so that one half another's size is halved
+	// from its planes (outPlanes); with only, just that one.
+	order := make([]int, 0, len(vs))
+	for i, v := range vs {
+		if only == "" || v.Name == only {
+			order = append(order, i)
 		}
 	}
-	_, gray := dec.img.(*image.Gray)
+	slices.SortStableFunc(order, func(i, j int) int { return plans[j].w*plans[j].h - plans[i].w*plans[i].h })
 	// Every output is written before any is committed, so that the
 	// variants of an image are one unit: all committed, or all aborted.
-	written := make([]*pending, 0, len(vs))
+	written := make([]*pending, 0, len(order))
 	defer func() {
 		for _, w := range written {
 			w.abort() // no-op once committed
 		}
 	}()
 	outs := make([]persistence.Output, len(vs))
-	for i, v := range vs {
-		img, scale := rungs.pick(plans[i])
+	for n, i := range order {
+		v := vs[i]
 		var enc image.Image
-		var planes []byte // enc's pixels when they are pooled
-		if m, ok := img.(*image.YCbCr); ok && colour == nil && plans[i].orient == 1 && planarEncoder(v.Format) {
-			// Straight from planes to planes: see resampleYCbCr.
-			enc, planes = resampleYCbCr(m, plans[i], scale)
+		if pl.direct(i) {
+			enc = pl.get(i, rungs)
 		} else {
+			img, scale := rungs.pick(plans[i])
 			out := resample(img, plans[i], scale)
 			if colour != nil && !gray {
 				colour.Apply(out)
 			}
 			enc = encodable(out, v.Format, gray)
 		}
-		if i == len(vs)-1 {
+		if n == len(order)-1 {
 			// Before the last encode: the decoded pixels are done with.
 			rungs.release()
 			dec.release()
 		}
 		if !a.alive() {
-			putBytes(planes)
 			return Result{}, errAbandoned
 		}
 		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {
 			return encode(w, enc, v)
 		})
-		putBytes(planes)
+		pl.done(i, order[n+1:])
 		if err != nil {
 			return Result{}, err
 		}
 		written = append(written, w)
 		size := enc.Bounds().Size()
 		outs[i] = persistence.Output{Name: v.Name, Width: size.X, Height: size.Y, Bytes: w.n, Sum: w.sum}
+	}
+	if only != "" {
+		outs = outs[order[0] : order[0]+1]
 	}
 	lim.hooks.onWritten()
 	if !a.commit() {
