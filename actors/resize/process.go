@@ -344,6 +344,9 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 			order = append(order, i)
 		}
 	}
+	if len(order) == 0 { // Rebuild checked the name; a guard, not a case
+		return Result{}, permanent(fmt.Errorf("no output named %q", only))
+	}
 	slices.SortStableFunc(order, func(i, j int) int { return plans[j].w*plans[j].h - plans[i].w*plans[i].h })
 	// Every output is written before any is committed, so that the
 	// variants of an image are one unit: all committed, or all aborted.
