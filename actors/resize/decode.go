@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"sync"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
 	"github.com/backlot/backlot/persistence"
@@ -149,7 +150,7 @@ func decodeScaled(data []byte, info Info, orient int, vs []persistence.Variant) 
 		hs, vs := ycbcrShifts(h.Ratio)
 		cx, cy = 1<<hs, 1<<vs
 	}
-	f = dctScaleAll(turbojpeg.Factors(), h.Width, h.Height, cx, cy, orient, vs)
+	f = dctScaleAll(loadFactors(), h.Width, h.Height, cx, cy, orient, vs)
 	buf = getBytes(h.Size(f))
 	img, err = turbojpeg.Decode(data, f, buf)
 	if err != nil {
@@ -170,7 +171,7 @@ func decodeScaled(data []byte, info Info, orient int, vs []persistence.Variant) 
 // a CMYK copy (24 bytes a pixel in all).
 func decodePixels(data []byte, h turbojpeg.Header, orient int, outs []persistence.Variant) (image.Image, turbojpeg.Factor, []byte, error) {
 	hs, vs := ycbcrShifts(h.Ratio)
-	f := dctScaleAll(turbojpeg.Factors(), h.Width, h.Height, 1<<hs, 1<<vs, orient, outs)
+	f := dctScaleAll(loadFactors(), h.Width, h.Height, 1<<hs, 1<<vs, orient, outs)
 	px := getBytes(h.PixelSize(f))
 	defer putBytes(px)
 	m, err := turbojpeg.DecodePixels(data, f, px)
@@ -252,6 +253,30 @@ func dctScale(fs []turbojpeg.Factor, w, h, cx, cy, orient int, opts persistence.
 		}
 	}
 	return best
+}
+
+// loadFactors are the DCT scales a JPEG is decoded at: those of
+// libjpeg-turbo's factors (turbojpeg.Factors) libvips' jpegload has, 1/1,
+// 1/2, 1/4 and 1/8, so that sharp (which shrinks on load by 2, 4 or 8)
+// and Backlot decode the same pixels for the same box. Those are also
+// the scales libjpeg-turbo has SIMD code for (its 7/8, 3/4, 5/8 and 3/8
+// IDCTs are plain C): a 1920x1080 JPEG for a 1600x900 output decodes in
+// less CPU at 1/1 than at 7/8, Lanczos from 1920 columns included
+// (BenchmarkVariants), and its WebP is closer to sharp's (SSIM 0.965
+// against 0.940: bench/variants.sh).
+var loadFactors = sync.OnceValue(func() []turbojpeg.Factor { return jpegloadFactors(turbojpeg.Factors()) })
+
+// jpegloadFactors is fs without the factors libvips' jpegload lacks.
+func jpegloadFactors(fs []turbojpeg.Factor) []turbojpeg.Factor {
+	var out []turbojpeg.Factor
+	for _, f := range fs {
+		switch f {
+		case turbojpeg.Factor{Num: 1, Denom: 1}, turbojpeg.Factor{Num: 1, Denom: 2},
+			turbojpeg.Factor{Num: 1, Denom: 4}, turbojpeg.Factor{Num: 1, Denom: 8}:
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // dctScaleAll is the least reduction dctScale picks for any of the

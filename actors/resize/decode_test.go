@@ -109,6 +109,36 @@ func TestDCTScale(t *testing.T) {
 	}
 }
 
+// TestLoadFactors: a JPEG decodes at libvips' jpegload factors only, so
+// at 1/1 where libjpeg-turbo alone would take 7/8 (a 1600x900 output
+// from 1920x1080, issue 20's large variant), at 1/2 rather than 3/8.
+func TestLoadFactors(t *testing.T) {
+	fs := jpegloadFactors(turboFactors)
+	if want := []turbojpeg.Factor{frac(1, 1), frac(1, 2), frac(1, 4), frac(1, 8)}; !slices.Equal(fs, want) {
+		t.Fatalf("jpegloadFactors = %v, want %v", fs, want)
+	}
+	contain := func(w, h int) persistence.Options {
+		return options(w, h, persistence.FitContain, persistence.FormatWebP)
+	}
+	for _, c := range []struct {
+		w, h int
+		opts persistence.Options
+		want turbojpeg.Factor
+	}{
+		{1920, 1080, contain(1600, 1600), frac(1, 1)}, // all: 7/8
+		{1920, 1080, contain(800, 800), frac(1, 2)},
+		{1600, 1200, options(400, 400, persistence.FitCover, persistence.FormatJPEG), frac(1, 2)}, // all: 3/8
+		{1920, 1080, options(100, 100, persistence.FitCover, persistence.FormatJPEG), frac(1, 8)},
+	} {
+		if got := dctScale(fs, c.w, c.h, 2, 2, 1, c.opts); got != c.want {
+			t.Errorf("%dx%d %+v: %v, want %v", c.w, c.h, c.opts, got, c.want)
+		}
+	}
+	if turbojpeg.Available && !slices.Equal(loadFactors(), fs) {
+		t.Errorf("loadFactors() = %v, want %v", loadFactors(), fs)
+	}
+}
+
 // TestDecodeSourceScales: in a libjpeg-turbo build the JPEG decode really
 // is the reduced one (no silent fallback to a full decode), and planes
 // and file bytes go back to the pool; in a pure-Go build it is the full

@@ -20,8 +20,8 @@
 // Two JPEG decoders; Decoder names this build's. Built with cgo (the
 // default where a C compiler is found; needs libturbojpeg0-dev), JPEGs go
 // through libjpeg-turbo (package turbojpeg) straight to Y, Cb, Cr planes,
-// scaled in the DCT domain: dctScale picks the smallest of the library's
-// factors (n/8, down to 1/8) that leaves the cover crop, or the whole
+// scaled in the DCT domain: dctScale picks the smallest of libvips'
+// jpegload factors (1/2, 1/4, 1/8: loadFactors) that leaves the cover crop, or the whole
 // image, at least the target's size on each side (and chroma at least half
 // of it; for 4:1:1 all of it): sharp's default shrink-on-load, so both
 // stacks decode the same pixels (see dctScale for the quality it costs).

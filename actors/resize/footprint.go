@@ -383,7 +383,7 @@ func jpegCost(f Source, info Info, size int64, orient int, vs []persistence.Vari
 	hd, hs, vsh := fr.turboHeader(info)
 	switch {
 	case hd.Pixels: // decodePixels: pixels at the DCT scale, then 4:4:4 planes
-		s := dctScaleAll(turbojpeg.Factors(), info.Width, info.Height, 1<<hs, 1<<vsh, orient, vs)
+		s := dctScaleAll(loadFactors(), info.Width, info.Height, 1<<hs, 1<<vsh, orient, vs)
 		sw, sh := int64(s.Scale(info.Width)), int64(s.Scale(info.Height))
 		dec += pow2(int64(hd.PixelSize(s))) + pow2(3*sw*sh)
 		if !fallback {
@@ -394,7 +394,7 @@ func jpegCost(f Source, info Info, size int64, orient int, vs []persistence.Vari
 	case !hd.Planar:
 		fallback = true // image/jpeg decodes it
 	default:
-		fs := turbojpeg.Factors()
+		fs := loadFactors()
 		s := dctScaleAll(fs, info.Width, info.Height, 1<<hs, 1<<vsh, orient, vs)
 		dec += pow2(int64(hd.Size(s)))
 		n := 3

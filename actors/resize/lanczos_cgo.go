@@ -7,8 +7,8 @@ package resize
 #include <stdint.h>
 
 static inline uint8_t bl_clamp(float v) {
-	if (v <= 0) return 0;
-	if (v >= 255) return 255;
+	v = v < 0 ? 0 : v;
+	v = v > 255 ? 255 : v;
 	return (uint8_t)(v + 0.5f);
 }
 
@@ -16,6 +16,7 @@ static inline uint8_t bl_clamp(float v) {
 // over the w columns from c0 of each input row an output row reads, into
 // tmp (ny rows of w), then the horizontal pass into dst (ny rows of nx).
 // Indices were checked in Go against the lengths of every array.
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
                       const int64_t *yfirst, const int64_t *yoff, const float *yw, int ny,
                       const int64_t *xfirst, const int64_t *xoff, const float *xw, int nx,
@@ -39,6 +40,8 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 			for (int i = 0; i < w; i++)
 				acc[i] += wt * r[i];
 		}
+		for (int i = 0; i < w; i++) // rounded to 8 bits between the passes (lanczos.go)
+			acc[i] = bl_clamp(acc[i]);
 	}
 	for (int o = 0; o < ny; o++) {
 		const float *row = tmp + (long)o * w;

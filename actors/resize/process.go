@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -342,29 +343,45 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 	// its bytes do not change; a rebuilt variant climbs as it did.
 	rungs := newLadder(dec, len(vs) > 1)
 	defer rungs.release()
-	if only != "" { // the decode above served them all; make just this one
-		for i, v := range vs {
-			if v.Name == only {
-				vs, plans = vs[i:i+1], plans[i:i+1]
-				break
-			}
+	_, gray := dec.img.(*image.Gray)
+	pl := newOutPlanes(dec.img, colour, vs, plans)
+	defer pl.release()
+	// Larger outputs first, so that one half another's size is halved
+	// from its planes (outPlanes); with only, just that one.
+	order := make([]int, 0, len(vs))
+	for i, v := range vs {
+		if only == "" || v.Name == only {
+			order = append(order, i)
 		}
 	}
-	_, gray := dec.img.(*image.Gray)
+	if len(order) == 0 { // Rebuild checked the name; a guard, not a case
+		return Result{}, permanent(fmt.Errorf("no output named %q", only))
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return plans[j].w*plans[j].h - plans[i].w*plans[i].h })
 	// Every output is written before any is committed, so that the
 	// variants of an image are one unit: all committed, or all aborted.
-	written := make([]*pending, 0, len(vs))
+	written := make([]*pending, 0, len(order))
 	defer func() {
 		for _, w := range written {
 			w.abort() // no-op once committed
 		}
 	}()
 	outs := make([]persistence.Output, len(vs))
-	for i, v := range vs {
+	for n, i := range order {
+		v := vs[i]
 		t = time.Now()
-		img, scale := rungs.pick(plans[i])
-		out := resample(img, plans[i], scale)
-		if i == len(vs)-1 {
+		var enc image.Image
+		if pl.direct(i) {
+			enc = pl.get(i, rungs)
+		} else {
+			img, scale := rungs.pick(plans[i])
+			out := resample(img, plans[i], scale)
+			if colour != nil && !gray {
+				colour.Apply(out)
+			}
+			enc = encodable(out, v.Format, gray)
+		}
+		if n == len(order)-1 {
 			// Before the last encode: the decoded pixels are done with.
 			rungs.release()
 			dec.release()
@@ -372,14 +389,11 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		if !a.alive() {
 			return Result{}, errAbandoned
 		}
-		if colour != nil && !gray {
-			colour.Apply(out)
-		}
-		enc := encodable(out, v.Format, gray)
 		t = st.lap(&st.resize, t)
 		w, err := writeOutput(func() (blob.Writer, error) { return dst(v) }, func(w io.Writer) error {
 			return encode(w, enc, v)
 		})
+		pl.done(i, order[n+1:])
 		if err != nil {
 			return Result{}, err
 		}
@@ -387,7 +401,11 @@ func run(f Source, info Info, dst Output, vs []persistence.Variant, only string,
 		st.encode -= w.io
 		st.write += w.io
 		written = append(written, w)
-		outs[i] = persistence.Output{Name: v.Name, Width: out.Rect.Dx(), Height: out.Rect.Dy(), Bytes: w.n, Sum: w.sum}
+		size := enc.Bounds().Size()
+		outs[i] = persistence.Output{Name: v.Name, Width: size.X, Height: size.Y, Bytes: w.n, Sum: w.sum}
+	}
+	if only != "" {
+		outs = outs[order[0] : order[0]+1]
 	}
 	lim.hooks.onWritten()
 	if !a.commit() {

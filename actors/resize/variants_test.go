@@ -331,3 +331,49 @@ func TestLadder(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildSameBytes: Rebuild makes each variant's bytes as Process
+// made them, the view that Process halves from the large output's
+// planes (outPlanes) included, as JPEG and, where the build has it, as
+// WebP.
+func TestRebuildSameBytes(t *testing.T) {
+	src := writeFile(t, t.TempDir(), "src", encodeAs(t, "jpeg", Synthetic(1920, 1080, 3)))
+	formats := []persistence.Format{persistence.FormatJPEG}
+	if webp.Available {
+		formats = append(formats, persistence.FormatWebP)
+	}
+	for _, format := range formats {
+		opts := persistence.Options{Variants: append([]persistence.Variant(nil), fourVariants.Variants...)}
+		for i := range opts.Variants {
+			opts.Variants[i].Format = format
+		}
+		made := map[string]*memWriter{}
+		f, err := openFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Process(f, func(v persistence.Variant) (blob.Writer, error) {
+			made[v.Name] = &memWriter{}
+			return made[v.Name], nil
+		}, opts, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range opts.Variants {
+			f, err := openFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again *memWriter
+			res, err := Rebuild(f, func(persistence.Variant) (blob.Writer, error) {
+				again = &memWriter{}
+				return again, nil
+			}, opts, v.Name, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again.Bytes(), made[v.Name].Bytes()) || res.Bytes != int64(again.Len()) {
+				t.Errorf("%s %s: rebuilt %d bytes (result %d), Process wrote %d, or other ones", format, v.Name, again.Len(), res.Bytes, made[v.Name].Len())
+			}
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/backlot/backlot/actors/resize/turbojpeg"
+	"github.com/backlot/backlot/actors/resize/webp"
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/blob"
 )
@@ -53,11 +54,23 @@ func encodable(img *image.NRGBA, f persistence.Format, gray bool) image.Image {
 	return &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
 }
 
+// planarEncoder reports whether outputs in format f are encoded from
+// 4:2:0 YCbCr planes (resampleYCbCr) when the source is a colour JPEG's
+// planes shown as stored: JPEG (libjpeg-turbo's planes-in encode, or
+// image/jpeg, which takes an *image.YCbCr as it is) and WebP (libwebp,
+// which a build without cgo cannot write anyway). PNG and AVIF take RGB.
+func planarEncoder(f persistence.Format) bool {
+	return f == persistence.FormatJPEG || f == persistence.FormatWebP && webp.Available
+}
+
 func encode(w io.Writer, img image.Image, o persistence.Variant) error {
 	switch o.Format {
 	case persistence.FormatPNG:
 		return pngEncoder.Encode(w, img)
 	case persistence.FormatWebP, persistence.FormatAVIF:
+		if m, ok := img.(*image.YCbCr); ok {
+			return webp.EncodeYCbCr(w, m, o.Quality) // planarEncoder: WebP only
+		}
 		return encodeCodec(w, img.(*image.NRGBA), o.Format, o.Quality)
 	}
 	if turbojpeg.Available {

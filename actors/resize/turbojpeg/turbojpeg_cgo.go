@@ -136,6 +136,29 @@ static bl_result bl_encode(tjhandle h, const unsigned char *pix, int w, int pitc
 	r.width = (int)size;
 	return r;
 }
+
+// bl_encode_yuv is bl_encode for 4:2:0 planes y, cb, cr (strides ys, cs)
+// of a w×hgt image, compressed as they are (no colour conversion or
+// downsampling).
+static bl_result bl_encode_yuv(tjhandle h, const unsigned char *y, const unsigned char *cb, const unsigned char *cr,
+                               int ys, int cs, int w, int hgt, int q, unsigned char *out, unsigned long outlen) {
+	bl_result r = {0};
+	unsigned long need = tjBufSize(w, hgt, TJSAMP_420);
+	if (need == (unsigned long)-1 || need > outlen) {
+		r.failed = 1;
+		snprintf(r.msg, sizeof r.msg, "buffer of %lu bytes, need %lu", outlen, need);
+		return r;
+	}
+	const unsigned char *planes[3] = {y, cb, cr};
+	int strides[3] = {ys, cs, cs};
+	unsigned long size = outlen;
+	if (tjCompressFromYUVPlanes(h, planes, w, strides, hgt, TJSAMP_420, &out, &size, q, TJFLAG_NOREALLOC) != 0) {
+		bl_fail(h, &r);
+		return r;
+	}
+	r.width = (int)size;
+	return r;
+}
 */
 import "C"
 
@@ -270,15 +293,18 @@ func EncodeBound(w, h int, gray bool) int {
 	return int(n)
 }
 
-// Encode compresses img (an *image.RGBA whose alpha is ignored, or an
-// *image.Gray) to a baseline JPEG at quality (1–100), with 4:2:0 chroma as
-// image/jpeg writes it, into buf, which must hold EncodeBound bytes; it
-// returns the part of buf written.
+// Encode compresses img (an *image.RGBA whose alpha is ignored, an
+// *image.Gray, or an *image.YCbCr with 4:2:0 chroma at the origin,
+// compressed as its planes are) to a baseline JPEG at quality (1–100),
+// with 4:2:0 chroma as image/jpeg writes it, into buf, which must hold
+// EncodeBound bytes; it returns the part of buf written.
 func Encode(img image.Image, quality int, buf []byte) ([]byte, error) {
 	var pix []byte
 	var stride, pf, ss C.int
 	var r image.Rectangle
 	switch m := img.(type) {
+	case *image.YCbCr:
+		return encodeYCbCr(m, quality, buf)
 	case *image.RGBA:
 		pix, stride, pf, ss, r = m.Pix, C.int(m.Stride), C.TJPF_RGBX, C.TJSAMP_420, m.Rect
 	case *image.Gray:
@@ -302,6 +328,33 @@ func Encode(img image.Image, quality int, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	res := C.bl_encode(e.p, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), stride, C.int(h), pf, ss,
+		C.int(quality), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
+	if err := e.done(&res); err != nil {
+		return nil, err
+	}
+	return buf[:int(res.width)], nil
+}
+
+// encodeYCbCr is Encode for a 4:2:0 *image.YCbCr at the origin.
+func encodeYCbCr(m *image.YCbCr, quality int, buf []byte) ([]byte, error) {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	cw, ch := (w+1)/2, (h+1)/2
+	if m.SubsampleRatio != image.YCbCrSubsampleRatio420 || m.Rect.Min != (image.Point{}) {
+		return nil, &Error{Msg: "encode: not 4:2:0 planes at the origin"}
+	}
+	if w < 1 || h < 1 || len(buf) == 0 || quality < 1 || quality > 100 {
+		return nil, &Error{Msg: "encode: empty image or buffer, or quality out of 1..100"}
+	}
+	if m.YStride < w || m.CStride < cw || len(m.Y) < (h-1)*m.YStride+w ||
+		len(m.Cb) < (ch-1)*m.CStride+cw || len(m.Cr) < (ch-1)*m.CStride+cw {
+		return nil, &Error{Msg: "encode: planes shorter than the image"}
+	}
+	e, err := getEncoder()
+	if err != nil {
+		return nil, err
+	}
+	res := C.bl_encode_yuv(e.p, (*C.uchar)(unsafe.Pointer(&m.Y[0])), (*C.uchar)(unsafe.Pointer(&m.Cb[0])),
+		(*C.uchar)(unsafe.Pointer(&m.Cr[0])), C.int(m.YStride), C.int(m.CStride), C.int(w), C.int(h),
 		C.int(quality), (*C.uchar)(unsafe.Pointer(&buf[0])), C.ulong(len(buf)))
 	if err := e.done(&res); err != nil {
 		return nil, err

@@ -44,6 +44,65 @@ static size_t bl_webp(const uint8_t *rgba, int w, int h, int stride, float quali
 	*out = wr.mem;
 	return wr.size;
 }
+
+// bl_webp_yuv is bl_webp for 4:2:0 planes in JPEG's full-range YCbCr
+// (w×h luma, (w+1)/2×(h+1)/2 chroma), mapped to the video range of
+// libwebp's own RGB import: Y' = 16 + Y·56318/65536 (0.8594, its RGB
+// coefficients' sum) and C' = 128 + (C − 128)·0.8789 (28800/32768, its
+// blue-difference coefficient), rounded.
+static size_t bl_webp_yuv(const uint8_t *y, const uint8_t *u, const uint8_t *v, int ys, int cs, int w, int h,
+                          float quality, int method, uint8_t **out, int *err) {
+	WebPConfig config;
+	WebPPicture pic;
+	WebPMemoryWriter wr;
+	uint8_t ly[256], lc[256];
+	*out = NULL;
+	*err = 0;
+	if (!WebPConfigPreset(&config, WEBP_PRESET_DEFAULT, quality) || !WebPPictureInit(&pic)) {
+		*err = -1;
+		return 0;
+	}
+	config.method = method;
+	pic.use_argb = 0;
+	pic.colorspace = WEBP_YUV420;
+	pic.width = w;
+	pic.height = h;
+	if (!WebPPictureAlloc(&pic)) {
+		*err = pic.error_code ? pic.error_code : -2;
+		return 0;
+	}
+	for (int i = 0; i < 256; i++) {
+		ly[i] = (uint8_t)((56318 * i + (16 << 16) + (1 << 15)) >> 16);
+		int c = 128 * 65536 + (i - 128) * 57600 + (1 << 15);
+		lc[i] = (uint8_t)(c >> 16);
+	}
+	int cw = (w + 1) / 2, ch = (h + 1) / 2;
+	for (int j = 0; j < h; j++) {
+		const uint8_t *s = y + (long)j * ys;
+		uint8_t *d = pic.y + (long)j * pic.y_stride;
+		for (int i = 0; i < w; i++) d[i] = ly[s[i]];
+	}
+	for (int j = 0; j < ch; j++) {
+		const uint8_t *su = u + (long)j * cs, *sv = v + (long)j * cs;
+		uint8_t *du = pic.u + (long)j * pic.uv_stride, *dv = pic.v + (long)j * pic.uv_stride;
+		for (int i = 0; i < cw; i++) {
+			du[i] = lc[su[i]];
+			dv[i] = lc[sv[i]];
+		}
+	}
+	WebPMemoryWriterInit(&wr);
+	pic.writer = WebPMemoryWrite;
+	pic.custom_ptr = &wr;
+	int ok = WebPEncode(&config, &pic);
+	WebPPictureFree(&pic);
+	if (!ok) {
+		*err = pic.error_code;
+		WebPMemoryWriterClear(&wr);
+		return 0;
+	}
+	*out = wr.mem;
+	return wr.size;
+}
 */
 import "C"
 
@@ -68,6 +127,36 @@ func Encode(w io.Writer, img *image.NRGBA, quality int) error {
 	var out *C.uint8_t
 	var cerr C.int
 	n := C.bl_webp((*C.uint8_t)(unsafe.Pointer(&img.Pix[img.PixOffset(b.Min.X, b.Min.Y)])), C.int(b.Dx()), C.int(b.Dy()), C.int(img.Stride),
+		C.float(quality), C.int(Method), &out, &cerr)
+	if n == 0 {
+		return fmt.Errorf("webp: libwebp error %d", int(cerr))
+	}
+	defer C.WebPFree(unsafe.Pointer(out))
+	_, err := w.Write(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n)))
+	return err
+}
+
+// EncodeYCbCr writes img, 4:2:0 planes at the origin in JPEG's
+// full-range YCbCr (what the resize makes from a JPEG), as a lossy WebP
+// at quality (1…100) to w: the planes go to libwebp as they are, mapped
+// to its video range, so nothing converts them to RGB and back.
+func EncodeYCbCr(w io.Writer, img *image.YCbCr, quality int) error {
+	b := img.Rect
+	if b.Empty() || b.Min != (image.Point{}) || img.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+		return fmt.Errorf("webp: not non-empty 4:2:0 planes at the origin")
+	}
+	if b.Dx() > C.WEBP_MAX_DIMENSION || b.Dy() > C.WEBP_MAX_DIMENSION {
+		return fmt.Errorf("webp: %dx%d is over WebP's %d pixels a side", b.Dx(), b.Dy(), C.WEBP_MAX_DIMENSION)
+	}
+	cw, ch := (b.Dx()+1)/2, (b.Dy()+1)/2
+	if img.YStride < b.Dx() || img.CStride < cw || len(img.Y) < (b.Dy()-1)*img.YStride+b.Dx() ||
+		len(img.Cb) < (ch-1)*img.CStride+cw || len(img.Cr) < (ch-1)*img.CStride+cw {
+		return fmt.Errorf("webp: planes shorter than the image")
+	}
+	var out *C.uint8_t
+	var cerr C.int
+	n := C.bl_webp_yuv((*C.uint8_t)(unsafe.Pointer(&img.Y[0])), (*C.uint8_t)(unsafe.Pointer(&img.Cb[0])),
+		(*C.uint8_t)(unsafe.Pointer(&img.Cr[0])), C.int(img.YStride), C.int(img.CStride), C.int(b.Dx()), C.int(b.Dy()),
 		C.float(quality), C.int(Method), &out, &cerr)
 	if n == 0 {
 		return fmt.Errorf("webp: libwebp error %d", int(cerr))

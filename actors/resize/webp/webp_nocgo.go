@@ -11,3 +11,6 @@ const available = false
 
 // Encode returns ErrUnavailable in a build without libwebp.
 func Encode(io.Writer, *image.NRGBA, int) error { return ErrUnavailable }
+
+// EncodeYCbCr returns ErrUnavailable in a build without libwebp.
+func EncodeYCbCr(io.Writer, *image.YCbCr, int) error { return ErrUnavailable }
