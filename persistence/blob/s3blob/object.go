@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,22 +21,28 @@ var timeNow = time.Now
 // Reads of an object go in blocks of blockSize, the last cacheBlocks of
 // them kept: decoders read headers a few bytes at a time, at offsets
 // that jump about, and each GET costs a round trip. An open object holds
-// at most cacheBlocks*blockSize bytes of memory, plus the sequential
-// reader's buffer.
+// at most headSize+cacheBlocks*blockSize bytes of memory, plus the
+// sequential reader's buffer.
 const (
 	blockSize   = 256 << 10
 	cacheBlocks = 4
-	// headSize is the first GET of an object read only near its start:
-	// a header probe (the upload's, the admission's, the resizer's) needs
-	// a few KiB, and a whole block would cost the store a quarter MiB of
-	// reading for each (measured on SeaweedFS: ~1.5 ms of its CPU per
-	// 256 KiB GET, ~0.5 per 64 KiB).
-	headSize = 64 << 10
+	// headSize is what Open GETs: the object's first bytes, which also
+	// tell its size and ETag (no HEAD). It covers what the header probes
+	// read (the upload's, the admission's and the resizer's: the format's
+	// header, and resize's look for the Exif orientation in the first
+	// 128 KiB of a JPEG), so that they cost no further request; a whole
+	// block would cost the store more reading for each (measured on
+	// SeaweedFS: ~1.5 ms of its CPU per 256 KiB GET, ~0.5 per 64 KiB).
+	// An object no larger is read whole by Open (a result, a small
+	// upload).
+	headSize = 160 << 10
 )
 
-// Open is a HEAD: the object's size and ETag. Every GET after it carries
-// If-Match with that ETag, so that a replaced object fails to read
-// rather than mixing versions; a deleted one fails with ErrNotFound.
+// Open GETs the object's first headSize bytes, with its size (from
+// Content-Range) and ETag: one request, where a HEAD and then a GET of
+// the header would be two. Every GET after it carries If-Match with that
+// ETag, so that a replaced object fails to read rather than mixing
+// versions; a deleted one fails with ErrNotFound.
 //
 // Reads outlive Open's ctx (a response body is sent after its handler
 // returns): they keep its values but not its cancellation, and Close
@@ -42,20 +51,70 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if err := check(ctx, "open", key, blob.ValidKey); err != nil {
 		return nil, err
 	}
-	oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+	info, head, err := s.openHead(ctx, key)
 	if err != nil {
-		return nil, wrap("open", key, err)
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &object{s: s, ctx: rctx, cancel: cancel, info: s.info(key, oi)}, nil
+	return &object{s: s, ctx: rctx, cancel: cancel, info: info, head: head}, nil
 }
 
-// object reads one version of an object by ranged GETs.
+// openHead GETs bytes [0, headSize) of the object under key and returns
+// its Info and those bytes (all of them when it is no larger). An empty
+// object has no byte range to ask for (416): a HEAD tells its Info then.
+func (s *Store) openHead(ctx context.Context, key string) (blob.Info, []byte, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(0, headSize-1); err != nil {
+		return blob.Info{}, nil, err
+	}
+	core := minio.Core{Client: s.c}
+	wd := newWatchdog(ctx, s.idle)
+	defer wd.stop()
+	rc, oi, h, err := core.GetObject(wd.ctx, s.bucket, s.name(key), opts)
+	if err != nil {
+		if wd.fired() {
+			return blob.Info{}, nil, wd.err("open", key, err)
+		}
+		if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange" {
+			oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
+			if err != nil {
+				return blob.Info{}, nil, wrap("open", key, err)
+			}
+			return s.info(key, oi), nil, nil
+		}
+		return blob.Info{}, nil, wrap("open", key, err)
+	}
+	defer rc.Close()
+	info := s.info(key, oi)
+	if cr := h.Get("Content-Range"); cr != "" {
+		// "bytes 0-163839/481732": the object's size is after the '/'.
+		i := strings.LastIndexByte(cr, '/')
+		n, perr := strconv.ParseInt(cr[i+1:], 10, 64)
+		if i < 0 || perr != nil || n < oi.Size {
+			return blob.Info{}, nil, fmt.Errorf("open %s: the store answered a range with Content-Range %q", key, cr)
+		}
+		info.Size = n
+	} // else a 200: the whole object, of Content-Length bytes
+	want := min(oi.Size, headSize)
+	head := make([]byte, want)
+	r := &watchedReader{r: rc, w: wd, op: "open", key: key}
+	if _, err := io.ReadFull(r, head); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return blob.Info{}, nil, fmt.Errorf("open %s: %w: a ranged GET gave fewer bytes than asked: %w", key, blob.ErrUnavailable, err)
+		}
+		return blob.Info{}, nil, wrap("open", key, err)
+	}
+	return info, head, nil
+}
+
+// object reads one version of an object by ranged GETs, its head (the
+// first bytes, which Open read) from memory.
 type object struct {
 	s      *Store
 	ctx    context.Context
 	cancel context.CancelFunc
 	info   blob.Info
+	head   []byte // bytes [0, len(head)): all of them, or headSize
 
 	rmu  sync.Mutex // guards the sequential reader
 	body io.ReadCloser
@@ -63,7 +122,6 @@ type object struct {
 
 	mu     sync.Mutex // guards the block cache
 	blocks []block    // most recently used last
-	head   []byte     // bytes [0, headSize) once read by a read within them
 	closed bool
 }
 
@@ -102,7 +160,8 @@ func (o *object) get(off, n int64) (io.ReadCloser, error) {
 	return &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: o.info.Key}, c: rc}, nil
 }
 
-// Read reads on from the last Read, through one GET from there to the end.
+// Read reads on from the last Read: from the head, then through one GET
+// from there to the end.
 func (o *object) Read(p []byte) (int, error) {
 	o.rmu.Lock()
 	defer o.rmu.Unlock()
@@ -114,6 +173,11 @@ func (o *object) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if o.pos < int64(len(o.head)) {
+		n := copy(p, o.head[o.pos:])
+		o.pos += int64(n)
+		return n, nil
 	}
 	if o.body == nil {
 		rc, err := o.get(o.pos, o.info.Size-o.pos)
@@ -142,17 +206,35 @@ func (o *object) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadAt reads through the block cache, but for a read of a block or
-// more (a decoder taking the whole file), which is one GET straight into
-// p: the cache would cost a GET per block and a copy.
+// ReadAt reads from the head what lies in it, and the rest through the
+// block cache, but for a read of a block or more (a decoder taking the
+// whole file), which is one GET straight into p: the cache would cost a
+// GET per block and a copy.
 func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read %s: negative offset %d", o.info.Key, off)
 	}
-	if len(p) >= blockSize && off < o.info.Size {
-		return o.readDirect(p, off)
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	if closed {
+		return 0, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
 	}
 	n := 0
+	if off < int64(len(o.head)) {
+		n = copy(p, o.head[off:])
+		off += int64(n)
+	}
+	if n == len(p) {
+		return n, nil
+	}
+	if off >= o.info.Size {
+		return n, io.EOF
+	}
+	if len(p)-n >= blockSize {
+		c, err := o.readDirect(p[n:], off)
+		return n + c, err
+	}
 	for n < len(p) {
 		if off >= o.info.Size {
 			return n, io.EOF
@@ -170,12 +252,6 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 // readDirect reads p at off by one ranged GET, to the object's end at
 // most (then io.EOF, as io.ReaderAt says).
 func (o *object) readDirect(p []byte, off int64) (int, error) {
-	o.mu.Lock()
-	closed := o.closed
-	o.mu.Unlock()
-	if closed {
-		return 0, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
-	}
 	want := min(int64(len(p)), o.info.Size-off)
 	rc, err := o.get(off, want)
 	if err != nil {
@@ -195,59 +271,16 @@ func (o *object) readDirect(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// copyBlock copies into p what the block holding off has from off on
-// (the head when the read lies within it and block 0 is not cached).
+// copyBlock copies into p what the block holding off has from off on.
 // The copy is made under the lock: another ReadAt may reuse the buffer.
 func (o *object) copyBlock(p []byte, off int64) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if off+int64(len(p)) <= headSize && o.info.Size > headSize && !o.cached(0) {
-		h, err := o.readHead()
-		if err != nil {
-			return 0, err
-		}
-		return copy(p, h[off:]), nil
-	}
 	b, err := o.block(off / blockSize)
 	if err != nil {
 		return 0, err
 	}
 	return copy(p, b[off%blockSize:]), nil
-}
-
-// cached reports whether block idx is in the cache; o.mu is held.
-func (o *object) cached(idx int64) bool {
-	for _, b := range o.blocks {
-		if b.idx == idx {
-			return true
-		}
-	}
-	return false
-}
-
-// readHead returns the object's first headSize bytes, by a GET the first
-// time; o.mu is held.
-func (o *object) readHead() ([]byte, error) {
-	if o.closed {
-		return nil, fmt.Errorf("read %s: %w", o.info.Key, errClosedObject)
-	}
-	if o.head != nil {
-		return o.head, nil
-	}
-	rc, err := o.get(0, headSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	h := make([]byte, headSize)
-	if _, err := io.ReadFull(rc, h); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
-		}
-		return nil, wrap("read", o.info.Key, err)
-	}
-	o.head = h
-	return h, nil
 }
 
 // block returns block idx, from the cache or by a GET; o.mu is held.
@@ -285,7 +318,7 @@ func (o *object) block(idx int64) ([]byte, error) {
 	return buf, nil
 }
 
-// Close ends the reads and drops the cache.
+// Close ends the reads and drops the head and the cache.
 func (o *object) Close() error {
 	o.cancel()
 	o.rmu.Lock()
@@ -295,7 +328,7 @@ func (o *object) Close() error {
 	}
 	o.rmu.Unlock()
 	o.mu.Lock()
-	o.closed, o.blocks, o.head = true, nil, nil
+	o.closed, o.blocks = true, nil
 	o.mu.Unlock()
 	return nil
 }

@@ -22,22 +22,13 @@ const (
 	spoolSuffix = ".spool"
 )
 
-// Create spools the object to a temp file; Commit PUTs it. With
-// Exclusive it looks for the key first (a HEAD) so that a taken key fails
-// at once, as on fsblob; Commit's PUT carries If-None-Match: * so that a
-// key taken since fails then.
+// Create spools the object to a temp file; Commit PUTs it. It asks the
+// store nothing: with Exclusive, Commit's PUT carries If-None-Match: *,
+// and a taken key fails then with blob.ErrExists (a HEAD here would cost
+// a request for every upload, whose keys are new).
 func (s *Store) Create(ctx context.Context, key string, opts blob.CreateOptions) (blob.Writer, error) {
 	if err := check(ctx, "create", key, blob.ValidKey); err != nil {
 		return nil, err
-	}
-	if opts.Exclusive {
-		_, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
-		if err == nil {
-			return nil, fmt.Errorf("create %s: %w", key, blob.ErrExists)
-		}
-		if !notFound(err) {
-			return nil, wrap("create", key, err)
-		}
 	}
 	f, err := os.CreateTemp(s.spoolDir, spoolPrefix+"*"+spoolSuffix)
 	if err != nil {
@@ -143,16 +134,11 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 		}
 		return blob.Info{}, wrap("commit", w.key, err)
 	}
-	// The PUT's answer has no modification time: a HEAD gives it, unless
-	// the key was replaced meanwhile (then the PUT's ETag, and now).
-	info := blob.Info{Key: w.key, Size: w.n, ETag: up.ETag, ModTime: up.LastModified}
-	if oi, err := w.s.c.StatObject(ctx, w.s.bucket, name, minio.StatObjectOptions{}); err == nil && oi.ETag == up.ETag {
-		info = w.s.info(w.key, oi)
-	}
-	if info.ModTime.IsZero() {
-		info.ModTime = timeNow()
-	}
-	return info, nil
+	// The PUT's answer has no modification time, and a HEAD for it would
+	// cost a request per object that nobody reads: Commit's ModTime is
+	// this node's clock (blob.Writer says so); Stat and List give the
+	// store's.
+	return blob.Info{Key: w.key, Size: w.n, ETag: strings.Trim(up.ETag, `"`), ModTime: timeNow()}, nil
 }
 
 // Abort drops the spool.
