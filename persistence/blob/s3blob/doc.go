@@ -30,18 +30,23 @@
 //
 // # Reads
 //
-// Open is one GET of the object's first 160 KiB, whose answer also tells
-// its size (Content-Range) and ETag: the header probes and the look for
-// a JPEG's Exif orientation read within it, and a smaller object (a
-// result) is read whole by it. Later reads are ranged GETs carrying
-// If-Match with that ETag, so an object replaced since Open fails to read
-// rather than mix versions (blob.Store's rule), and a deleted one fails
-// with blob.ErrNotFound. Read streams one GET from the end of the head to
-// the end; ReadAt reads blocks of 256 KiB past the head and keeps the
-// last four (160 KiB + 1 MiB per open object at most), since decoders
-// probe headers a few bytes at a time; a read of a block or more is one
-// GET into the caller's buffer (a decoder taking the whole file). So a
-// resize reads its source in two GETs, and a download of a result in one.
+// Open is one GET of the whole object: its answer tells the size and
+// ETag, Open reads the first 160 KiB (where the header probes and the
+// look for a JPEG's Exif orientation read; a smaller object, a result, is
+// read whole), and keeps the rest of the answer for a read that goes on
+// from there: a decoder taking the whole file, or a download. So a resize
+// reads its source in one request, and a download of a result too. A
+// kept answer that died meanwhile (the server closed the idle
+// connection) is replaced by a ranged GET of the rest. Reads elsewhere
+// are ranged GETs carrying If-Match with the ETag, so an object replaced
+// since Open fails to read rather than mix versions (blob.Store's rule),
+// and a deleted one fails with blob.ErrNotFound; they go in blocks of
+// 256 KiB, the last four kept (160 KiB + 1 MiB per open object at most),
+// since decoders probe headers a few bytes at a time, but for a read of
+// a block or more, which is one GET into the caller's buffer. An object
+// opened for its header alone (the upload's probe of a file whose header
+// is past its first 160 KiB) drops the rest of the answer, and with it
+// the connection.
 //
 // PUTs carry UNSIGNED-PAYLOAD, as minio-go sends over HTTPS: over plain
 // HTTP it would sign every 64 KiB chunk with SHA-256 and the server check

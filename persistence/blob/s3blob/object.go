@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,23 +23,22 @@ var timeNow = time.Now
 const (
 	blockSize   = 256 << 10
 	cacheBlocks = 4
-	// headSize is what Open GETs: the object's first bytes, which also
-	// tell its size and ETag (no HEAD). It covers what the header probes
-	// read (the upload's, the admission's and the resizer's: the format's
-	// header, and resize's look for the Exif orientation in the first
-	// 128 KiB of a JPEG), so that they cost no further request; a whole
-	// block would cost the store more reading for each (measured on
-	// SeaweedFS: ~1.5 ms of its CPU per 256 KiB GET, ~0.5 per 64 KiB).
-	// An object no larger is read whole by Open (a result, a small
-	// upload).
+	// headSize is what Open reads of its GET before it returns: the
+	// object's first bytes, which cover what the header probes read (the
+	// format's header, and resize's look for the Exif orientation in the
+	// first 128 KiB of a JPEG), so that they cost no further request. An
+	// object no larger is read whole by Open (a result, a small upload).
 	headSize = 160 << 10
 )
 
-// Open GETs the object's first headSize bytes, with its size (from
-// Content-Range) and ETag: one request, where a HEAD and then a GET of
-// the header would be two. Every GET after it carries If-Match with that
+// Open is one GET of the whole object: its answer tells the size and
+// ETag (no HEAD), Open reads the first headSize bytes of it, and the rest
+// of the answer is kept for a read that goes on from there (a decoder
+// taking the whole file, a download): so a resize reads its source in
+// one request, a download of a result too. A read elsewhere drops it and
+// GETs what it needs; every GET after Open carries If-Match with the
 // ETag, so that a replaced object fails to read rather than mixing
-// versions; a deleted one fails with ErrNotFound.
+// versions, and a deleted one fails with ErrNotFound.
 //
 // Reads outlive Open's ctx (a response body is sent after its handler
 // returns): they keep its values but not its cancellation, and Close
@@ -51,64 +47,61 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if err := check(ctx, "open", key, blob.ValidKey); err != nil {
 		return nil, err
 	}
-	info, head, err := s.openHead(ctx, key)
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	o := &object{s: s, ctx: rctx, cancel: cancel}
+	// Open's ctx ending stops the GET while Open waits on it.
+	stop := context.AfterFunc(ctx, cancel)
+	err := o.openHead(key)
+	if !stop() && err == nil {
+		err = fmt.Errorf("open %s: %w", key, ctx.Err())
+	}
 	if err != nil {
+		o.Close()
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &object{s: s, ctx: rctx, cancel: cancel, info: info, head: head}, nil
+	return o, nil
 }
 
-// openHead GETs bytes [0, headSize) of the object under key and returns
-// its Info and those bytes (all of them when it is no larger). An empty
-// object has no byte range to ask for (416): a HEAD tells its Info then.
-func (s *Store) openHead(ctx context.Context, key string) (blob.Info, []byte, error) {
-	var opts minio.GetObjectOptions
-	if err := opts.SetRange(0, headSize-1); err != nil {
-		return blob.Info{}, nil, err
-	}
+// openHead GETs the object under key, reads its head and keeps the rest
+// of the answer (o.cont) when there is more.
+func (o *object) openHead(key string) error {
+	s := o.s
 	core := minio.Core{Client: s.c}
-	wd := newWatchdog(ctx, s.idle)
-	defer wd.stop()
-	rc, oi, h, err := core.GetObject(wd.ctx, s.bucket, s.name(key), opts)
+	wd := newWatchdog(o.ctx, s.idle)
+	rc, oi, _, err := core.GetObject(wd.ctx, s.bucket, s.name(key), minio.GetObjectOptions{})
 	if err != nil {
+		wd.stop()
 		if wd.fired() {
-			return blob.Info{}, nil, wd.err("open", key, err)
+			return wd.err("open", key, err)
 		}
-		if r := minio.ToErrorResponse(err); r.StatusCode == http.StatusRequestedRangeNotSatisfiable || r.Code == "InvalidRange" {
-			oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
-			if err != nil {
-				return blob.Info{}, nil, wrap("open", key, err)
-			}
-			return s.info(key, oi), nil, nil
-		}
-		return blob.Info{}, nil, wrap("open", key, err)
+		return wrap("open", key, err)
 	}
-	defer rc.Close()
-	info := s.info(key, oi)
-	if cr := h.Get("Content-Range"); cr != "" {
-		// "bytes 0-163839/481732": the object's size is after the '/'.
-		i := strings.LastIndexByte(cr, '/')
-		n, perr := strconv.ParseInt(cr[i+1:], 10, 64)
-		if i < 0 || perr != nil || n < oi.Size {
-			return blob.Info{}, nil, fmt.Errorf("open %s: the store answered a range with Content-Range %q", key, cr)
-		}
-		info.Size = n
-	} // else a 200: the whole object, of Content-Length bytes
-	want := min(oi.Size, headSize)
-	head := make([]byte, want)
-	r := &watchedReader{r: rc, w: wd, op: "open", key: key}
-	if _, err := io.ReadFull(r, head); err != nil {
+	body := &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: key}, c: rc}
+	if oi.Size < 0 {
+		body.Close()
+		return fmt.Errorf("open %s: the store answered a GET without Content-Length", key)
+	}
+	o.info = s.info(key, oi)
+	head := make([]byte, min(oi.Size, headSize))
+	if _, err := io.ReadFull(body, head); err != nil {
+		body.Close()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return blob.Info{}, nil, fmt.Errorf("open %s: %w: a ranged GET gave fewer bytes than asked: %w", key, blob.ErrUnavailable, err)
+			return fmt.Errorf("open %s: %w: the GET gave fewer bytes than its length: %w", key, blob.ErrUnavailable, err)
 		}
-		return blob.Info{}, nil, wrap("open", key, err)
+		return wrap("open", key, err)
 	}
-	return info, head, nil
+	o.head = head
+	if int64(len(head)) < oi.Size {
+		o.park(body, int64(len(head)))
+	} else {
+		body.Close()
+	}
+	return nil
 }
 
-// object reads one version of an object by ranged GETs, its head (the
-// first bytes, which Open read) from memory.
+// object reads one version of an object: its head (the first bytes,
+// which Open read) from memory, the bytes after it from the rest of
+// Open's GET when a read goes on from there, others by ranged GETs.
 type object struct {
 	s      *Store
 	ctx    context.Context
@@ -116,9 +109,15 @@ type object struct {
 	info   blob.Info
 	head   []byte // bytes [0, len(head)): all of them, or headSize
 
-	rmu  sync.Mutex // guards the sequential reader
-	body io.ReadCloser
-	pos  int64
+	cmu     sync.Mutex   // guards the kept answer
+	cont    *watchedBody // the rest of a GET, positioned at contPos; nil when none
+	contPos int64
+	ended   bool // closed: nothing is kept any more
+
+	rmu      sync.Mutex // guards the sequential reader
+	body     io.ReadCloser
+	bodyCont bool // body is a kept answer (take), which may have died while kept
+	pos      int64
 
 	mu     sync.Mutex // guards the block cache
 	blocks []block    // most recently used last
@@ -134,6 +133,38 @@ func (o *object) Size() int64     { return o.info.Size }
 func (o *object) Info() blob.Info { return o.info }
 
 var errClosedObject = errors.New("object closed")
+
+// park keeps the rest of a GET, positioned at pos, for a read that goes
+// on from there; its watchdog waits meanwhile (nothing is asked of it).
+func (o *object) park(c *watchedBody, pos int64) {
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
+	if o.ended || o.cont != nil {
+		c.Close()
+		return
+	}
+	c.w.pause()
+	o.cont, o.contPos = c, pos
+}
+
+// take returns the kept answer when it is positioned at off, its
+// watchdog watching again; nil when there is none, or it is elsewhere
+// (then it is dropped: reads that jump about use ranged GETs).
+func (o *object) take(off int64) *watchedBody {
+	o.cmu.Lock()
+	defer o.cmu.Unlock()
+	c := o.cont
+	if c == nil {
+		return nil
+	}
+	o.cont = nil
+	if o.contPos != off {
+		c.Close()
+		return nil
+	}
+	c.w.resume()
+	return c
+}
 
 // get is a GET of bytes [off, off+n) of the version opened.
 func (o *object) get(off, n int64) (io.ReadCloser, error) {
@@ -160,8 +191,8 @@ func (o *object) get(off, n int64) (io.ReadCloser, error) {
 	return &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: o.info.Key}, c: rc}, nil
 }
 
-// Read reads on from the last Read: from the head, then through one GET
-// from there to the end.
+// Read reads on from the last Read: from the head, then from the rest of
+// Open's GET (or, when that is gone, one GET from there to the end).
 func (o *object) Read(p []byte) (int, error) {
 	o.rmu.Lock()
 	defer o.rmu.Unlock()
@@ -179,31 +210,46 @@ func (o *object) Read(p []byte) (int, error) {
 		o.pos += int64(n)
 		return n, nil
 	}
-	if o.body == nil {
-		rc, err := o.get(o.pos, o.info.Size-o.pos)
-		if err != nil {
-			return 0, err
+	for {
+		if o.body == nil {
+			if c := o.take(o.pos); c != nil {
+				o.body, o.bodyCont = c, true
+			} else {
+				rc, err := o.get(o.pos, o.info.Size-o.pos)
+				if err != nil {
+					return 0, err
+				}
+				o.body, o.bodyCont = rc, false
+			}
 		}
-		o.body = rc
-	}
-	n, err := o.body.Read(p)
-	o.pos += int64(n)
-	if err == io.EOF {
+		n, err := o.body.Read(p)
+		o.pos += int64(n)
+		if err == nil {
+			return n, nil
+		}
+		cont := o.bodyCont
+		fired := o.bodyCont && o.body.(*watchedBody).w.fired()
 		o.body.Close()
 		o.body = nil
-		if o.pos < o.info.Size {
+		if err == io.EOF && o.pos >= o.info.Size {
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		}
+		if cont && !fired {
+			// The kept answer died while kept (the server closed an idle
+			// connection): GET the rest instead.
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err == io.EOF {
 			return n, fmt.Errorf("read %s: %w: the body ended at %d of %d bytes", o.info.Key, blob.ErrUnavailable, o.pos, o.info.Size)
 		}
-		err = nil
-		if n == 0 {
-			err = io.EOF
-		}
-	} else if err != nil {
-		o.body.Close()
-		o.body = nil
 		return n, wrap("read", o.info.Key, err)
 	}
-	return n, err
 }
 
 // ReadAt reads from the head what lies in it, and the rest through the
@@ -249,26 +295,48 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// readDirect reads p at off by one ranged GET, to the object's end at
-// most (then io.EOF, as io.ReaderAt says).
+// readDirect reads p at off from the rest of Open's GET when it is
+// there, else by one ranged GET, to the object's end at most (then
+// io.EOF, as io.ReaderAt says).
 func (o *object) readDirect(p []byte, off int64) (int, error) {
 	want := min(int64(len(p)), o.info.Size-off)
-	rc, err := o.get(off, want)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p[:want])
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return n, fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
+	var got int64
+	if c := o.take(off); c != nil {
+		n, err := io.ReadFull(c, p[:want])
+		got = int64(n)
+		switch {
+		case err == nil && off+want < o.info.Size:
+			o.park(c, off+want)
+		case err == nil:
+			c.Close()
+		default:
+			fired := c.w.fired()
+			c.Close()
+			if fired {
+				return n, fmt.Errorf("read %s: %w: %w", o.info.Key, blob.ErrUnavailable, errIdle)
+			}
+			// The kept answer died while kept: GET the rest.
 		}
-		return n, wrap("read", o.info.Key, err)
+	}
+	if got < want {
+		rc, err := o.get(off+got, want-got)
+		if err != nil {
+			return int(got), err
+		}
+		defer rc.Close()
+		n, err := io.ReadFull(rc, p[got:want])
+		got += int64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return int(got), fmt.Errorf("read %s: %w: a ranged GET gave fewer bytes than asked: %w", o.info.Key, blob.ErrUnavailable, err)
+			}
+			return int(got), wrap("read", o.info.Key, err)
+		}
 	}
 	if want < int64(len(p)) {
-		return n, io.EOF
+		return int(got), io.EOF
 	}
-	return n, nil
+	return int(got), nil
 }
 
 // copyBlock copies into p what the block holding off has from off on.
@@ -318,9 +386,16 @@ func (o *object) block(idx int64) ([]byte, error) {
 	return buf, nil
 }
 
-// Close ends the reads and drops the head and the cache.
+// Close ends the reads and drops what is kept.
 func (o *object) Close() error {
 	o.cancel()
+	o.cmu.Lock()
+	o.ended = true
+	if o.cont != nil {
+		o.cont.Close()
+		o.cont = nil
+	}
+	o.cmu.Unlock()
 	o.rmu.Lock()
 	if o.body != nil {
 		o.body.Close()
