@@ -582,7 +582,8 @@ func formKey(form map[string]string) string {
 // probe reads the header of the object under key (resize.Probe), of
 // size bytes: from the first bytes kept as they were written when they
 // hold it (most headers), else from the store, which for a remote one
-// costs two requests.
+// costs a request or more (S3: a GET, and ranged GETs past its first
+// 160 KiB).
 func (in *incoming) probe(key string, size int64) (resize.Info, error) {
 	info, err := resize.Probe(in.prefix.source(size), in.s.cfg.MaxPixels)
 	if !errors.Is(err, errBeyondPrefix) {
