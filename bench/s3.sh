@@ -20,6 +20,8 @@
 #   BACKLOT_BIN  a prebuilt backlot binary (default: go build ./cmd/backlot)
 #   WEED         the weed binary (default: scripts/weed.sh, built once)
 #   BACKLOT_ARGS extra `backlot serve` flags for both
+#   WEED_ARGS    extra `weed mini` flags (e.g. -s3.cacheCapacityMB=64)
+#   WEED_ENV     environment for weed, as NAME=value words (e.g. GOGC=200)
 #   FILES        upload these image files (comma-separated) instead of
 #                generated ones; WORKLOADS then names them: "big:40"
 #   PROFILE      seconds of CPU profile of the S3 node in each workload's
@@ -57,9 +59,10 @@ for p in master.port master.port.grpc volume.port volume.port.grpc filer.port fi
 done
 args=()
 for p in "${!port[@]}"; do args+=("-$p=${port[$p]}"); done
-(cd "$tmp/weed" && exec "$weed" mini -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$tmp/weed/data" -master.telemetry=false \
+# shellcheck disable=SC2086 # WEED_ENV and WEED_ARGS are lists of words
+(cd "$tmp/weed" && exec env ${WEED_ENV:-} "$weed" mini -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$tmp/weed/data" -master.telemetry=false \
 	-admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.iam=false -s3.config="$tmp/weed/s3.json" \
-	-filer.localSocket="$tmp/weed/filer.sock" -s3.localSocket="$tmp/weed/s3.sock" "${args[@]}") >"$out/weed.log" 2>&1 &
+	-filer.localSocket="$tmp/weed/filer.sock" -s3.localSocket="$tmp/weed/s3.sock" "${args[@]}" ${WEED_ARGS:-}) >"$out/weed.log" 2>&1 &
 wpid=$!
 pids+=("$wpid")
 endpoint=127.0.0.1:${port[s3.port]}
@@ -87,7 +90,7 @@ for mode in files s3; do
 done
 {
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "backlot: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'); weed mini $(basename "$(dirname "$weed")") on $endpoint"
+	echo "backlot: $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'); weed mini $(basename "$(dirname "$weed")") on $endpoint ${WEED_ENV:-} ${WEED_ARGS:-}"
 	echo "workload: generated photo-like JPEG q90 -> 100x100 cover, $per_batch per batch, $in_flight batches in flight"
 } | tee "$out/machine.txt" >&2
 

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	nethttp "net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +79,8 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	lr := newBody(br.r, s.cfg.MaxBody)
 
 	batchID := uuid.NewString()
-	in := &incoming{s: s, ctx: c.UserContext(), batchID: batchID, form: map[string]string{}, buf: br.buf, body: lr, declared: declared}
+	in := &incoming{s: s, ctx: c.UserContext(), batchID: batchID, form: map[string]string{}, buf: br.buf, body: lr, declared: declared,
+		prefix: prefix{b: br.prefix[:0]}}
 	images, err := in.read(multipart.NewReader(lr, params["boundary"]))
 	if err == nil {
 		err = in.checkDisk() // what was written since the last look
@@ -89,7 +91,7 @@ func (s *Server) doUpload(c *fiber.Ctx) (int, error) {
 	var times uploadTimes
 	times.read = time.Since(start)
 	if err == nil {
-		err = s.record(c.UserContext(), batchID, images, &in.syncs, in.form, &times)
+		err = s.record(c.UserContext(), batchID, images, in.admitted, &in.syncs, in.form, &times)
 	}
 	if err != nil {
 		// Every Writer is ended (incoming.file aborts its own); the
@@ -213,19 +215,27 @@ func discardRest(c *fiber.Ctx, body io.Reader) {
 
 // admit refuses (413 image_too_large) an image that no attempt could
 // decode with opts within the decode memory's ceiling (resize.Admit): in
-// bytes, not pixels, as its header declares them.
-func (s *Server) admit(ctx context.Context, batchID string, images []persistence.Image, opts persistence.Options) error {
+// bytes, not pixels, as its header declares them. An image judged as it
+// arrived (admitted[i], incoming.admitKept) with the options of form is
+// not read again; the others are read back from the blob store.
+func (s *Server) admit(ctx context.Context, batchID string, images []persistence.Image, admitted []admission, form map[string]string, opts persistence.Options) error {
 	b := s.cfg.ResizeLimits.Budget
 	if b == nil {
 		return nil
 	}
-	for _, im := range images {
-		obj, err := s.blobs.Open(ctx, blob.SourceKey(batchID, im.ID))
-		if err != nil {
-			return fmt.Errorf("admit upload: %w", err)
+	key := formKey(form)
+	for i, im := range images {
+		var err error
+		if i < len(admitted) && admitted[i].ok && admitted[i].form == key {
+			err = admitted[i].err
+		} else {
+			obj, oerr := s.blobs.Open(ctx, blob.SourceKey(batchID, im.ID))
+			if oerr != nil {
+				return fmt.Errorf("admit upload: %w", oerr)
+			}
+			err = resize.Admit(obj, opts, s.cfg.MaxPixels, b.Ceiling())
+			obj.Close()
 		}
-		err = resize.Admit(obj, opts, s.cfg.MaxPixels, b.Ceiling())
-		obj.Close()
 		switch {
 		case errors.Is(err, resize.ErrTooMuchMemory):
 			return fileError(fiber.StatusRequestEntityTooLarge, "image_too_large", resize.Message(err), im.Name)
@@ -251,7 +261,7 @@ func (t uploadTimes) header(total time.Duration) string {
 // (their Syncs, started as each was written, have returned) and the store
 // holds the batch with its first event and its jobs, returns nil; t gets
 // the waits for the syncs and the commit.
-func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, syncs *syncer, form map[string]string, t *uploadTimes) error {
+func (s *Server) record(ctx context.Context, batchID string, images []persistence.Image, admitted []admission, syncs *syncer, form map[string]string, t *uploadTimes) error {
 	if len(images) == 0 {
 		return apiError(fiber.StatusBadRequest, "no_images", `the request has no "images" file part`)
 	}
@@ -276,7 +286,7 @@ func (s *Server) record(ctx context.Context, batchID string, images []persistenc
 			return e
 		}
 	}
-	if err := s.admit(ctx, batchID, images, opts); err != nil {
+	if err := s.admit(ctx, batchID, images, admitted, form, opts); err != nil {
 		return err
 	}
 	if err := s.roomFor(ctx, len(images)); err != nil {
@@ -321,9 +331,12 @@ type incoming struct {
 	batchID string
 	form    map[string]string
 	images  []persistence.Image
-	syncs   syncer // the images' objects being synced
-	buf     []byte // the chunk files are written in (the upload's ioBuf)
-	parts   int
+	// admitted[i] is images[i]'s admission judged from its kept first
+	// bytes as it arrived (admitKept), when they sufficed.
+	admitted []admission
+	syncs    syncer // the images' objects being synced
+	buf      []byte // the chunk files are written in (the upload's ioBuf)
+	parts    int
 
 	prefix   prefix      // the first bytes of the file being written, for its probe
 	body     *bodyReader // the request body, which counts what is read of it
@@ -521,13 +534,64 @@ func (in *incoming) file(p *multipart.Part) error {
 		return fmt.Errorf("probe upload (%d bytes): %w", written, err)
 	}
 	in.images = append(in.images, persistence.Image{ID: id, Name: name, Format: info.Format})
+	in.admitted = append(in.admitted, in.admitKept(written))
 	return nil
+}
+
+// admission is an image's resize.Admit judged as it arrived, from the
+// first bytes kept of it, with the options the form held then: record
+// takes it when the form has not changed since (clients send the options
+// before the files: bench, the web page), and reads the image back from
+// the blob store otherwise (an HTTP request and a GET of its header on
+// S3).
+type admission struct {
+	ok   bool   // judged: the kept bytes held all that Admit read
+	form string // formKey of the options it was judged with
+	err  error  // nil, or wrapping resize.ErrTooMuchMemory
+}
+
+// admitKept judges the image just written, of size bytes, from the bytes
+// kept of it (in.prefix) with the options of the form so far.
+func (in *incoming) admitKept(size int64) admission {
+	b := in.s.cfg.ResizeLimits.Budget
+	if b == nil {
+		return admission{}
+	}
+	opts, err := persistence.ParseOptions(func(k string) string { return in.form[k] })
+	if err != nil {
+		return admission{} // record answers 400
+	}
+	src := in.prefix.source(size)
+	err = resize.Admit(src, opts, in.s.cfg.MaxPixels, b.Ceiling())
+	if src.beyond || (err != nil && !errors.Is(err, resize.ErrTooMuchMemory)) {
+		return admission{}
+	}
+	return admission{ok: true, form: formKey(in.form), err: err}
+}
+
+// formKey is the options of a form as one string (each field is given
+// once, record checks).
+func formKey(form map[string]string) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(form[k])
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // probe reads the header of the object under key (resize.Probe), of
 // size bytes: from the first bytes kept as they were written when they
 // hold it (most headers), else from the store, which for a remote one
-// costs two requests.
+// costs a request or more (S3: a GET, and ranged GETs past its first
+// 160 KiB).
 func (in *incoming) probe(key string, size int64) (resize.Info, error) {
 	info, err := resize.Probe(in.prefix.source(size), in.s.cfg.MaxPixels)
 	if !errors.Is(err, errBeyondPrefix) {
@@ -576,15 +640,16 @@ func copyFile(f io.Writer, head []byte, r io.Reader, max int64, buf []byte, w io
 // chunks its files are written in.
 const ioBufSize = 256 << 10
 
-// ioBuf is one upload's pair of buffers, pooled: the socket's reader and
-// copyLarge's chunk.
+// ioBuf is one upload's buffers, pooled: the socket's reader,
+// copyLarge's chunk and the kept first bytes of each file (prefix).
 type ioBuf struct {
-	r   *bufio.Reader
-	buf []byte
+	r      *bufio.Reader
+	buf    []byte
+	prefix []byte
 }
 
 var ioBufs = sync.Pool{New: func() any {
-	return &ioBuf{r: bufio.NewReaderSize(nil, ioBufSize), buf: make([]byte, ioBufSize)}
+	return &ioBuf{r: bufio.NewReaderSize(nil, ioBufSize), buf: make([]byte, ioBufSize), prefix: make([]byte, 0, prefixLen)}
 }}
 
 func getIOBuf() *ioBuf { return ioBufs.Get().(*ioBuf) }
@@ -735,10 +800,12 @@ func (s *syncer) start(do func() error) {
 func (s *syncer) wait() error { return s.g.Wait() }
 
 // prefixLen is how much of each file an upload keeps in memory as it is
-// written, so that its header can be probed without reading the object
-// back (a HEAD and a GET on S3): enough for the headers of JPEG (but
-// for a large Exif block), PNG, GIF, WebP and BMP.
-const prefixLen = 64 << 10
+// written, so that its header can be probed and its admission judged
+// without reading the object back (a request and a GET on S3): enough
+// for the headers of JPEG (but for a large Exif block), PNG, GIF, WebP
+// and BMP, and for the first 128 KiB in which the admission looks for a
+// JPEG's Exif orientation.
+const prefixLen = 160 << 10
 
 // prefix keeps the first prefixLen bytes written to it, one file at a
 // time (reset); an upload's, reused for each of its files.
@@ -762,16 +829,20 @@ func (p *prefix) Write(b []byte) (int, error) {
 var errBeyondPrefix = errors.New("read beyond the bytes kept")
 
 // source is the kept bytes as a resize.Source of a file of size bytes.
-func (p *prefix) source(size int64) prefixSource { return prefixSource{b: p.b, size: size} }
+func (p *prefix) source(size int64) *prefixSource { return &prefixSource{b: p.b, size: size} }
 
+// prefixSource reads the kept bytes; beyond is set once a read asked for
+// more (a reader that ignores the error, as the admission's look for the
+// Exif orientation does, still leaves the mark).
 type prefixSource struct {
-	b    []byte
-	size int64
+	b      []byte
+	size   int64
+	beyond bool
 }
 
-func (s prefixSource) Size() int64 { return s.size }
+func (s *prefixSource) Size() int64 { return s.size }
 
-func (s prefixSource) ReadAt(p []byte, off int64) (int, error) {
+func (s *prefixSource) ReadAt(p []byte, off int64) (int, error) {
 	if off >= s.size {
 		return 0, io.EOF
 	}
@@ -785,5 +856,6 @@ func (s prefixSource) ReadAt(p []byte, off int64) (int, error) {
 	case off+int64(n) >= s.size:
 		return n, io.EOF
 	}
+	s.beyond = true
 	return n, errBeyondPrefix
 }

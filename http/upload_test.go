@@ -143,7 +143,7 @@ func TestPrefixSource(t *testing.T) {
 	p.Write([]byte("defgh"))
 	whole, cut := p.source(8), p.source(100)
 	for _, tc := range []struct {
-		src     prefixSource
+		src     *prefixSource
 		off     int64
 		n       int
 		want    string
@@ -162,6 +162,9 @@ func TestPrefixSource(t *testing.T) {
 		if string(buf[:n]) != tc.want || !errors.Is(err, tc.wantErr) && err != tc.wantErr {
 			t.Errorf("ReadAt(%d, %d) of a %d-byte file = %q, %v; want %q, %v", tc.n, tc.off, tc.src.size, buf[:n], err, tc.want, tc.wantErr)
 		}
+	}
+	if whole.beyond || !cut.beyond {
+		t.Errorf("beyond: whole %v, cut %v; want false, true", whole.beyond, cut.beyond)
 	}
 	p.reset(make([]byte, 10))
 	p.Write(make([]byte, 2*prefixLen))

@@ -23,9 +23,11 @@ type Store interface {
 	// every Writer with Commit or Abort (defer w.Abort() is the habit:
 	// after Commit it does nothing). ctx bounds the whole Writer.
 	//
-	// With opts.Exclusive, Create fails with ErrExists when key already
-	// holds an object. Once the store's room is below its reserve it
-	// fails with ErrInsufficientStorage, unless opts.UseReserve.
+	// With opts.Exclusive, the object must be new: when key already
+	// holds an object, Create fails with ErrExists, or (a store that
+	// learns it only by writing: S3) the Writer's Commit does. Once the
+	// store's room is below its reserve it fails with
+	// ErrInsufficientStorage, unless opts.UseReserve.
 	Create(ctx context.Context, key string, opts CreateOptions) (Writer, error)
 
 	// Open opens the object under key for reading, or fails with
@@ -71,9 +73,10 @@ type Store interface {
 // visible (to this node and, on a shared store, to others) once Commit
 // returns, but only survives a power cut once Sync has returned.
 type CreateOptions struct {
-	// Exclusive: the object must be new. Create fails with ErrExists
-	// when key holds an object, and so does Commit if one was committed
-	// under key since (fsblob: link(2); S3: If-None-Match: *).
+	// Exclusive: the object must be new. When key holds an object,
+	// Create fails with ErrExists (fsblob) or Commit does (S3, which
+	// asks nothing before its PUT), and Commit does if one was committed
+	// under key since Create (fsblob: link(2); S3: If-None-Match: *).
 	Exclusive bool
 
 	// Durable: when Commit returns nil the object survives a power cut
@@ -102,7 +105,10 @@ type Writer interface {
 
 	// Commit makes the object visible under its key, whole and at once,
 	// replacing what was there (or, with Exclusive, failing with
-	// ErrExists), and returns its Info. With CreateOptions.Durable it is
+	// ErrExists), and returns its Info: Key, Size and ETag as Stat
+	// would tell them; ModTime the store's (fsblob) or, where learning
+	// it would cost another request (S3: a PUT's answer has none), this
+	// node's clock when the commit was answered. With CreateOptions.Durable it is
 	// durable when Commit returns. When Commit fails nothing of the
 	// Writer remains and nothing under the key changed, but for one
 	// case: a Durable Commit that fails to make the new object durable

@@ -114,8 +114,11 @@ form.addEventListener('submit', (ev) => {
 async function upload(files, opts) {
   hideError();
   const body = new FormData();
-  for (const f of files) body.append('images', f, f.name);
+  // The options before the files: the server then judges each file's
+  // memory need from the bytes it keeps as the file arrives, instead of
+  // reading it back from storage.
   for (const [k, v] of Object.entries(opts)) body.append(k, v);
+  for (const f of files) body.append('images', f, f.name);
 
   const batch = new Batch(files, opts);
   button.disabled = true;

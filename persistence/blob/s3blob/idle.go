@@ -37,6 +37,11 @@ func newWatchdog(parent context.Context, idle time.Duration) *watchdog {
 // kick puts the deadline off: bytes moved.
 func (w *watchdog) kick() { w.timer.Reset(w.idle) }
 
+// pause stops the watch while nobody reads (an answer kept for later);
+// resume starts it again before a read.
+func (w *watchdog) pause()  { w.timer.Stop() }
+func (w *watchdog) resume() { w.timer.Reset(w.idle) }
+
 // stop ends the watch and the request's ctx.
 func (w *watchdog) stop() {
 	w.timer.Stop()
