@@ -54,14 +54,16 @@ cat >"$tmp/weed/s3.json" <<EOF
   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
 EOF
 declare -A port
-for p in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc s3.port s3.port.grpc; do
+# Every port weed listens on, the admin's gRPC included (its default,
+# 22535, would collide with another weed mini running meanwhile).
+for p in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc s3.port s3.port.grpc admin.port admin.port.grpc; do
 	port[$p]=$(free_port)
 done
 args=()
 for p in "${!port[@]}"; do args+=("-$p=${port[$p]}"); done
 # shellcheck disable=SC2086 # WEED_ENV and WEED_ARGS are lists of words
 (cd "$tmp/weed" && exec env ${WEED_ENV:-} "$weed" mini -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$tmp/weed/data" -master.telemetry=false \
-	-admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.iam=false -s3.config="$tmp/weed/s3.json" \
+	-admin.ui=false -admin.port.legacy=0 -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.iam=false -s3.config="$tmp/weed/s3.json" \
 	-filer.localSocket="$tmp/weed/filer.sock" -s3.localSocket="$tmp/weed/s3.sock" "${args[@]}" ${WEED_ARGS:-}) >"$out/weed.log" 2>&1 &
 wpid=$!
 pids+=("$wpid")

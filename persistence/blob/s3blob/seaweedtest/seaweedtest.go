@@ -113,8 +113,12 @@ func Start(t testing.TB) *Server {
 	t.Cleanup(func() { s.stop(t, syscall.SIGTERM) })
 	for try := 1; ; try++ {
 		s.ports = map[string]int{}
+		// Every port weed mini listens on: left to its defaults, the
+		// admin's gRPC (22535, and 33646 for the legacy one) is the
+		// same for every weed, and a second one running meanwhile
+		// cannot start.
 		for _, f := range []string{"master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-			"filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc"} {
+			"filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc"} {
 			s.ports[f] = freePort(t)
 		}
 		err := s.start()
@@ -208,6 +212,7 @@ func (s *Server) start() error {
 		"-s3.localSocket=" + filepath.Join(s.Dir, "s3.sock"),
 		p("master.port"), p("master.port.grpc"), p("volume.port"), p("volume.port.grpc"),
 		p("filer.port"), p("filer.port.grpc"), p("s3.port"), p("s3.port.grpc"),
+		p("admin.port"), p("admin.port.grpc"), "-admin.port.legacy=0",
 	}
 	log, err := os.OpenFile(filepath.Join(s.Dir, "weed.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
