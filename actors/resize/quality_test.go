@@ -170,3 +170,23 @@ func TestQualityScaled(t *testing.T) {
 		})
 	}
 }
+
+// TestLumaSSIM: the SSIM the variants comparison reports is 1 for an
+// image against itself, falls with noise added, and more with more.
+func TestLumaSSIM(t *testing.T) {
+	src := Synthetic(96, 64, 3)
+	noisy := func(amp int) *image.RGBA {
+		m := image.NewRGBA(src.Bounds())
+		copy(m.Pix, src.Pix)
+		for i := range m.Pix {
+			if i%4 != 3 {
+				m.Pix[i] = uint8(min(255, max(0, int(m.Pix[i])+(i*7919%(2*amp+1))-amp)))
+			}
+		}
+		return m
+	}
+	same, some, more := LumaSSIM(src, src), LumaSSIM(src, noisy(8)), LumaSSIM(src, noisy(40))
+	if same != 1 || !(some < 1 && more < some) {
+		t.Errorf("SSIM itself %.4f, noise ±8 %.4f, noise ±40 %.4f: want 1 > ±8 > ±40", same, some, more)
+	}
+}

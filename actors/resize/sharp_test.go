@@ -83,9 +83,9 @@ func TestSharpMatch(t *testing.T) {
 			b := ours.Bounds()
 			sh := sharpRaw(v.Name, b.Size())
 			if format == persistence.FormatPNG {
-				t.Logf("%-5s %v before the encode: SSIM %.4f, PSNR %.1f dB", v.Name, b.Size(), lumaSSIM(ours, sh), psnr(t, ours, sh))
+				t.Logf("%-5s %v before the encode: SSIM %.4f, PSNR %.1f dB", v.Name, b.Size(), LumaSSIM(ours, sh), psnr(t, ours, sh))
 			} else {
-				t.Logf("%-5s %v WebP q85 against sharp's: SSIM %.4f", v.Name, b.Size(), lumaSSIM(ours, webpRoundTrip(t, sh)))
+				t.Logf("%-5s %v WebP q85 against sharp's: SSIM %.4f", v.Name, b.Size(), LumaSSIM(ours, webpRoundTrip(t, sh)))
 			}
 		}
 	}
@@ -94,7 +94,7 @@ func TestSharpMatch(t *testing.T) {
 	for _, round := range []bool{false, true} {
 		got := resizeRGB(full, 1600, 900, round)
 		t.Logf("control: sharp's decode, Lanczos here in RGB, 8-bit between passes %v: SSIM %.4f (PSNR %.1f dB) before the encode, %.4f as WebP",
-			round, lumaSSIM(got, want), psnr(t, got, want), lumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, want)))
+			round, LumaSSIM(got, want), psnr(t, got, want), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, want)))
 	}
 }
 
@@ -156,52 +156,4 @@ func webpRoundTrip(t *testing.T, m *image.NRGBA) image.Image {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// lumaSSIM is encbench/variants' SSIM: Rec. 601 luma, 8×8 windows
-// stepped by 4, C1 = (0.01·255)², C2 = (0.03·255)².
-func lumaSSIM(a, b image.Image) float64 {
-	luma := func(m image.Image) []float64 {
-		r := m.Bounds()
-		y := make([]float64, 0, r.Dx()*r.Dy())
-		for py := r.Min.Y; py < r.Max.Y; py++ {
-			for px := r.Min.X; px < r.Max.X; px++ {
-				cr, cg, cb, _ := m.At(px, py).RGBA()
-				y = append(y, (0.299*float64(cr)+0.587*float64(cg)+0.114*float64(cb))/257)
-			}
-		}
-		return y
-	}
-	ya, yb := luma(a), luma(b)
-	w, h := a.Bounds().Dx(), a.Bounds().Dy()
-	const c1, c2 = 6.5025, 58.5225
-	win := min(8, w, h)
-	var sum float64
-	var n int
-	for y := 0; y+win <= h; y += max(1, win/2) {
-		for x := 0; x+win <= w; x += max(1, win/2) {
-			var ma, mb float64
-			for j := range win {
-				for i := range win {
-					ma += ya[(y+j)*w+x+i]
-					mb += yb[(y+j)*w+x+i]
-				}
-			}
-			k := float64(win * win)
-			ma, mb = ma/k, mb/k
-			var va, vb, cov float64
-			for j := range win {
-				for i := range win {
-					da, db := ya[(y+j)*w+x+i]-ma, yb[(y+j)*w+x+i]-mb
-					va += da * da
-					vb += db * db
-					cov += da * db
-				}
-			}
-			va, vb, cov = va/(k-1), vb/(k-1), cov/(k-1)
-			sum += (2*ma*mb + c1) * (2*cov + c2) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
-			n++
-		}
-	}
-	return sum / float64(n)
 }

@@ -11,11 +11,28 @@ package webp
 // libwebp drops an opaque alpha plane itself) at quality with Method;
 // *out is libwebp's memory, freed with WebPFree. 0 on failure with
 // *err set to libwebp's error code.
+// bl_webp_write encodes pic, which it frees, with config into a buffer
+// WebPFree releases: its size, or 0 with *err set.
+static size_t bl_webp_write(WebPConfig *config, WebPPicture *pic, uint8_t **out, int *err) {
+	WebPMemoryWriter wr;
+	WebPMemoryWriterInit(&wr);
+	pic->writer = WebPMemoryWrite;
+	pic->custom_ptr = &wr;
+	int ok = WebPEncode(config, pic);
+	WebPPictureFree(pic);
+	if (!ok) {
+		*err = pic->error_code;
+		WebPMemoryWriterClear(&wr);
+		return 0;
+	}
+	*out = wr.mem;
+	return wr.size;
+}
+
 static size_t bl_webp(const uint8_t *rgba, int w, int h, int stride, float quality, int method,
                       uint8_t **out, int *err) {
 	WebPConfig config;
 	WebPPicture pic;
-	WebPMemoryWriter wr;
 	*out = NULL;
 	*err = 0;
 	if (!WebPConfigPreset(&config, WEBP_PRESET_DEFAULT, quality) || !WebPPictureInit(&pic)) {
@@ -31,18 +48,7 @@ static size_t bl_webp(const uint8_t *rgba, int w, int h, int stride, float quali
 		WebPPictureFree(&pic);
 		return 0;
 	}
-	WebPMemoryWriterInit(&wr);
-	pic.writer = WebPMemoryWrite;
-	pic.custom_ptr = &wr;
-	int ok = WebPEncode(&config, &pic);
-	WebPPictureFree(&pic);
-	if (!ok) {
-		*err = pic.error_code;
-		WebPMemoryWriterClear(&wr);
-		return 0;
-	}
-	*out = wr.mem;
-	return wr.size;
+	return bl_webp_write(&config, &pic, out, err);
 }
 
 // bl_webp_yuv is bl_webp for 4:2:0 planes in JPEG's full-range YCbCr
@@ -54,7 +60,6 @@ static size_t bl_webp_yuv(const uint8_t *y, const uint8_t *u, const uint8_t *v, 
                           float quality, int method, uint8_t **out, int *err) {
 	WebPConfig config;
 	WebPPicture pic;
-	WebPMemoryWriter wr;
 	uint8_t ly[256], lc[256];
 	*out = NULL;
 	*err = 0;
@@ -90,18 +95,7 @@ static size_t bl_webp_yuv(const uint8_t *y, const uint8_t *u, const uint8_t *v, 
 			dv[i] = lc[sv[i]];
 		}
 	}
-	WebPMemoryWriterInit(&wr);
-	pic.writer = WebPMemoryWrite;
-	pic.custom_ptr = &wr;
-	int ok = WebPEncode(&config, &pic);
-	WebPPictureFree(&pic);
-	if (!ok) {
-		*err = pic.error_code;
-		WebPMemoryWriterClear(&wr);
-		return 0;
-	}
-	*out = wr.mem;
-	return wr.size;
+	return bl_webp_write(&config, &pic, out, err);
 }
 */
 import "C"

@@ -194,7 +194,7 @@ func compare(a, b string) error {
 		if ia.Bounds().Size() != ib.Bounds().Size() {
 			return fmt.Errorf("%s: %v here, %v there", name, ia.Bounds().Size(), ib.Bounds().Size())
 		}
-		s := ssim(luma(ia), luma(ib), ia.Bounds().Dx(), ia.Bounds().Dy())
+		s := resize.LumaSSIM(ia, ib)
 		st := stats[v]
 		if st == nil {
 			st = &stat{min: 1}
@@ -218,53 +218,4 @@ func decodeWebP(s blob.Store, key string) (image.Image, error) {
 	}
 	defer obj.Close()
 	return webp.Decode(io.NewSectionReader(obj, 0, obj.Size()))
-}
-
-// luma is the image's Rec. 601 luma, 0..255.
-func luma(m image.Image) []float64 {
-	b := m.Bounds()
-	y := make([]float64, 0, b.Dx()*b.Dy())
-	for py := b.Min.Y; py < b.Max.Y; py++ {
-		for px := b.Min.X; px < b.Max.X; px++ {
-			r, g, bl, _ := m.At(px, py).RGBA()
-			y = append(y, (0.299*float64(r)+0.587*float64(g)+0.114*float64(bl))/257)
-		}
-	}
-	return y
-}
-
-// ssim is the mean SSIM (Wang et al. 2004, C1 = (0.01·255)², C2 =
-// (0.03·255)²) over 8×8 windows stepped by 4 (the whole image when
-// smaller).
-func ssim(a, b []float64, w, h int) float64 {
-	const c1, c2 = 6.5025, 58.5225
-	win := min(8, w, h)
-	var sum float64
-	var n int
-	for y := 0; y+win <= h; y += max(1, win/2) {
-		for x := 0; x+win <= w; x += max(1, win/2) {
-			var ma, mb float64
-			for j := range win {
-				for i := range win {
-					ma += a[(y+j)*w+x+i]
-					mb += b[(y+j)*w+x+i]
-				}
-			}
-			k := float64(win * win)
-			ma, mb = ma/k, mb/k
-			var va, vb, cov float64
-			for j := range win {
-				for i := range win {
-					da, db := a[(y+j)*w+x+i]-ma, b[(y+j)*w+x+i]-mb
-					va += da * da
-					vb += db * db
-					cov += da * db
-				}
-			}
-			va, vb, cov = va/(k-1), vb/(k-1), cov/(k-1)
-			sum += (2*ma*mb + c1) * (2*cov + c2) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
-			n++
-		}
-	}
-	return sum / float64(n)
 }
