@@ -163,6 +163,11 @@ bench() { # name url size total round pid...
 	# after the run); sharp's pipeline is another, so not for Node.
 	[ "$name" = backlot ] && cal=--calibrate
 	[ -n "$rate" ] && pidargs+=(--rate "$rate")
+	# Each run starts with the dirty pages of the runs before it on disk:
+	# else the kernel's writeback of one stack's files (every 5 s, once
+	# 30 s old) lands in the next run, whichever stack it measures, as
+	# stalls of a fsync (its p99 then measures the run before).
+	sync
 	say "$size x $total against $name, round $round of $rounds (load average $(cut -d' ' -f1 /proc/loadavg))"
 	if ! "$bin" bench --url "$url" --size "$size" --total "$total" --per-batch "$per_batch" \
 		--in-flight "$in_flight" --warmup "$warmup" --width "$width" --height "$height" \
