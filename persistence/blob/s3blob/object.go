@@ -65,23 +65,15 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 // openHead GETs the object under key, reads its head and keeps the rest
 // of the answer (o.cont) when there is more.
 func (o *object) openHead(key string) error {
-	s := o.s
-	core := minio.Core{Client: s.c}
-	wd := newWatchdog(o.ctx, s.idle)
-	rc, oi, _, err := core.GetObject(wd.ctx, s.bucket, s.name(key), minio.GetObjectOptions{})
+	body, oi, err := o.fetch("open", key, minio.GetObjectOptions{})
 	if err != nil {
-		wd.stop()
-		if wd.fired() {
-			return wd.err("open", key, err)
-		}
-		return wrap("open", key, err)
+		return err
 	}
-	body := &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: key}, c: rc}
 	if oi.Size < 0 {
 		body.Close()
 		return fmt.Errorf("open %s: the store answered a GET without Content-Length", key)
 	}
-	o.info = s.info(key, oi)
+	o.info = o.s.info(key, oi)
 	head := make([]byte, min(oi.Size, headSize))
 	if _, err := io.ReadFull(body, head); err != nil {
 		body.Close()
@@ -175,20 +167,30 @@ func (o *object) get(off, n int64) (io.ReadCloser, error) {
 	if err := opts.SetRange(off, off+n-1); err != nil {
 		return nil, err
 	}
+	body, _, err := o.fetch("read", o.info.Key, opts)
+	if err != nil {
+		return nil, err // not a nil *watchedBody in a non-nil interface
+	}
+	return body, nil
+}
+
+// fetch is one GET of the object under key with opts, its body watched
+// for idleness under o's ctx; op names the call in its errors.
+func (o *object) fetch(op, key string, opts minio.GetObjectOptions) (*watchedBody, minio.ObjectInfo, error) {
 	core := minio.Core{Client: o.s.c}
 	wd := newWatchdog(o.ctx, o.s.idle)
-	rc, _, _, err := core.GetObject(wd.ctx, o.s.bucket, o.s.name(o.info.Key), opts)
+	rc, oi, _, err := core.GetObject(wd.ctx, o.s.bucket, o.s.name(key), opts)
 	if err != nil {
 		wd.stop()
 		if wd.fired() {
-			return nil, wd.err("read", o.info.Key, err)
+			return nil, oi, wd.err(op, key, err)
 		}
-		if preconditionFailed(err) {
-			return nil, fmt.Errorf("read %s: replaced since it was opened: %w", o.info.Key, err)
+		if preconditionFailed(err) { // only a GET with If-Match: a read after Open
+			return nil, oi, fmt.Errorf("%s %s: replaced since it was opened: %w", op, key, err)
 		}
-		return nil, wrap("read", o.info.Key, err)
+		return nil, oi, wrap(op, key, err)
 	}
-	return &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: o.info.Key}, c: rc}, nil
+	return &watchedBody{watchedReader: watchedReader{r: rc, w: wd, op: "read", key: key}, c: rc}, oi, nil
 }
 
 // Read reads on from the last Read: from the head, then from the rest of
