@@ -150,26 +150,7 @@ func BenchmarkProcessParallel(b *testing.B) {
 //	nice -n 19 go test -run '^$' -bench Variants -benchtime 100x -count 3 ./actors/resize/
 func BenchmarkVariants(b *testing.B) {
 	large := persistence.Options{Variants: fourVariants.Variants[3:]}
-	dir := b.TempDir()
-	path := writeFile(b, dir, "src.jpg", benchJPEG1080())
-	blobs, err := fsblob.New(dir, fsblob.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := func(v persistence.Variant) (blob.Writer, error) {
-		return blobs.Create(context.Background(), "out-"+v.Name+"."+v.Format.Ext(), blob.CreateOptions{UseReserve: true})
-	}
-	attempt := func(opts persistence.Options) time.Duration {
-		f, err := openFile(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := cpuTime()
-		if _, err := Process(f, out, opts, benchLimits); err != nil {
-			b.Fatal(err)
-		}
-		return cpuTime() - start
-	}
+	attempt := variantsAttempt(b)
 	var alone, four time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
@@ -180,6 +161,32 @@ func BenchmarkVariants(b *testing.B) {
 	b.ReportMetric(ms(alone), "alone-cpu-ms/op")
 	b.ReportMetric(ms(four), "four-cpu-ms/op")
 	b.ReportMetric(float64(four)/float64(alone), "ratio")
+}
+
+// variantsAttempt returns a function that runs one attempt at the
+// benchmarks' 1920x1080 JPEG with opts, outputs to fsblob, and returns the
+// process CPU time it took.
+func variantsAttempt(b *testing.B) func(persistence.Options) time.Duration {
+	dir := b.TempDir()
+	path := writeFile(b, dir, "src.jpg", benchJPEG1080())
+	blobs, err := fsblob.New(dir, fsblob.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := func(v persistence.Variant) (blob.Writer, error) {
+		return blobs.Create(context.Background(), "out-"+v.Name+"."+v.Format.Ext(), blob.CreateOptions{UseReserve: true})
+	}
+	return func(opts persistence.Options) time.Duration {
+		f, err := openFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := cpuTime()
+		if _, err := Process(f, out, opts, benchLimits); err != nil {
+			b.Fatal(err)
+		}
+		return cpuTime() - start
+	}
 }
 
 // benchJPEG1080 is the 1920x1080 photo-like JPEG (q90) of the benchmarks.
@@ -216,26 +223,10 @@ func BenchmarkVariantsWebP(b *testing.B) {
 	for i := range opts.Variants {
 		opts.Variants[i].Format = persistence.FormatWebP
 	}
-	dir := b.TempDir()
-	path := writeFile(b, dir, "src.jpg", benchJPEG1080())
-	blobs, err := fsblob.New(dir, fsblob.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := func(v persistence.Variant) (blob.Writer, error) {
-		return blobs.Create(context.Background(), "out-"+v.Name+"."+v.Format.Ext(), blob.CreateOptions{UseReserve: true})
-	}
+	attempt := variantsAttempt(b)
 	var cpu time.Duration
 	for b.Loop() {
-		f, err := openFile(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := cpuTime()
-		if _, err := Process(f, out, opts, benchLimits); err != nil {
-			b.Fatal(err)
-		}
-		cpu += cpuTime() - start
+		cpu += attempt(opts)
 	}
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
