@@ -54,60 +54,14 @@ pipe_time=${PIPE_TIME:-3s}
 say() { printf 'compare: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-for tool in node npm redis-server jq; do
+for tool in node npm redis-server jq python3; do
 	command -v "$tool" >/dev/null || die "$tool is needed (redis-server: apt-get install redis-server)"
 done
 [ -f "$peer/server.js" ] || die "no node-seed at $peer (set NODE_SEED)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-compare.XXXXXX")
-pids=()
-
-# stop ends what this script started, newest first: SIGTERM by PID, then a
-# 40 s deadline (Backlot's shutdown grace is 30 s) before SIGKILL.
-stop() {
-	local pid watchdog
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		pid=${pids[i]}
-		kill -0 "$pid" 2>/dev/null || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		(sleep 40 && kill -KILL "$pid" 2>/dev/null) &
-		watchdog=$!
-		wait "$pid" 2>/dev/null || true
-		kill "$watchdog" 2>/dev/null || true
-		wait "$watchdog" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap stop EXIT
-trap 'exit 130' INT TERM
-
-# free_port asks the kernel for a port free right now. node-seed takes a
-# fixed PORT (with 0 it would not say which it got) and Redis likewise.
-free_port() {
-	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
-# wait_for LOG TEXT PID WHAT: block until TEXT appears in LOG, failing if
-# PID exits first or 60 s pass. It follows the log; it does not poll.
-wait_for() {
-	if ! timeout 60 grep -q -m1 -F -- "$2" <(tail -n +1 -F --pid="$3" "$1" 2>/dev/null); then
-		say "$4 did not start; the end of its log ($1):"
-		tail -n 30 "$1" >&2 || true
-		exit 1
-	fi
-}
-
-mkdir -p "$out"
-say "reports and logs go to $out"
-
-# ---------------------------------------------------------------- Backlot
-if [ -n "${BACKLOT_BIN:-}" ]; then
-	bin=$BACKLOT_BIN
-else
-	say "building backlot"
-	(cd "$root" && go build -o "$tmp/backlot" ./cmd/backlot)
-	bin=$tmp/backlot
-fi
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+run_setup compare
 "$bin" bench -h >/dev/null 2>&1 || die "$bin has no bench command"
 
 # ---------------------------------------------------------------- node-seed

@@ -1,4 +1,4 @@
-# lib.sh: what bench/s3.sh and bench/wait.sh share, sourced after they set
+# lib.sh: what bench/compare.sh, s3.sh and wait.sh share, sourced after they set
 # root, out, say and die. run_setup NAME makes $tmp (removed on exit with
 # every process whose PID is in pids, newest first), creates $out and sets
 # $bin (BACKLOT_BIN, or backlot built from this tree).
@@ -15,13 +15,19 @@ wait_for() { # LOG TEXT PID WHAT
 	fi
 }
 
+# stop ends what the script started, newest first: SIGTERM by PID, then a
+# 40 s deadline (Backlot's shutdown grace is 30 s) before SIGKILL.
 stop() {
-	local pid
+	local pid watchdog
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		pid=${pids[i]}
 		kill -0 "$pid" 2>/dev/null || continue
 		kill -TERM "$pid" 2>/dev/null || true
+		(sleep 40 && kill -KILL "$pid" 2>/dev/null) &
+		watchdog=$!
 		wait "$pid" 2>/dev/null || true
+		kill "$watchdog" 2>/dev/null || true
+		wait "$watchdog" 2>/dev/null || true
 	done
 	rm -rf "$tmp"
 }
