@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		if err := batches.Put(id, bv); err != nil {
 			return err
 		}
+		s.memo.put(b.ID, bv, b.Clone())
 		log, err := tx.Bucket(bucketEvents).CreateBucket(id)
 		if err != nil {
 			return fmt.Errorf("event log: %w", err)
@@ -68,7 +70,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error
 	var b *persistence.Batch
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		b, err = getBatch(tx, id)
+		b, err = s.getBatch(tx, id)
 		return err
 	})
 	if err != nil {
@@ -136,7 +138,7 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 	var nb *persistence.Batch
 	var out []persistence.Event
 	err := s.update(func(tx *bbolt.Tx) error {
-		b, err := getBatch(tx, id)
+		b, err := s.getBatch(tx, id)
 		if err != nil {
 			return err
 		}
@@ -154,6 +156,9 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 		}
 		if err := tx.Bucket(bucketBatches).Put([]byte(id), bv); err != nil {
 			return err
+		}
+		if !nb.Done {
+			s.memo.put(id, bv, nb.Clone())
 		}
 		log := tx.Bucket(bucketEvents).Bucket([]byte(id))
 		if log == nil {
@@ -180,6 +185,7 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 		return nil, nil, s.fail(fmt.Sprintf("append to batch %s", id), err)
 	}
 	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
+		s.memo.forget(id)
 		s.fmu.Lock()
 		delete(s.fences, id)
 		s.fmu.Unlock()
@@ -206,15 +212,23 @@ func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// getBatch reads and decodes a batch inside tx.
-func getBatch(tx *bbolt.Tx, id string) (*persistence.Batch, error) {
+// getBatch reads and decodes a batch inside tx: a batch of the caller's
+// own, decoded afresh unless the memo holds these very bytes.
+func (s *Store) getBatch(tx *bbolt.Tx, id string) (*persistence.Batch, error) {
 	v := tx.Bucket(bucketBatches).Get([]byte(id))
 	if v == nil {
 		return nil, persistence.ErrNotFound
 	}
+	if b, ok := s.memo.get(id, v); ok {
+		return b, nil
+	}
 	var b persistence.Batch
 	if err := json.Unmarshal(v, &b); err != nil {
 		return nil, fmt.Errorf("decode batch: %w", err)
+	}
+	if !b.Done {
+		// v lives only as long as tx (bbolt's map): the memo keeps a copy.
+		s.memo.put(id, bytes.Clone(v), b.Clone())
 	}
 	return &b, nil
 }

@@ -55,6 +55,8 @@ type Store struct {
 	fences   map[string]uint64 // unfinished batch id → its latest fencing token (fence.go)
 	fenceSeq uint64            // the last token given, for any batch
 
+	memo memo // decoded unfinished batches (memo.go)
+
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests
 	quit     chan struct{} // closed by Close: commitLoop returns

@@ -51,7 +51,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	err := s.update(func(tx *bbolt.Tx) error {
-		b, err := getBatch(tx, id)
+		b, err := s.getBatch(tx, id)
 		if err != nil {
 			return err
 		}
