@@ -25,7 +25,7 @@ type memo struct {
 }
 
 type memoEntry struct {
-	raw []byte            // never modified: JSON as stored
+	raw []byte             // never modified: JSON as stored
 	b   *persistence.Batch // never handed out: callers get clones
 }
 
