@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,7 +34,7 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		if err := batches.Put(id, bv); err != nil {
 			return err
 		}
-		s.memo.put(b.ID, bv, b.Clone())
+		s.memo.Remember(b.ID, bv, b.Clone())
 		log, err := tx.Bucket(bucketEvents).CreateBucket(id)
 		if err != nil {
 			return fmt.Errorf("event log: %w", err)
@@ -157,9 +156,7 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 		if err := tx.Bucket(bucketBatches).Put([]byte(id), bv); err != nil {
 			return err
 		}
-		if !nb.Done {
-			s.memo.put(id, bv, nb.Clone())
-		}
+		s.memo.Remember(id, bv, nb.Clone())
 		log := tx.Bucket(bucketEvents).Bucket([]byte(id))
 		if log == nil {
 			return errors.New("event log missing")
@@ -185,7 +182,6 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 		return nil, nil, s.fail(fmt.Sprintf("append to batch %s", id), err)
 	}
 	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
-		s.memo.forget(id)
 		s.fmu.Lock()
 		delete(s.fences, id)
 		s.fmu.Unlock()
@@ -219,16 +215,5 @@ func (s *Store) getBatch(tx *bbolt.Tx, id string) (*persistence.Batch, error) {
 	if v == nil {
 		return nil, persistence.ErrNotFound
 	}
-	if b, ok := s.memo.get(id, v); ok {
-		return b, nil
-	}
-	var b persistence.Batch
-	if err := json.Unmarshal(v, &b); err != nil {
-		return nil, fmt.Errorf("decode batch: %w", err)
-	}
-	if !b.Done {
-		// v lives only as long as tx (bbolt's map): the memo keeps a copy.
-		s.memo.put(id, bytes.Clone(v), b.Clone())
-	}
-	return &b, nil
+	return s.memo.Decode(id, v) // a copy of v if kept: v lives only as long as tx
 }

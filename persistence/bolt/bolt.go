@@ -55,7 +55,7 @@ type Store struct {
 	fences   map[string]uint64 // unfinished batch id → its latest fencing token (fence.go)
 	fenceSeq uint64            // the last token given, for any batch
 
-	memo memo // decoded unfinished batches (memo.go)
+	memo persistence.BatchMemo // decoded unfinished batches
 
 	writes   chan *write   // to commitLoop; buffered (maxGroup)
 	commits  atomic.Int64  // transactions committed by commitLoop, for tests

@@ -90,10 +90,7 @@ func TestMemoNeverStale(t *testing.T) {
 	if !nb.Done || nb.Completed != 2 {
 		t.Fatalf("last image: done %v completed %d, want done with 2", nb.Done, nb.Completed)
 	}
-	s.memo.mu.Lock()
-	n := len(s.memo.m)
-	s.memo.mu.Unlock()
-	if n != 0 {
+	if n := s.memo.Len(); n != 0 {
 		t.Fatalf("%d batches memoised after the only one finished, want 0", n)
 	}
 }

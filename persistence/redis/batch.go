@@ -77,7 +77,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
-	b, err := decodeBatch(v)
+	b, err := s.decodeBatch(id, v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -186,7 +186,7 @@ func (s *Store) append(ctx context.Context, id string, token *uint64, evs []pers
 				return err
 			}
 		}
-		b, err := decodeBatch([]byte(get.Val()))
+		b, err := s.decodeBatch(id, []byte(get.Val()))
 		if err != nil {
 			return err
 		}
@@ -200,6 +200,7 @@ func (s *Store) append(ctx context.Context, id string, token *uint64, evs []pers
 		if err != nil {
 			return err
 		}
+		s.memo.Remember(id, bv, nb.Clone()) // used only if these bytes are what EXEC stores
 		vals := make([]any, len(out))
 		for i := range out {
 			if vals[i], err = json.Marshal(&out[i]); err != nil {
@@ -268,10 +269,11 @@ func (s *Store) watch(ctx context.Context, fn func(*goredis.Tx) error, keys ...s
 	return fmt.Errorf("%w: %d transactions in a row lost the race for %v", persistence.ErrUnavailable, maxTxTries, keys)
 }
 
-func decodeBatch(v []byte) (*persistence.Batch, error) {
-	var b persistence.Batch
-	if err := json.Unmarshal(v, &b); err != nil {
-		return nil, fmt.Errorf("decode batch: %w: %w", errCorrupt, err)
+// decodeBatch decodes id's stored JSON v, through the memo.
+func (s *Store) decodeBatch(id string, v []byte) (*persistence.Batch, error) {
+	b, err := s.memo.Decode(id, v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
-	return &b, nil
+	return b, nil
 }

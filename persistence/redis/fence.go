@@ -75,7 +75,7 @@ func (s *Store) AppendFenced(ctx context.Context, id string, token uint64, evs .
 	if err := checkFence(fence, token); err != nil {
 		return nil, nil, s.fail(op, err)
 	}
-	b, err := decodeBatch([]byte(get.Val()))
+	b, err := s.decodeBatch(id, []byte(get.Val()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}

@@ -99,6 +99,8 @@ type Store struct {
 	waitFor  time.Duration // Options.WaitTimeout
 	sweepGap time.Duration // between two looks for orphans in this node's processing list
 
+	memo persistence.BatchMemo // decoded unfinished batches, by their stored bytes
+
 	// claims counts the jobs (by their stored JSON) this process claimed
 	// and has not acked, requeued or handed back: what its processing
 	// list should hold. sweepOrphans requeues what it holds beyond that.

@@ -62,7 +62,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		b, err := decodeBatch(v)
+		b, err := s.decodeBatch(id, v)
 		if err != nil {
 			return err
 		}
