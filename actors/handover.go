@@ -44,6 +44,10 @@ func (s *supervisor) handOver(c *actor.Context, why string, orig any) {
 	if orig != nil {
 		s.handBack(c, orig)
 	}
+	for _, it := range s.staged { // not appended: their flush will find s.moved
+		s.handBack(c, it.orig)
+	}
+	s.staged = nil
 }
 
 // handBack gives a message of a supervisor that handed its batch over back

@@ -36,9 +36,26 @@ type supervisor struct {
 	pending int // timers (store retries) that will message us
 	over    bool
 	log     *slog.Logger
-	token   uint64 // this writer's fencing token; 0 until fenced
-	moved   bool   // handed over (handover.go): writes nothing, hands every message back
+	token   uint64   // this writer's fencing token; 0 until fenced
+	moved   bool     // handed over (handover.go): writes nothing, hands every message back
+	staged  []staged // events waiting for the flush already sent to self
 }
+
+// staged is one message's events, waiting to be appended with those of
+// the other messages handled before the flush arrives; then runs once
+// they are recorded, with what the store recorded for them.
+type staged struct {
+	orig any
+	evs  []persistence.Event
+	then func(recorded []persistence.Event)
+}
+
+// flush: append what is staged. A supervisor sends it to itself with the
+// first staged message, so it arrives after every message already
+// waiting: those handled meanwhile share one append (one commit) instead
+// of one each, which a batch's events, all written by this one actor,
+// could never do in the store's group commit.
+type flush struct{}
 
 func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Producer {
 	return func() actor.Receiver {
@@ -51,6 +68,11 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 
 func (s *supervisor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
+	case flush:
+		s.pending--
+		if !s.moved { // else handOver handed the staged messages back
+			s.flush(c)
+		}
 	case membersChanged:
 		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
 			s.handOver(c, "the batch has another owner", nil)
@@ -143,18 +165,17 @@ func (s *supervisor) onClaimed(c *actor.Context, m claimed) {
 		if im.Error != "" {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", n, im.Error)
 		}
-		if _, ok := s.append(c, m, persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg}); ok {
-			s.settle(pool, settle{job: job, freeSlot: true})
-		}
+		s.stage(c, m, func([]persistence.Event) { s.settle(pool, settle{job: job, freeSlot: true}) },
+			persistence.Event{Type: persistence.EventFailed, BatchID: s.id, ImageID: job.ImageID, Error: msg})
 		return
 	}
-	evs, ok := s.append(c, m, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
-	if !ok {
-		return // refused: settled by append; failed: retried, still holding its slot
-	}
-	// The outcome comes back through the pool and its node's manager, to
-	// the batch's owner as of then.
-	s.sys.send(pool, resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
+	// Refused, the job is settled by append; failed, retried, still
+	// holding its slot.
+	s.stage(c, m, func(evs []persistence.Event) {
+		// The outcome comes back through the pool and its node's manager,
+		// to the batch's owner as of then.
+		s.sys.send(pool, resize.Work{Job: job, Opts: s.batch.Options, Attempt: evs[0].Attempt})
+	}, persistence.Event{Type: persistence.EventProcessing, BatchID: s.id, ImageID: job.ImageID})
 }
 
 // onWorkDone turns an attempt's outcome into completed, failed or retrying.
@@ -175,47 +196,76 @@ func (s *supervisor) onWorkDone(c *actor.Context, m resize.Done) {
 	if m.Err != nil {
 		s.log.Info("resize attempt failed", m.LogAttrs()...)
 	}
-	if _, ok := s.append(c, m, ev); !ok {
-		return
-	}
-	s.sys.cfg.Observer.AttemptDone(ev.Type, m.Took)
-	if ev.Type.Terminal() {
-		s.settle(m.Pool, settle{job: m.Job})
-		return
-	}
-	// The job stays in flight during the backoff (the claiming pool keeps
-	// the timer): a crash meanwhile redelivers it, which is what we want.
-	// An attempt given back for an unreachable blob store is not charged,
-	// but each such failure makes the next wait longer all the same.
-	n := m.Attempt
-	if ev.Unavailable {
-		n = s.batch.Image(m.Job.ImageID).Unreachable
-	}
-	s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(n)})
+	s.stage(c, m, func([]persistence.Event) {
+		s.sys.cfg.Observer.AttemptDone(ev.Type, m.Took)
+		if ev.Type.Terminal() {
+			s.settle(m.Pool, settle{job: m.Job})
+			return
+		}
+		// The job stays in flight during the backoff (the claiming pool
+		// keeps the timer): a crash meanwhile redelivers it, which is what
+		// we want. An attempt given back for an unreachable blob store is
+		// not charged, but each such failure makes the next wait longer
+		// all the same.
+		n := m.Attempt
+		if ev.Unavailable {
+			n = s.batch.Image(m.Job.ImageID).Unreachable
+		}
+		s.settle(m.Pool, settle{job: m.Job, requeue: true, after: s.sys.cfg.backoff(n)})
+	}, ev)
 }
 
-// append records evs with this supervisor's token and fans out what the
-// store recorded (with the done it decided, if any). On a broken rule (a
+// stage queues orig's events for the next flush, sending one to self if
+// none is on its way.
+func (s *supervisor) stage(c *actor.Context, orig any, then func([]persistence.Event), evs ...persistence.Event) {
+	s.staged = append(s.staged, staged{orig: orig, evs: evs, then: then})
+	if len(s.staged) == 1 {
+		s.pending++ // no finishing before it arrives
+		c.Send(c.PID(), flush{})
+	}
+}
+
+// flush appends every staged message's events at once and runs each one's
+// then with its share of what was recorded. If that append fails, each
+// message is appended alone, as it would have been without the others,
+// so that one refused event (a redelivered duplicate) refuses only its own
+// message, and a fenced-off supervisor hands each one over.
+func (s *supervisor) flush(c *actor.Context) {
+	items := s.staged
+	s.staged = nil
+	if len(items) > 1 {
+		var evs []persistence.Event
+		for _, it := range items {
+			evs = append(evs, it.evs...)
+		}
+		if all, err := s.write(evs); err == nil {
+			for _, it := range items {
+				n := len(it.evs)
+				it.then(all[:n])
+				all = all[n:]
+			}
+			return
+		}
+	}
+	for _, it := range items {
+		if s.moved {
+			s.handBack(c, it.orig)
+			continue
+		}
+		if all, ok := s.append(c, it.orig, it.evs...); ok {
+			it.then(all)
+		}
+	}
+}
+
+// append writes orig's events alone (write). On a broken rule (a
 // duplicate after redelivery) it settles orig's job and reads the batch
 // again; fenced off, it hands the batch over; on another error it
 // schedules orig again.
 func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event) ([]persistence.Event, bool) {
-	now := time.Now().UTC()
-	for i := range evs {
-		evs[i].At = now
-	}
-	ctx, cancel := s.ctx()
-	all, nb, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token, evs...)
-	cancel()
+	all, err := s.write(evs)
 	switch {
 	case err == nil:
-		before := s.batch.State()
-		s.batch = nb
-		s.fanOut(all)
-		s.observe(all)
-		if after := nb.State(); after != before {
-			s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
-		}
 		return all, true
 	case errors.Is(err, persistence.ErrFenced):
 		// A newer supervisor of this batch took it: it writes from now on.
@@ -235,6 +285,30 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 	s.log.Warn("append failed; will retry", "err", err)
 	s.after(c, retryStoreAfter, retry{msg: orig})
 	return nil, false
+}
+
+// write records evs with this supervisor's token and, once recorded, keeps
+// the batch the store returned and fans out what it recorded (with the
+// done it decided, if any).
+func (s *supervisor) write(evs []persistence.Event) ([]persistence.Event, error) {
+	now := time.Now().UTC()
+	for i := range evs {
+		evs[i].At = now
+	}
+	ctx, cancel := s.ctx()
+	all, nb, err := s.sys.cfg.Store.AppendFenced(ctx, s.id, s.token, evs...)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	before := s.batch.State()
+	s.batch = nb
+	s.fanOut(all)
+	s.observe(all)
+	if after := nb.State(); after != before {
+		s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
+	}
+	return all, nil
 }
 
 // settle tells the pool that claimed the job what to do with it.

@@ -1,0 +1,153 @@
+package actors
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backlot/backlot/persistence"
+)
+
+// gatedAppends is a store (with no claims of its own) that records how
+// many events each AppendFenced carries and can hold a given call at its
+// start until the test releases it.
+type gatedAppends struct {
+	noClaims
+	mu    sync.Mutex
+	sizes []int
+	gates map[int]chan chan struct{} // call number (from 1) → where it asks to go on
+}
+
+func (g *gatedAppends) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(evs))
+	gate := g.gates[len(g.sizes)]
+	g.mu.Unlock()
+	if gate != nil {
+		goOn := make(chan struct{})
+		gate <- goOn
+		<-goOn
+	}
+	return g.noClaims.Store.AppendFenced(ctx, id, token, evs...)
+}
+
+func (g *gatedAppends) calls() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]int(nil), g.sizes...)
+}
+
+// held waits for call n to reach its gate and returns its release.
+func (g *gatedAppends) held(t *testing.T, n int) chan struct{} {
+	t.Helper()
+	select {
+	case goOn := <-g.gates[n]:
+		return goOn
+	case <-time.After(10 * time.Second):
+		t.Fatalf("append %d never came (calls so far: %v)", n, g.calls())
+		return nil
+	}
+}
+
+// supervisorOf is the batch's supervisor, the first one its manager spawned.
+func supervisorOf(t *testing.T, e *env, batchID string) func(msg any) {
+	t.Helper()
+	pid := e.sys.engine.Registry.GetPID("batch", batchID+".1")
+	if pid == nil {
+		t.Fatalf("no supervisor batch/%s.1", batchID)
+	}
+	return func(msg any) { e.sys.engine.Send(pid, msg) }
+}
+
+// TestSupervisorSharesAppends: messages that reach a supervisor while its
+// store write is under way are recorded together, in one append, and each
+// gets its own events: every image of the batch completes, the stream has
+// no gap or repeat, and there are fewer appends than messages.
+func TestSupervisorSharesAppends(t *testing.T) {
+	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{})}}
+	e := newEnv(t, func(c *Config) { g.noClaims = noClaims{c.Store}; c.Store = g })
+	src := jpegOf(t, 64, 48)
+	b := e.create(t, src, src, src, src)
+	sub := e.sys.Subscribe(b.ID, 0)
+	job := func(i int) claimed {
+		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
+	}
+	e.sys.engine.Send(e.sys.manager, job(0))
+	release := g.held(t, 1) // the supervisor is inside its first append
+	send := supervisorOf(t, e, b.ID)
+	for i := 1; i < len(b.Images); i++ {
+		send(job(i))
+	}
+	close(release)
+
+	evs := follow(t, sub)
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("events %v: seq %d at %d, a gap or repeat", types(evs), ev.Seq, i)
+		}
+	}
+	want := 1 + 2*len(b.Images) + 1 // queued, processing and completed each, done
+	if len(evs) != want || evs[len(evs)-1].Type != persistence.EventDone {
+		t.Fatalf("events %v, want %d ending in done", types(evs), want)
+	}
+	calls := g.calls()
+	if len(calls) < 2 || calls[0] != 1 || calls[1] != len(b.Images)-1 {
+		t.Fatalf("appends of %v events: want 1, then the %d claims that waited in one", calls, len(b.Images)-1)
+	}
+	if len(calls) >= 2*len(b.Images) {
+		t.Fatalf("%d appends for %d messages: none shared", len(calls), 2*len(b.Images))
+	}
+}
+
+// TestSharedAppendRefusedOneByOne: when the shared append is refused
+// because one message's event breaks a rule (its image was finished by
+// another writer meanwhile), each message is appended alone: the others
+// are recorded, the refused one changes nothing, and the batch ends.
+func TestSharedAppendRefusedOneByOne(t *testing.T) {
+	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{}), 2: make(chan chan struct{})}}
+	var st persistence.Store
+	e := newEnv(t, func(c *Config) { st = c.Store; g.noClaims = noClaims{c.Store}; c.Store = g })
+	src := jpegOf(t, 64, 48)
+	b := e.create(t, src, src, src)
+	job := func(i int) claimed {
+		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
+	}
+	e.sys.engine.Send(e.sys.manager, job(0))
+	release := g.held(t, 1)
+	send := supervisorOf(t, e, b.ID)
+	send(job(1))
+	send(job(2))
+	close(release)
+	release = g.held(t, 2) // images 1 and 2's processing, together
+	// Another writer finishes image 2 before that append lands.
+	at := time.Now().UTC()
+	other := []persistence.Event{
+		{Type: persistence.EventProcessing, BatchID: b.ID, ImageID: b.Images[2].ID, At: at},
+		{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: b.Images[2].ID, At: at},
+	}
+	if _, _, err := st.Append(t.Context(), b.ID, other...); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+
+	evs := follow(t, e.sys.Subscribe(b.ID, 0))
+	if calls := g.calls(); len(calls) < 4 || calls[1] != 2 || calls[2] != 1 || calls[3] != 1 {
+		t.Fatalf("appends of %v events: want 1, 2 (refused), then 1 and 1", calls)
+	}
+	per := map[string][]persistence.EventType{}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("events %v: a gap or repeat at %d", types(evs), i)
+		}
+		per[ev.ImageID] = append(per[ev.ImageID], ev.Type)
+	}
+	for i, im := range b.Images {
+		if got := per[im.ID]; len(got) != 2 || got[0] != persistence.EventProcessing || got[1] != persistence.EventCompleted {
+			t.Fatalf("image %d's events %v, want processing, completed", i, got)
+		}
+	}
+	if last := evs[len(evs)-1]; last.Type != persistence.EventDone {
+		t.Fatalf("events %v, want done last", types(evs))
+	}
+}
