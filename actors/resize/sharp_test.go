@@ -5,10 +5,13 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	xwebp "golang.org/x/image/webp"
@@ -37,9 +40,50 @@ func TestSharpMatch(t *testing.T) {
 	if modules == "" || !webp.Available {
 		t.Skip("needs NODE_SEED_MODULES (a node_modules with sharp) and libwebp")
 	}
+	inputs := map[string]image.Image{"synthetic": Synthetic(1920, 1080, 1)}
+	if photo := samplePhoto(t); photo != "" {
+		b, err := os.ReadFile(photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crops, err := PhotoCrops(b, 1920, 1080, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs["photo"] = crops[1]
+	} else {
+		t.Log("no photo (BACKLOT_PHOTO, or SeaweedFS's weed/images/sample1.jpg in the module cache): synthetic input only")
+	}
+	for _, name := range []string{"synthetic", "photo"} {
+		if in := inputs[name]; in != nil {
+			t.Run(name, func(t *testing.T) { sharpMatch(t, modules, in) })
+		}
+	}
+}
+
+// samplePhoto is the real photograph TestSharpMatch and bench/variants.sh
+// use: BACKLOT_PHOTO, or else the iPhone photo in SeaweedFS's module
+// (weed/images/sample1.jpg, 2592x1936, Exif orientation 6), which the S3
+// tests' scripts/weed.sh puts in the module cache; "" when neither is.
+func samplePhoto(t *testing.T) string {
+	if p := os.Getenv("BACKLOT_PHOTO"); p != "" {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		return ""
+	}
+	m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "github.com", "seaweedfs", "seaweedfs@*", "weed", "images", "sample1.jpg"))
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1]
+}
+
+func sharpMatch(t *testing.T, modules string, input image.Image) {
 	dir := t.TempDir()
 	var jb bytes.Buffer
-	if err := jpeg.Encode(&jb, Synthetic(1920, 1080, 1), &jpeg.Options{Quality: 90}); err != nil {
+	if err := jpeg.Encode(&jb, input, &jpeg.Options{Quality: 90}); err != nil {
 		t.Fatal(err)
 	}
 	src := writeFile(t, dir, "src.jpg", jb.Bytes())
@@ -83,7 +127,12 @@ func TestSharpMatch(t *testing.T) {
 			b := ours.Bounds()
 			sh := sharpRaw(v.Name, b.Size())
 			if format == persistence.FormatPNG {
-				t.Logf("%-5s %v before the encode: SSIM %.4f, PSNR %.1f dB", v.Name, b.Size(), LumaSSIM(ours, sh), psnr(t, ours, sh))
+				enc := webpRoundTrip(t, sh)
+				t.Logf("%-5s %v before the encode: SSIM %.4f, PSNR %.1f dB; a q85 WebP keeps SSIM %.4f of sharp's pixels",
+					v.Name, b.Size(), LumaSSIM(ours, sh), psnr(t, ours, sh), LumaSSIM(sh, enc))
+				t.Logf("%-5s floor: sharp's pixels as WebP against the same ±1 in every channel of every pixel as WebP: SSIM %.4f, of 1 %% of pixels: %.4f; against ours through the same RGB import: %.4f",
+					v.Name, LumaSSIM(enc, webpRoundTrip(t, perturb(sh, 1, 1))), LumaSSIM(enc, webpRoundTrip(t, perturb(sh, 0.01, 2))),
+					LumaSSIM(enc, webpRoundTrip(t, toNRGBA(ours))))
 			} else {
 				t.Logf("%-5s %v WebP q85 against sharp's: SSIM %.4f", v.Name, b.Size(), LumaSSIM(ours, webpRoundTrip(t, sh)))
 			}
@@ -96,6 +145,35 @@ func TestSharpMatch(t *testing.T) {
 		t.Logf("control: sharp's decode, Lanczos here in RGB, 8-bit between passes %v: SSIM %.4f (PSNR %.1f dB) before the encode, %.4f as WebP",
 			round, LumaSSIM(got, want), psnr(t, got, want), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, want)))
 	}
+}
+
+// perturb is m with a fraction p of its pixels changed by -1, 0 or +1
+// (at random, clamped) in each of R, G and B: pixels an 8-bit resize
+// could as well have made.
+func perturb(m *image.NRGBA, p float64, seed uint64) *image.NRGBA {
+	out := image.NewNRGBA(m.Rect)
+	copy(out.Pix, m.Pix)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for i := 0; i < len(out.Pix); i += 4 {
+		if rng.Float64() >= p {
+			continue
+		}
+		for c := range 3 {
+			out.Pix[i+c] = uint8(min(255, max(0, int(out.Pix[i+c])+rng.IntN(3)-1)))
+		}
+	}
+	return out
+}
+
+// toNRGBA is m as an *image.NRGBA.
+func toNRGBA(m image.Image) *image.NRGBA {
+	if n, ok := m.(*image.NRGBA); ok {
+		return n
+	}
+	b := m.Bounds()
+	n := image.NewNRGBA(image.Rectangle{Max: b.Size()})
+	draw.Draw(n, n.Rect, m, b.Min, draw.Src)
+	return n
 }
 
 // resizeRGB is the planar Lanczos on each of m's R, G and B as a plane,
