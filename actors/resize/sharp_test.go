@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/draw"
 	"image/jpeg"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -145,6 +146,51 @@ func sharpMatch(t *testing.T, modules string, input image.Image) {
 		t.Logf("control: sharp's decode, Lanczos here in RGB, 8-bit between passes %v: SSIM %.4f (PSNR %.1f dB) before the encode, %.4f as WebP",
 			round, LumaSSIM(got, want), psnr(t, got, want), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, want)))
 	}
+	// The cover framing: sharp's decode into the 320x320 card, cut where
+	// imaging.Fill cuts (Backlot's crop, makePlan) and where sharp does.
+	card := sharpRaw("card", image.Pt(320, 320))
+	for _, c := range []struct {
+		who string
+		x0  int
+	}{{"imaging.Fill's (Backlot's)", (1920 - 1080) / 2}, {"sharp's", sharpCoverLeft(1920, 1080, 320, 320)}} {
+		got := resizeRGBWindow(full, window{float64(c.x0), 0, float64(c.x0) + 1080, 1080}, 320, 320)
+		t.Logf("control: sharp's decode into the card, crop from x=%d, %s: SSIM %.4f (PSNR %.1f dB) before the encode, %.4f as WebP",
+			c.x0, c.who, LumaSSIM(got, card), psnr(t, got, card), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, card)))
+	}
+}
+
+// sharpCoverLeft is where, in a sw×sh source, sharp 0.35 starts a centre
+// cover crop into a w×h box whose sides are cut (sw/sh > w/h), to the
+// source pixel: it resizes the whole image by shrink = sh/h, to
+// round(sw/shrink) pixels wide, and cuts from (that − w + 1)/2 on
+// (CalculateCrop), which is that many output pixels times shrink into the
+// source. A model, not sharp's code: it fits the card (1920x1080 into
+// 320x320: 421.875) within a fraction of a pixel by SSIM, not the thumb
+// (100x100: 421.2 by the model, best at about 420).
+func sharpCoverLeft(sw, sh, w, h int) int {
+	shrink := float64(sh) / float64(h)
+	left := (int(math.Round(float64(sw)/shrink)) - w + 1) / 2
+	return int(math.Round(float64(left) * shrink))
+}
+
+// resizeRGBWindow is the planar Lanczos (view.resize: 8 bits between the
+// passes) of each of m's R, G and B over win, into w×h.
+func resizeRGBWindow(m *image.NRGBA, win window, w, h int) *image.NRGBA {
+	sw, sh := m.Rect.Dx(), m.Rect.Dy()
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	pl, dst := make([]uint8, sw*sh), make([]uint8, w*h)
+	for c := range 3 {
+		for i := range pl {
+			pl[i] = m.Pix[4*i+c]
+		}
+		v := planeView(pl, sw, image.Point{}, 0, 0, win, image.Pt(sw, sh))
+		tx, ty := weigh(v.xs, 1, win.x0, win.x1, w), weigh(v.ys, 1, win.y0, win.y1, h)
+		v.resize(tx, ty, dst, make([]float32, h*sw))
+		for i, p := range dst {
+			out.Pix[4*i+c], out.Pix[4*i+3] = p, 0xff
+		}
+	}
+	return out
 }
 
 // perturb is m with a fraction p of its pixels changed by -1, 0 or +1
