@@ -139,6 +139,7 @@ func sharpMatch(t *testing.T, modules string, input image.Image) {
 			}
 		}
 	}
+	lumaSplit(t, jb.Bytes(), sharpRaw("large", image.Pt(1600, 900)))
 	// The controls: sharp's decode, resized here in RGB.
 	full, want := sharpRaw("full", image.Pt(1920, 1080)), sharpRaw("large", image.Pt(1600, 900))
 	for _, round := range []bool{false, true} {
@@ -280,4 +281,129 @@ func webpRoundTrip(t *testing.T, m *image.NRGBA) image.Image {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// lumaSplit logs where the large variant's luma, as libwebp receives
+// it, differs from what libwebp makes of sharp's pixels S (its RGB
+// import: Y' = 16 + (16839R + 33059G + 6420B)/65536, rounded), and what
+// each luma makes of the WebP against sharp's, with our chroma: Backlot's
+// (the Y plane resized with 8-bit rounding between the passes, then
+// mapped to libwebp's range, rounded again), that luma rounded once from
+// the unrounded resize, and sharp's own. data is the source JPEG.
+func lumaSplit(t *testing.T, data []byte, S *image.NRGBA) {
+	vs := fourVariants.Variants[3:4]
+	img, _, _, err := decodeScaled(data, Info{Format: "jpeg", Width: 1920, Height: 1080}, 1, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := img.(*image.YCbCr)
+	p, err := makePlan(1920, 1080, 1, persistence.Options{Width: 1600, Height: 1600, Fit: persistence.FitContain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planes, _ := resampleYCbCr(m, p, 1)
+	// The same luma resize (resizeGo's loops), its last pass left unrounded.
+	v := planeView(m.Y, m.YStride, image.Point{}, 0, 0, window{0, 0, 1920, 1080}, image.Pt(1920, 1080))
+	tx, ty := weigh(v.xs, 1, 0, 1920, 1600), weigh(v.ys, 1, 0, 1080, 900)
+	c0, c1 := tx.columns()
+	tmp := make([]float32, 900*(c1-c0))
+	for o := range 900 {
+		acc := tmp[o*(c1-c0) : (o+1)*(c1-c0)]
+		for k, wt := range ty.w[ty.off[o]:ty.off[o+1]] {
+			r := v.pix[(ty.first[o]+k)*v.stride+c0:][:len(acc)]
+			for i := range acc {
+				acc[i] += wt * float32(r[i])
+			}
+		}
+		for i, a := range acc {
+			acc[i] = float32(clampf(a))
+		}
+	}
+	fl := make([]float32, 1600*900)
+	for o := range 900 {
+		row := tmp[o*(c1-c0) : (o+1)*(c1-c0)]
+		for j := range 1600 {
+			var s float32
+			for k, wt := range tx.w[tx.off[j]:tx.off[j+1]] {
+				s += wt * row[tx.first[j]-c0+k]
+			}
+			fl[o*1600+j] = s
+		}
+	}
+	same := 0
+	for i := range fl {
+		if clampf(fl[i]) == planes.Y[i] {
+			same++
+		}
+	}
+	if same != len(fl) {
+		t.Logf("the unrounded luma here rounds to the pipeline's Y at %d of %d pixels (the C loops sum in another order)", same, len(fl))
+	}
+	ly := func(y uint8) uint8 { return uint8((56318*int(y) + (16 << 16) + (1 << 15)) >> 16) }
+	lc := func(c uint8) uint8 { return uint8((128*65536 + (int(c)-128)*57600 + (1 << 15)) >> 16) }
+	ys := make([]uint8, 1600*900) // sharp's Y' as libwebp makes it
+	clampedPix := make([]bool, 1600*900)
+	for i := range ys {
+		r, g, b := int(S.Pix[4*i]), int(S.Pix[4*i+1]), int(S.Pix[4*i+2])
+		ys[i] = uint8((16839*r + 33059*g + 6420*b + (16 << 16) + (1 << 15)) >> 16)
+		for _, c := range []int{r, g, b} {
+			if c <= 1 || c >= 254 {
+				clampedPix[i] = true
+			}
+		}
+	}
+	cands := map[string][]uint8{}
+	yb := make([]uint8, len(ys))
+	y1 := make([]uint8, len(ys))
+	for i := range ys {
+		yb[i] = ly(planes.Y[i])
+		f := 16 + float64(fl[i])*56318/65536
+		y1[i] = uint8(math.Max(0, math.Min(255, math.Round(f))))
+	}
+	cands["backlot"] = yb
+	cands["single-round"] = y1
+	cands["sharp"] = ys
+	cw := 800 * 450
+	cb, cr := make([]uint8, cw), make([]uint8, cw)
+	for i := range cw {
+		cb[i], cr[i] = lc(planes.Cb[i]), lc(planes.Cr[i])
+	}
+	es := webpRoundTrip(t, S)
+	nclamped := 0
+	for _, c := range clampedPix {
+		if c {
+			nclamped++
+		}
+	}
+	for _, name := range []string{"backlot", "single-round", "sharp"} {
+		y := cands[name]
+		var h [4]int
+		var hc [4]int
+		for i := range y {
+			d := int(y[i]) - int(ys[i])
+			if d < 0 {
+				d = -d
+			}
+			d = min(d, 3)
+			if clampedPix[i] {
+				hc[d]++
+			} else {
+				h[d]++
+			}
+		}
+		pl := &image.YCbCr{Y: y, Cb: cb, Cr: cr, YStride: 1600, CStride: 800, SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: image.Rect(0, 0, 1600, 900)}
+		var eb bytes.Buffer
+		if err := webp.EncodeVideoYCbCr(&eb, pl, 85); err != nil {
+			t.Fatal(err)
+		}
+		e, err := xwebp.Decode(&eb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := float64(len(y) - nclamped)
+		t.Logf("large luma %-12s Y' (libwebp's range) against sharp's: |d| 0, 1, 2, 3+ at %.3f %.3f %.4f %.4f of pixels with no channel near 0 or 255; at %.3f %.3f %.3f %.3f of the %d near it; as WebP with our chroma: SSIM %.4f",
+			name, float64(h[0])/n, float64(h[1])/n, float64(h[2])/n, float64(h[3])/n,
+			float64(hc[0])/float64(max(1, nclamped)), float64(hc[1])/float64(max(1, nclamped)), float64(hc[2])/float64(max(1, nclamped)), float64(hc[3])/float64(max(1, nclamped)),
+			nclamped, LumaSSIM(e, es))
+	}
 }
