@@ -148,30 +148,21 @@ func sharpMatch(t *testing.T, modules string, input image.Image) {
 			round, LumaSSIM(got, want), psnr(t, got, want), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, want)))
 	}
 	// The cover framing: sharp's decode into the 320x320 card, cut where
-	// imaging.Fill cuts (Backlot's crop, makePlan) and where sharp does.
+	// imaging.Fill cuts (Backlot's crop before issue 20's part 5) and where
+	// makePlan cuts now (sharpCrop).
 	card := sharpRaw("card", image.Pt(320, 320))
+	p, err := makePlan(1920, 1080, 1, persistence.Options{Width: 320, Height: 320, Fit: persistence.FitCover})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		who string
 		x0  int
-	}{{"imaging.Fill's (Backlot's)", (1920 - 1080) / 2}, {"sharp's", sharpCoverLeft(1920, 1080, 320, 320)}} {
+	}{{"imaging.Fill's", (1920 - 1080) / 2}, {"makePlan's (sharp's)", p.crop.Min.X}} {
 		got := resizeRGBWindow(full, window{float64(c.x0), 0, float64(c.x0) + 1080, 1080}, 320, 320)
 		t.Logf("control: sharp's decode into the card, crop from x=%d, %s: SSIM %.4f (PSNR %.1f dB) before the encode, %.4f as WebP",
 			c.x0, c.who, LumaSSIM(got, card), psnr(t, got, card), LumaSSIM(webpRoundTrip(t, got), webpRoundTrip(t, card)))
 	}
-}
-
-// sharpCoverLeft is where, in a sw×sh source, sharp 0.35 starts a centre
-// cover crop into a w×h box whose sides are cut (sw/sh > w/h), to the
-// source pixel: it resizes the whole image by shrink = sh/h, to
-// round(sw/shrink) pixels wide, and cuts from (that − w + 1)/2 on
-// (CalculateCrop), which is that many output pixels times shrink into the
-// source. A model, not sharp's code: it fits the card (1920x1080 into
-// 320x320: 421.875) within a fraction of a pixel by SSIM, not the thumb
-// (100x100: 421.2 by the model, best at about 420).
-func sharpCoverLeft(sw, sh, w, h int) int {
-	shrink := float64(sh) / float64(h)
-	left := (int(math.Round(float64(sw)/shrink)) - w + 1) / 2
-	return int(math.Round(float64(left) * shrink))
 }
 
 // resizeRGBWindow is the planar Lanczos (view.resize: 8 bits between the
