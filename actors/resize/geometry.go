@@ -129,10 +129,12 @@ func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 
 // sharpCrop is where, along a side of n pixels, a cover crop of c of
 // them starts, for a box side of out pixels at shrink source pixels an
-// output pixel: where sharp's centre crop starts. sharp (0.35) resizes
-// the whole side to round(n/shrink) pixels and cuts from (round(n/shrink)
-// − out + 1)/2 on (its CalculateCrop): that many output pixels times
-// shrink into the source, rounded here to a source pixel. imaging.Fill's
+// output pixel: where sharp's centre crop starts, as modelled here. sharp
+// (0.35) resizes the whole side to round(n/shrink) pixels and cuts from
+// (round(n/shrink) − out + 1)/2 on (CalculateCrop, src/common.cc): that
+// many output pixels times shrink into the source, rounded here to a
+// source pixel (the model ignores libvips' own sub-pixel offsets; it fits
+// issue 20's card, less so its thumbnail). imaging.Fill's
 // (n − c)/2, which Backlot used before, can be half an output pixel from
 // it: 420 against 421.875 for a 1920x1080 photo into a 320x320 box, which
 // cost the card SSIM 0.93 against sharp's (bench/README.md, issue 20).
