@@ -29,9 +29,6 @@ peer=${NODE_SEED:-$root/../shared/peers/node-seed}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-variants.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-(cd "$peer" && tar --exclude=node_modules --exclude=data -cf - .) | (mkdir -p "$tmp/node-seed" && tar -xf - -C "$tmp/node-seed")
-(cd "$tmp/node-seed" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm-ci.log" 2>&1 || { tail -n 20 "$tmp/npm-ci.log" >&2; exit 1; }
-(cd "$root" && go build -o "$tmp/variants" ./actors/resize/encbench/variants)
 photo=${BACKLOT_PHOTO:-}
 if [ -z "$photo" ]; then
 	photo=$(ls -d "$(go env GOMODCACHE)"/github.com/seaweedfs/seaweedfs@*/weed/images/sample1.jpg 2>/dev/null | tail -n 1 || true)
@@ -47,6 +44,9 @@ both)
 *) echo "INPUTS is synthetic, photo or both, not $inputs" >&2; exit 1 ;;
 esac
 
+(cd "$peer" && tar --exclude=node_modules --exclude=data -cf - .) | (mkdir -p "$tmp/node-seed" && tar -xf - -C "$tmp/node-seed")
+(cd "$tmp/node-seed" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm-ci.log" 2>&1 || { tail -n 20 "$tmp/npm-ci.log" >&2; exit 1; }
+(cd "$root" && go build -o "$tmp/variants" ./actors/resize/encbench/variants)
 for set in $sets; do
 	in=$tmp/in-$set
 	if [ "$set" = photo ]; then
