@@ -87,7 +87,8 @@ microbench:
 compare:
 	bash bench/compare.sh
 
-# Issue 20's four WebP variants, Backlot's pipeline against sharp's.
+# Issue 20's four WebP variants, Backlot's pipeline against sharp's
+# (INPUTS=synthetic|photo|both, default both: bench/variants.sh).
 compare-variants:
 	bash bench/variants.sh
 

@@ -94,15 +94,16 @@ func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 	p := plan{orient: orient, outW: W, outH: H}
 	switch o.Fit {
 	case persistence.FitCover, "":
-		// imaging.Fill's crop (cropAndResize, centre anchor) to the pixel, so
-		// the pre-shrink changes speed, not framing.
+		// imaging.Fill's crop size (cropAndResize), placed where sharp's
+		// centre crop starts (sharpCrop), to the pixel; from the sizes
+		// alone, so the pre-shrink changes speed, not framing.
 		if int64(ow)*int64(H) < int64(W)*int64(oh) { // source narrower than the box: cut top and bottom
 			ch := min(oh, int(math.Max(1, float64(ow)*float64(H)/float64(W))+0.5))
-			y := (oh - ch) / 2
+			y := sharpCrop(oh, ch, H, float64(ow)/float64(W))
 			shown = image.Rect(0, y, ow, y+ch)
 		} else {
 			cw := min(ow, int(math.Max(1, float64(oh)*float64(W)/float64(H))+0.5))
-			x := (ow - cw) / 2
+			x := sharpCrop(ow, cw, W, float64(oh)/float64(H))
 			shown = image.Rect(x, 0, x+cw, oh)
 		}
 	case persistence.FitContain:
@@ -124,6 +125,22 @@ func makePlan(sw, sh, orient int, o persistence.Options) (plan, error) {
 		p.w, p.h = p.outH, p.outW
 	}
 	return p, nil
+}
+
+// sharpCrop is where, along a side of n pixels, a cover crop of c of
+// them starts, for a box side of out pixels at shrink source pixels an
+// output pixel: where sharp's centre crop starts, as modelled here. sharp
+// (0.35) resizes the whole side to round(n/shrink) pixels and cuts from
+// (round(n/shrink) − out + 1)/2 on (CalculateCrop, src/common.cc): that
+// many output pixels times shrink into the source, rounded here to a
+// source pixel (the model ignores libvips' own sub-pixel offsets; it fits
+// issue 20's card, less so its thumbnail). imaging.Fill's
+// (n − c)/2, which Backlot used before, can be half an output pixel from
+// it: 420 against 421.875 for a 1920x1080 photo into a 320x320 box, which
+// cost the card SSIM 0.93 against sharp's (bench/README.md, issue 20).
+func sharpCrop(n, c, out int, shrink float64) int {
+	left := (int(math.Round(float64(n)/shrink)) - out + 1) / 2
+	return min(max(0, int(math.Round(float64(left)*shrink))), n-c)
 }
 
 // sourcePoint maps pixel (x, y) of the displayed image to the stored pixel

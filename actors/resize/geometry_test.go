@@ -3,6 +3,7 @@ package resize
 import (
 	"image"
 	"image/color"
+	"math"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -55,8 +56,8 @@ func TestPlan(t *testing.T) {
 		w, h       int
 		outW, outH int
 	}{
-		{"cover landscape", 400, 300, 1, opts(100, 100, persistence.FitCover), image.Rect(50, 0, 350, 300), 100, 100, 100, 100},
-		{"cover portrait", 300, 400, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 50, 300, 350), 100, 100, 100, 100},
+		{"cover landscape", 400, 300, 1, opts(100, 100, persistence.FitCover), image.Rect(51, 0, 351, 300), 100, 100, 100, 100},
+		{"cover portrait", 300, 400, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 51, 300, 351), 100, 100, 100, 100},
 		{"cover wide box", 300, 300, 1, opts(200, 100, persistence.FitCover), image.Rect(0, 75, 300, 225), 200, 100, 200, 100},
 		{"contain landscape", 400, 300, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 400, 300), 100, 75, 100, 75},
 		{"contain portrait", 300, 400, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 300, 400), 75, 100, 75, 100},
@@ -64,12 +65,12 @@ func TestPlan(t *testing.T) {
 		{"fill", 400, 300, 1, opts(50, 120, persistence.FitFill), image.Rect(0, 0, 400, 300), 50, 120, 50, 120},
 		// Stored 400x300, shown 300x400 (portrait): the cover crop is taken
 		// across the shown height, which is the stored width.
-		{"cover rotated", 400, 300, 6, opts(100, 100, persistence.FitCover), image.Rect(50, 0, 350, 300), 100, 100, 100, 100},
+		{"cover rotated", 400, 300, 6, opts(100, 100, persistence.FitCover), image.Rect(51, 0, 351, 300), 100, 100, 100, 100},
 		{"contain rotated", 400, 300, 6, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 400, 300), 100, 75, 75, 100},
 		{"fill rotated", 400, 300, 8, opts(50, 120, persistence.FitFill), image.Rect(0, 0, 400, 300), 120, 50, 50, 120},
 		// An odd margin under a mirror lands on the other side.
-		{"cover mirrored", 401, 300, 2, opts(100, 100, persistence.FitCover), image.Rect(51, 0, 351, 300), 100, 100, 100, 100},
-		{"cover one pixel", 1, 1000, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 499, 1, 500), 100, 100, 100, 100},
+		{"cover mirrored", 401, 300, 2, opts(100, 100, persistence.FitCover), image.Rect(50, 0, 350, 300), 100, 100, 100, 100},
+		{"cover one pixel", 1, 1000, 1, opts(100, 100, persistence.FitCover), image.Rect(0, 500, 1, 501), 100, 100, 100, 100},
 		{"contain thin", 1000, 1, 1, opts(100, 100, persistence.FitContain), image.Rect(0, 0, 1000, 1), 100, 1, 100, 1},
 		// The output bound: at most max(4 × source pixels, 256×256).
 		{"cover bounded to the floor", 16, 16, 1, opts(4096, 4096, persistence.FitCover), image.Rect(0, 0, 16, 16), 256, 256, 256, 256},
@@ -96,23 +97,59 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-// TestCoverCropMatchesImaging: the cover crop must be imaging.Fill's, so
+// TestCoverCrop: the cover crop has imaging.Fill's size and starts where
+// sharp's centre crop does (sharpCrop), from the sizes alone, so
 // pre-shrinking changes speed, never framing.
-func TestCoverCropMatchesImaging(t *testing.T) {
-	for _, sz := range [][2]int{{640, 360}, {360, 640}, {333, 777}, {1001, 999}} {
-		for _, box := range [][2]int{{100, 100}, {160, 90}, {37, 200}} {
+func TestCoverCrop(t *testing.T) {
+	for _, sz := range [][2]int{{640, 360}, {360, 640}, {333, 777}, {1001, 999}, {1920, 1080}} {
+		for _, box := range [][2]int{{100, 100}, {160, 90}, {37, 200}, {320, 320}} {
 			src := numbered(sz[0], sz[1])
 			p, err := makePlan(sz[0], sz[1], 1, persistence.Options{Width: box[0], Height: box[1], Fit: persistence.FitCover})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// imaging.Fill's crop: the same size, centred.
+			c := p.crop.Sub(p.crop.Min).Add(image.Pt((sz[0]-p.crop.Dx())/2, (sz[1]-p.crop.Dy())/2))
 			want := imaging.Fill(src, box[0], box[1], imaging.Center, imaging.Lanczos)
-			got := imaging.Resize(src.SubImage(p.crop), box[0], box[1], imaging.Lanczos)
-			if !equalNRGBA(got, want) {
-				t.Errorf("%v into %v: crop %v differs from imaging.Fill", sz, box, p.crop)
+			if got := imaging.Resize(src.SubImage(c), box[0], box[1], imaging.Lanczos); !equalNRGBA(got, want) {
+				t.Errorf("%v into %v: crop %v is not imaging.Fill's size", sz, box, p.crop)
+			}
+			// sharp's: the whole image resized to fit the box's short side
+			// (round(n/shrink) pixels along the long one), cut from
+			// (that − box + 1)/2.
+			x, y := 0, 0
+			if sz[0]*box[1] >= box[0]*sz[1] {
+				shrink := float64(sz[1]) / float64(box[1])
+				x = int(math.Round(float64((int(math.Round(float64(sz[0])/shrink))-box[0]+1)/2) * shrink))
+			} else {
+				shrink := float64(sz[0]) / float64(box[0])
+				y = int(math.Round(float64((int(math.Round(float64(sz[1])/shrink))-box[1]+1)/2) * shrink))
+			}
+			x, y = min(x, sz[0]-p.crop.Dx()), min(y, sz[1]-p.crop.Dy())
+			if p.crop.Min != image.Pt(x, y) {
+				t.Errorf("%v into %v: crop %v, want it from sharp's %v", sz, box, p.crop, image.Pt(x, y))
 			}
 		}
 	}
+	// issue 20's card and thumbnail of a 1920x1080 photo.
+	for box, x := range map[int]int{320: 422, 100: 421} {
+		if p, _ := makePlan(1920, 1080, 1, persistence.Options{Width: box, Height: box, Fit: persistence.FitCover}); p.crop != image.Rect(x, 0, x+1080, 1080) {
+			t.Errorf("1920x1080 into %dx%d: crop %v, want x from %d", box, box, p.crop, x)
+		}
+	}
+}
+
+// coverRef is imaging's Lanczos resize of m's cover crop (makePlan's,
+// TestCoverCrop's: imaging.Fill's size, where sharp cuts) into w×h: the
+// reference the quality tests hold a cover output to.
+func coverRef(t testing.TB, m image.Image, w, h int) *image.NRGBA {
+	t.Helper()
+	b := m.Bounds()
+	p, err := makePlan(b.Dx(), b.Dy(), 1, persistence.Options{Width: w, Height: h, Fit: persistence.FitCover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imaging.Resize(imaging.Crop(m, p.crop.Add(b.Min)), w, h, imaging.Lanczos)
 }
 
 func equalNRGBA(a, b *image.NRGBA) bool {

@@ -106,7 +106,7 @@ func TestDecodePixels(t *testing.T) {
 			var ref image.Image
 			switch c.opts.Fit {
 			case persistence.FitCover:
-				ref = imaging.Fill(full, c.opts.Width, c.opts.Height, imaging.Center, imaging.Lanczos)
+				ref = coverRef(t, full, c.opts.Width, c.opts.Height)
 			case persistence.FitContain:
 				ref = imaging.Fit(full, c.opts.Width, c.opts.Height, imaging.Lanczos)
 			default:

@@ -58,7 +58,7 @@ func TestQuality(t *testing.T) {
 		ref  image.Image
 	}{
 		{"cover 100x100", options(100, 100, persistence.FitCover, persistence.FormatPNG),
-			imaging.Fill(full, 100, 100, imaging.Center, imaging.Lanczos)},
+			coverRef(t, full, 100, 100)},
 		{"contain 400x300", options(400, 300, persistence.FitContain, persistence.FormatPNG),
 			imaging.Resize(full, 400, 225, imaging.Lanczos)},
 		{"fill 300x300", options(300, 300, persistence.FitFill, persistence.FormatPNG),
@@ -154,7 +154,7 @@ func TestQualityScaled(t *testing.T) {
 			var ref image.Image
 			switch c.opts.Fit {
 			case persistence.FitCover:
-				ref = imaging.Fill(full, c.opts.Width, c.opts.Height, imaging.Center, imaging.Lanczos)
+				ref = coverRef(t, full, c.opts.Width, c.opts.Height)
 			case persistence.FitContain:
 				ref = imaging.Fit(full, c.opts.Width, c.opts.Height, imaging.Lanczos)
 			default:

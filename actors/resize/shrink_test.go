@@ -110,7 +110,7 @@ func TestResampleTypes(t *testing.T) {
 				got := resample(c.img, p, 1)
 				var want image.Image
 				if o.Fit == persistence.FitCover {
-					want = imaging.Fill(c.img, o.Width, o.Height, imaging.Center, imaging.Lanczos)
+					want = coverRef(t, c.img, o.Width, o.Height)
 				} else {
 					want = imaging.Resize(c.img, o.Width, o.Height, imaging.Lanczos)
 				}

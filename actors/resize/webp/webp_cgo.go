@@ -55,9 +55,10 @@ static size_t bl_webp(const uint8_t *rgba, int w, int h, int stride, float quali
 // (w×h luma, (w+1)/2×(h+1)/2 chroma), mapped to the video range of
 // libwebp's own RGB import: Y' = 16 + Y·56318/65536 (0.8594, its RGB
 // coefficients' sum) and C' = 128 + (C − 128)·0.8789 (28800/32768, its
-// blue-difference coefficient), rounded.
+// blue-difference coefficient), rounded; with video set, the planes are
+// in that range already and go as they are.
 static size_t bl_webp_yuv(const uint8_t *y, const uint8_t *u, const uint8_t *v, int ys, int cs, int w, int h,
-                          float quality, int method, uint8_t **out, int *err) {
+                          int video, float quality, int method, uint8_t **out, int *err) {
 	WebPConfig config;
 	WebPPicture pic;
 	uint8_t ly[256], lc[256];
@@ -80,6 +81,7 @@ static size_t bl_webp_yuv(const uint8_t *y, const uint8_t *u, const uint8_t *v, 
 		ly[i] = (uint8_t)((56318 * i + (16 << 16) + (1 << 15)) >> 16);
 		int c = 128 * 65536 + (i - 128) * 57600 + (1 << 15);
 		lc[i] = (uint8_t)(c >> 16);
+		if (video) ly[i] = lc[i] = (uint8_t)i;
 	}
 	int cw = (w + 1) / 2, ch = (h + 1) / 2;
 	for (int j = 0; j < h; j++) {
@@ -135,6 +137,17 @@ func Encode(w io.Writer, img *image.NRGBA, quality int) error {
 // at quality (1…100) to w: the planes go to libwebp as they are, mapped
 // to its video range, so nothing converts them to RGB and back.
 func EncodeYCbCr(w io.Writer, img *image.YCbCr, quality int) error {
+	return encodeYUV(w, img, false, quality)
+}
+
+// EncodeVideoYCbCr is EncodeYCbCr for planes in libwebp's own video
+// range already (Y' = 16 + 0.8594·Y, as its RGB import makes them): they
+// go to the encoder unchanged.
+func EncodeVideoYCbCr(w io.Writer, img *image.YCbCr, quality int) error {
+	return encodeYUV(w, img, true, quality)
+}
+
+func encodeYUV(w io.Writer, img *image.YCbCr, video bool, quality int) error {
 	b := img.Rect
 	if b.Empty() || b.Min != (image.Point{}) || img.SubsampleRatio != image.YCbCrSubsampleRatio420 {
 		return fmt.Errorf("webp: not non-empty 4:2:0 planes at the origin")
@@ -147,11 +160,15 @@ func EncodeYCbCr(w io.Writer, img *image.YCbCr, quality int) error {
 		len(img.Cb) < (ch-1)*img.CStride+cw || len(img.Cr) < (ch-1)*img.CStride+cw {
 		return fmt.Errorf("webp: planes shorter than the image")
 	}
+	v := C.int(0)
+	if video {
+		v = 1
+	}
 	var out *C.uint8_t
 	var cerr C.int
 	n := C.bl_webp_yuv((*C.uint8_t)(unsafe.Pointer(&img.Y[0])), (*C.uint8_t)(unsafe.Pointer(&img.Cb[0])),
 		(*C.uint8_t)(unsafe.Pointer(&img.Cr[0])), C.int(img.YStride), C.int(img.CStride), C.int(b.Dx()), C.int(b.Dy()),
-		C.float(quality), C.int(Method), &out, &cerr)
+		v, C.float(quality), C.int(Method), &out, &cerr)
 	if n == 0 {
 		return fmt.Errorf("webp: libwebp error %d", int(cerr))
 	}

@@ -2,7 +2,8 @@
 // runs Backlot's pipeline on them (resize.Process, as a resizer runs it),
 // and compares the outputs with sharp's by SSIM.
 //
-//	variants gen N DIR          N photo-like 1920x1080 JPEGs (q90) in DIR/v/
+//	variants gen N DIR [PHOTO]  N photo-like 1920x1080 JPEGs (q90) in DIR/v/: resize.Synthetic's, or
+//	                            with PHOTO (the key in DIR of a JPEG photograph) N crops of it (resize.PhotoCrops)
 //	variants run IN OUT         the four WebP variants of each of IN/v/ into OUT/v/, two at a time; images/s as JSON
 //	variants ssim A B           mean SSIM of each variant in A/v/ against B/v/'s, by name
 //
@@ -52,28 +53,53 @@ func main() {
 
 func run(args []string) error {
 	switch {
-	case len(args) == 3 && args[0] == "gen":
+	case (len(args) == 3 || len(args) == 4) && args[0] == "gen":
 		n, err := strconv.Atoi(args[1])
 		if err != nil {
 			return err
 		}
-		return gen(n, args[2])
+		photo := ""
+		if len(args) == 4 {
+			photo = args[3]
+		}
+		return gen(n, args[2], photo)
 	case len(args) == 3 && args[0] == "run":
 		return process(args[1], args[2])
 	case len(args) == 3 && args[0] == "ssim":
 		return compare(args[1], args[2])
 	}
-	return fmt.Errorf("usage: variants gen N DIR | run IN OUT | ssim A B")
+	return fmt.Errorf("usage: variants gen N DIR [PHOTO] | run IN OUT | ssim A B")
 }
 
-func gen(n int, dir string) error {
+// gen writes the n inputs: resize.Synthetic's images, or n crops of the
+// photograph at key photo of the same store.
+func gen(n int, dir, photo string) error {
 	store, err := fsblob.New(dir, fsblob.Options{})
 	if err != nil {
 		return err
 	}
+	var crops []*image.NRGBA
+	if photo != "" {
+		obj, err := store.Open(context.Background(), photo)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
+		obj.Close()
+		if err != nil {
+			return err
+		}
+		if crops, err = resize.PhotoCrops(b, 1920, 1080, n); err != nil {
+			return err
+		}
+	}
 	for i := range n {
+		var img image.Image = resize.Synthetic(1920, 1080, uint64(i+1))
+		if crops != nil {
+			img = crops[i]
+		}
 		var b bytes.Buffer
-		if err := jpeg.Encode(&b, resize.Synthetic(1920, 1080, uint64(i+1)), &jpeg.Options{Quality: 90}); err != nil {
+		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
 			return err
 		}
 		if _, err := blob.Put(context.Background(), store, fmt.Sprintf("v/img-%04d.jpg", i), &b, blob.CreateOptions{}); err != nil {
