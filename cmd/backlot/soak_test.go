@@ -20,7 +20,8 @@ package main
 // BACKLOT_SOAK_LOGS keeps every process's JSON log in that directory,
 // BACKLOT_SOAK_LOG_LEVEL (info) sets their level, BACKLOT_SOAK_ATTEMPTS (5,
 // as TestCrashRecovery) the server's --attempts, BACKLOT_SOAK_UPLOADERS (3)
-// the concurrent uploaders.
+// the concurrent uploaders, BACKLOT_SOAK_MAX_FILES (5, at least 2) the
+// most images a batch has (each has 2 to that many).
 
 import (
 	"bufio"
@@ -315,17 +316,24 @@ func (s *soakRun) startLoad() {
 	}
 }
 
-// uploader posts batches of 2–5 of the soak's JPEGs to a live node, paced
-// by 20–120 ms between uploads, until ctx ends (the upload under way
-// finishes first). A batch is acknowledged only by a 202 read in full.
+// uploader posts batches of 2–5 (BACKLOT_SOAK_MAX_FILES) of the soak's
+// JPEGs to a live node, paced by 20–120 ms between uploads, until ctx ends
+// (the upload under way finishes first). A batch is acknowledged only by
+// a 202 read in full.
 func (s *soakRun) uploader(ctx context.Context, r *rand.Rand) {
 	defer s.loadWG.Done()
+	most := 5
+	if v := os.Getenv("BACKLOT_SOAK_MAX_FILES"); v != "" {
+		if k, err := strconv.Atoi(v); err == nil && k >= 2 {
+			most = k
+		}
+	}
 	for {
 		tg, ok := s.fleet.pick(ctx, r)
 		if !ok {
 			return
 		}
-		n := 2 + r.Intn(4)
+		n := 2 + r.Intn(most-1)
 		var parts []part
 		for i := 0; i < n; i++ {
 			k := r.Intn(len(s.imgs))
