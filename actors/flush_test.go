@@ -151,3 +151,40 @@ func TestSharedAppendRefusedOneByOne(t *testing.T) {
 		t.Fatalf("events %v, want done last", types(evs))
 	}
 }
+
+// TestStoppedSupervisorFlushes: a supervisor stopped while messages it
+// handled wait for their flush (the node shuts down) appends them all the
+// same, as it did before it staged them: none is lost, none redone.
+func TestStoppedSupervisorFlushes(t *testing.T) {
+	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{})}}
+	e := newEnv(t, func(c *Config) { g.noClaims = noClaims{c.Store}; c.Store = g })
+	src := jpegOf(t, 64, 48)
+	b := e.create(t, src, src, src)
+	job := func(i int) claimed {
+		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
+	}
+	e.sys.engine.Send(e.sys.manager, job(0))
+	release := g.held(t, 1)
+	pid := e.sys.engine.Registry.GetPID("batch", b.ID+".1")
+	if pid == nil {
+		t.Fatalf("no supervisor batch/%s.1", b.ID)
+	}
+	e.sys.engine.Send(pid, job(1))
+	e.sys.engine.Send(pid, job(2))
+	stopped := e.sys.engine.Poison(pid) // after the two claims: their flush comes after it
+	close(release)
+	select {
+	case <-stopped.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the supervisor did not stop")
+	}
+	got, err := g.noClaims.Store.Batch(t.Context(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, im := range got.Images {
+		if im.Attempts != 1 {
+			t.Fatalf("image %d has %d attempts recorded after the stop, want 1 (appends %v)", i, im.Attempts, g.calls())
+		}
+	}
+}

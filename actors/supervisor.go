@@ -69,8 +69,17 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 func (s *supervisor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case flush:
-		s.pending--
+		if s.pending > 0 { // not after a restart from a panic
+			s.pending--
+		}
 		if !s.moved { // else handOver handed the staged messages back
+			s.flush(c)
+		}
+	case actor.Stopped:
+		// Stopped (the node shuts down, or a panic restarts it) with a
+		// flush still in the inbox, which will not be read: the messages
+		// already handled are appended now, as they were before staging.
+		if !s.moved && len(s.staged) > 0 {
 			s.flush(c)
 		}
 	case membersChanged:

@@ -104,7 +104,10 @@ func (b *Batch) State() BatchState {
 // Finished reports whether every image has its terminal event.
 func (b *Batch) Finished() bool { return b.Completed+b.Failed == len(b.Images) }
 
-// Clone returns a deep copy, so a caller may keep one while the owner mutates.
+// Clone returns a copy whose images are its own, so a caller may keep one
+// while the owner changes its images. Variants slices (the options' and
+// each image's) are shared: they are replaced, never changed in place
+// (Apply does so), which the stores' BatchMemo relies on.
 func (b *Batch) Clone() *Batch {
 	c := *b
 	c.Images = append([]Image(nil), b.Images...)

@@ -7,21 +7,26 @@ import (
 	"sync"
 )
 
-// memoMax bounds the batches a BatchMemo holds: past it, it starts again
-// empty (the unfinished batches of a busy node fit many times over).
-const memoMax = 4096
+// memoMaxBytes bounds what a BatchMemo holds, counting each entry's
+// stored JSON three times (the bytes and the decoded batch): past it, it
+// starts again empty. The unfinished batches of a busy node fit many
+// times over; an entry stranded by a hand-over (another node wrote the
+// batch's done) is dropped that way at the latest.
+const memoMaxBytes = 64 << 20
 
-// BatchMemo keeps the last decoded form of each unfinished batch beside
-// the exact bytes it was decoded from, for a backend whose append reads,
-// decodes and rewrites the whole batch: decoding grew with the batch's
-// size on every event, so a batch of n images cost O(n²). An entry is used
-// only when the bytes stored now equal its own, so it is never stale: a
-// rolled-back transaction, a failed write or another node's write leaves
-// bytes that differ, and those are decoded afresh. Safe for concurrent
+// BatchMemo keeps the last decoded form of each unfinished batch a backend
+// wrote, beside the exact bytes it wrote, for a backend whose append
+// reads, decodes and rewrites the whole batch: decoding grew with the
+// batch's size on every event, so a batch of n images cost O(n²). An
+// entry is used only when the bytes stored now equal its own, so it is
+// never stale: a rolled-back transaction, a failed write or another
+// node's write leaves bytes that differ, and those are decoded afresh.
+// Only writes add entries (Remember); reads use them. Safe for concurrent
 // use; the zero value is ready.
 type BatchMemo struct {
-	mu sync.Mutex
-	m  map[string]memoEntry
+	mu    sync.Mutex
+	m     map[string]memoEntry
+	bytes int // 3 × the raw bytes held
 }
 
 type memoEntry struct {
@@ -30,7 +35,8 @@ type memoEntry struct {
 }
 
 // Decode returns raw, id's stored JSON, decoded: a batch of the caller's
-// own. raw is copied if kept, so it may be a buffer that is reused.
+// own, from the memo when it holds these very bytes. raw is not kept. A
+// done batch's entry goes (nothing is appended to it again).
 func (m *BatchMemo) Decode(id string, raw []byte) (*Batch, error) {
 	m.mu.Lock()
 	e, ok := m.m[id]
@@ -42,26 +48,40 @@ func (m *BatchMemo) Decode(id string, raw []byte) (*Batch, error) {
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return nil, fmt.Errorf("decode batch: %w", err)
 	}
-	if !b.Done {
-		m.Remember(id, bytes.Clone(raw), b.Clone())
+	if b.Done && ok {
+		m.Forget(id)
 	}
 	return &b, nil
 }
 
-// Remember records b as the decoding of raw, id's JSON as about to be
-// stored; neither may change afterwards. A done batch is forgotten
-// instead: nothing is appended to it again.
+// Remember records b as the decoding of raw, id's JSON as the caller is
+// about to store it; neither may change afterwards. A done batch is
+// forgotten instead.
 func (m *BatchMemo) Remember(id string, raw []byte, b *Batch) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if b.Done {
-		delete(m.m, id)
+		m.Forget(id)
 		return
 	}
-	if m.m == nil || len(m.m) >= memoMax {
-		m.m = make(map[string]memoEntry)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.m[id]; ok {
+		m.bytes -= 3 * len(old.raw)
+	}
+	if m.m == nil || m.bytes+3*len(raw) > memoMaxBytes {
+		m.m, m.bytes = make(map[string]memoEntry), 0
 	}
 	m.m[id] = memoEntry{raw: raw, b: b}
+	m.bytes += 3 * len(raw)
+}
+
+// Forget drops id's entry (a done or deleted batch).
+func (m *BatchMemo) Forget(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.m[id]; ok {
+		m.bytes -= 3 * len(old.raw)
+		delete(m.m, id)
+	}
 }
 
 // Len is how many batches are held.

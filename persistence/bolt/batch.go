@@ -215,5 +215,5 @@ func (s *Store) getBatch(tx *bbolt.Tx, id string) (*persistence.Batch, error) {
 	if v == nil {
 		return nil, persistence.ErrNotFound
 	}
-	return s.memo.Decode(id, v) // a copy of v if kept: v lives only as long as tx
+	return s.memo.Decode(id, v) // v is not kept: it lives only as long as tx
 }

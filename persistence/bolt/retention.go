@@ -67,6 +67,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return tx.Bucket(bucketBatches).Delete([]byte(id))
 	})
 	if err == nil {
+		s.memo.Forget(id)
 		s.fmu.Lock()
 		delete(s.fences, id)
 		s.fmu.Unlock()

@@ -79,5 +79,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 		return s.replicated(ctx, tx)
 	}, bk)
+	if err == nil {
+		s.memo.Forget(id)
+	}
 	return s.fail(fmt.Sprintf("delete batch %s", id), err)
 }
