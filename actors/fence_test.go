@@ -93,7 +93,9 @@ func TestFencedSupervisorHandsOver(t *testing.T) {
 // batch) both claim a batch's jobs, and each runs a supervisor of it. They
 // fence each other in turn; the batch still ends with every seq once, one
 // terminal event per image and one done, and subscribers on both nodes see
-// that same log, with no gap or repeat; the older supervisor was fenced.
+// that same log, with no gap or repeat; a supervisor was fenced off by a
+// newer one. Which is older is not fixed: b's pool may claim a job, and
+// b's supervisor fence, before a's subscriber makes a's (seen in CI).
 func TestTwoSupervisorsRace(t *testing.T) {
 	w := newClusterWorld(t)
 	a := w.start(t, "a", nil, nil)
@@ -105,7 +107,7 @@ func TestTwoSupervisorsRace(t *testing.T) {
 	}
 	bt := createBatch(t, a.store, w.blobs, nil, srcs...)
 	subA := a.sys.Subscribe(bt.ID, 0)
-	first := <-subA.C() // a's supervisor is up and fenced: b's, started now, is newer
+	first := <-subA.C() // a's supervisor is up and fenced
 	subB := b.sys.Subscribe(bt.ID, 0)
 	evA := append(first.Events, collect(t, subA, 20*time.Second)...)
 	evB := collect(t, subB, 20*time.Second)
@@ -123,8 +125,8 @@ func TestTwoSupervisorsRace(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Contains(fenced, "a") {
-		t.Fatalf("fenced supervisors %v: want a's (the older) among them", fenced)
+	if len(fenced) == 0 {
+		t.Fatal("no supervisor was fenced off by a newer one")
 	}
 	t.Logf("%d events; supervisors fenced in turn: %v", len(log), fenced)
 }
