@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
 	"github.com/backlot/backlot/persistence"
 )
 
@@ -50,14 +52,40 @@ func (g *gatedAppends) held(t *testing.T, n int) chan struct{} {
 	}
 }
 
-// supervisorOf is the batch's supervisor, the first one its manager spawned.
-func supervisorOf(t *testing.T, e *env, batchID string) func(msg any) {
+// gatedBatch starts a system on a gatedAppends holding the appends
+// numbered in gates, and records a batch of n images in it.
+func gatedBatch(t *testing.T, n int, gates ...int) (*gatedAppends, *env, *persistence.Batch) {
 	t.Helper()
-	pid := e.sys.engine.Registry.GetPID("batch", batchID+".1")
-	if pid == nil {
-		t.Fatalf("no supervisor batch/%s.1", batchID)
+	g := &gatedAppends{gates: map[int]chan chan struct{}{}}
+	for _, k := range gates {
+		g.gates[k] = make(chan chan struct{})
 	}
-	return func(msg any) { e.sys.engine.Send(pid, msg) }
+	e := newEnv(t, func(c *Config) { g.noClaims = noClaims{c.Store}; c.Store = g })
+	src := jpegOf(t, 64, 48)
+	srcs := make([][]byte, n)
+	for i := range srcs {
+		srcs[i] = src
+	}
+	return g, e, e.create(t, srcs...)
+}
+
+// claim is image i of b, as e's pool tells it was claimed.
+func claim(e *env, b *persistence.Batch, i int) claimed {
+	return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
+}
+
+// firstAppendHeld claims image 0 of b through the manager and waits until
+// the supervisor it spawns is inside its first append (gate 1): it
+// returns that supervisor and the append's release.
+func firstAppendHeld(t *testing.T, g *gatedAppends, e *env, b *persistence.Batch) (*actor.PID, chan struct{}) {
+	t.Helper()
+	e.sys.engine.Send(e.sys.manager, claim(e, b, 0))
+	release := g.held(t, 1)
+	pid := e.sys.engine.Registry.GetPID("batch", b.ID+".1") // the first one the manager spawned
+	if pid == nil {
+		t.Fatalf("no supervisor batch/%s.1", b.ID)
+	}
+	return pid, release
 }
 
 // TestSupervisorSharesAppends: messages that reach a supervisor while its
@@ -65,19 +93,11 @@ func supervisorOf(t *testing.T, e *env, batchID string) func(msg any) {
 // gets its own events: every image of the batch completes, the stream has
 // no gap or repeat, and there are fewer appends than messages.
 func TestSupervisorSharesAppends(t *testing.T) {
-	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{})}}
-	e := newEnv(t, func(c *Config) { g.noClaims = noClaims{c.Store}; c.Store = g })
-	src := jpegOf(t, 64, 48)
-	b := e.create(t, src, src, src, src)
+	g, e, b := gatedBatch(t, 4, 1)
 	sub := e.sys.Subscribe(b.ID, 0)
-	job := func(i int) claimed {
-		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
-	}
-	e.sys.engine.Send(e.sys.manager, job(0))
-	release := g.held(t, 1) // the supervisor is inside its first append
-	send := supervisorOf(t, e, b.ID)
+	sup, release := firstAppendHeld(t, g, e, b)
 	for i := 1; i < len(b.Images); i++ {
-		send(job(i))
+		e.sys.engine.Send(sup, claim(e, b, i))
 	}
 	close(release)
 
@@ -105,19 +125,10 @@ func TestSupervisorSharesAppends(t *testing.T) {
 // another writer meanwhile), each message is appended alone: the others
 // are recorded, the refused one changes nothing, and the batch ends.
 func TestSharedAppendRefusedOneByOne(t *testing.T) {
-	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{}), 2: make(chan chan struct{})}}
-	var st persistence.Store
-	e := newEnv(t, func(c *Config) { st = c.Store; g.noClaims = noClaims{c.Store}; c.Store = g })
-	src := jpegOf(t, 64, 48)
-	b := e.create(t, src, src, src)
-	job := func(i int) claimed {
-		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
-	}
-	e.sys.engine.Send(e.sys.manager, job(0))
-	release := g.held(t, 1)
-	send := supervisorOf(t, e, b.ID)
-	send(job(1))
-	send(job(2))
+	g, e, b := gatedBatch(t, 3, 1, 2)
+	sup, release := firstAppendHeld(t, g, e, b)
+	e.sys.engine.Send(sup, claim(e, b, 1))
+	e.sys.engine.Send(sup, claim(e, b, 2))
 	close(release)
 	release = g.held(t, 2) // images 1 and 2's processing, together
 	// Another writer finishes image 2 before that append lands.
@@ -126,7 +137,7 @@ func TestSharedAppendRefusedOneByOne(t *testing.T) {
 		{Type: persistence.EventProcessing, BatchID: b.ID, ImageID: b.Images[2].ID, At: at},
 		{Type: persistence.EventCompleted, BatchID: b.ID, ImageID: b.Images[2].ID, At: at},
 	}
-	if _, _, err := st.Append(t.Context(), b.ID, other...); err != nil {
+	if _, _, err := g.noClaims.Store.Append(t.Context(), b.ID, other...); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -156,22 +167,11 @@ func TestSharedAppendRefusedOneByOne(t *testing.T) {
 // handled wait for their flush (the node shuts down) appends them all the
 // same, as it did before it staged them: none is lost, none redone.
 func TestStoppedSupervisorFlushes(t *testing.T) {
-	g := &gatedAppends{gates: map[int]chan chan struct{}{1: make(chan chan struct{})}}
-	e := newEnv(t, func(c *Config) { g.noClaims = noClaims{c.Store}; c.Store = g })
-	src := jpegOf(t, 64, 48)
-	b := e.create(t, src, src, src)
-	job := func(i int) claimed {
-		return claimed{job: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}, pool: e.sys.pool}
-	}
-	e.sys.engine.Send(e.sys.manager, job(0))
-	release := g.held(t, 1)
-	pid := e.sys.engine.Registry.GetPID("batch", b.ID+".1")
-	if pid == nil {
-		t.Fatalf("no supervisor batch/%s.1", b.ID)
-	}
-	e.sys.engine.Send(pid, job(1))
-	e.sys.engine.Send(pid, job(2))
-	stopped := e.sys.engine.Poison(pid) // after the two claims: their flush comes after it
+	g, e, b := gatedBatch(t, 3, 1)
+	sup, release := firstAppendHeld(t, g, e, b)
+	e.sys.engine.Send(sup, claim(e, b, 1))
+	e.sys.engine.Send(sup, claim(e, b, 2))
+	stopped := e.sys.engine.Poison(sup) // after the two claims: their flush comes after it
 	close(release)
 	select {
 	case <-stopped.Done():

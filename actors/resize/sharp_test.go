@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/draw"
 	"image/jpeg"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -263,8 +264,14 @@ func resizeRGB(m *image.NRGBA, w, h int, round bool) *image.NRGBA {
 // method 4) and decoded.
 func webpRoundTrip(t *testing.T, m *image.NRGBA) image.Image {
 	t.Helper()
+	return decodedWebP(t, func(w io.Writer) error { return webp.Encode(w, m, 85) })
+}
+
+// decodedWebP is what encode writes, decoded.
+func decodedWebP(t *testing.T, encode func(io.Writer) error) image.Image {
+	t.Helper()
 	var b bytes.Buffer
-	if err := webp.Encode(&b, m, 85); err != nil {
+	if err := encode(&b); err != nil {
 		t.Fatal(err)
 	}
 	d, err := xwebp.Decode(&b)
@@ -383,14 +390,7 @@ func lumaSplit(t *testing.T, data []byte, S *image.NRGBA) {
 			}
 		}
 		pl := &image.YCbCr{Y: y, Cb: cb, Cr: cr, YStride: 1600, CStride: 800, SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: image.Rect(0, 0, 1600, 900)}
-		var eb bytes.Buffer
-		if err := webp.EncodeVideoYCbCr(&eb, pl, 85); err != nil {
-			t.Fatal(err)
-		}
-		e, err := xwebp.Decode(&eb)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := decodedWebP(t, func(w io.Writer) error { return webp.EncodeVideoYCbCr(w, pl, 85) })
 		n := float64(len(y) - nclamped)
 		t.Logf("large luma %-12s Y' (libwebp's range) against sharp's: |d| 0, 1, 2, 3+ at %.3f %.3f %.4f %.4f of pixels with no channel near 0 or 255; at %.3f %.3f %.3f %.3f of the %d near it; as WebP with our chroma: SSIM %.4f",
 			name, float64(h[0])/n, float64(h[1])/n, float64(h[2])/n, float64(h[3])/n,

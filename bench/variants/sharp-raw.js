@@ -7,12 +7,7 @@ const fs = require('node:fs/promises');
 const path = require('node:path');
 const sharp = require(path.join(process.env.NODE_SEED_MODULES || '', 'sharp'));
 
-const VARIANTS = [
-  { name: 'thumb', width: 100, height: 100, fit: 'cover' },
-  { name: 'card', width: 320, height: 320, fit: 'cover' },
-  { name: 'view', width: 800, height: 800, fit: 'inside' },
-  { name: 'large', width: 1600, height: 1600, fit: 'inside' },
-];
+const VARIANTS = require('./variants.js');
 
 async function main() {
   const [inp, out] = process.argv.slice(2);
