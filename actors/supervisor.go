@@ -68,20 +68,16 @@ func newSupervisor(sys *System, batchID string, manager *actor.PID) actor.Produc
 
 func (s *supervisor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
-	case flush:
+	case flush: // (nothing is staged once handed over: handOver handed it back)
 		if s.pending > 0 { // not after a restart from a panic
 			s.pending--
 		}
-		if !s.moved { // else handOver handed the staged messages back
-			s.flush(c)
-		}
+		s.flush(c)
 	case actor.Stopped:
 		// Stopped (the node shuts down, or a panic restarts it) with a
 		// flush still in the inbox, which will not be read: the messages
 		// already handled are appended now, as they were before staging.
-		if !s.moved && len(s.staged) > 0 {
-			s.flush(c)
-		}
+		s.flush(c)
 	case membersChanged:
 		if !s.moved && Owner(s.id, m.now) != s.sys.self() {
 			s.handOver(c, "the batch has another owner", nil)

@@ -290,12 +290,7 @@ func TestDurable(t *testing.T) {
 	if _, err := blob.Put(ctx, s, blob.SourceKey("c", "1"), strings.NewReader("two"), blob.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	marked := func(rel string) bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_, ok := s.durable[filepath.Join(root, rel)]
-		return ok
-	}
+	marked := func(rel string) bool { return markedDurable(s, root, rel) }
 	if !marked("batches") || !marked("batches/b") || marked("batches/c") {
 		t.Fatalf("marked durable: %v; want batches and batches/b", s.durable)
 	}
@@ -437,12 +432,7 @@ func TestSyncDataAndNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	marked := func(rel string) bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_, ok := s.durable[filepath.Join(root, rel)]
-		return ok
-	}
+	marked := func(rel string) bool { return markedDurable(s, root, rel) }
 	for _, id := range []string{"1", "2"} {
 		if err := s.SyncData(ctx, blob.SourceKey("d", id)); err != nil {
 			t.Fatal(err)
@@ -468,4 +458,12 @@ func TestSyncDataAndNames(t *testing.T) {
 			t.Errorf("SyncNames(%q): %v", bad, err)
 		}
 	}
+}
+
+// markedDurable reports whether s has marked root/rel's directory durable.
+func markedDurable(s *Store, root, rel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.durable[filepath.Join(root, rel)]
+	return ok
 }
