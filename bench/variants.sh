@@ -11,13 +11,20 @@
 # sharp's, per variant.
 #
 # INPUTS picks the images: "synthetic" (resize.Synthetic: gradients,
-# discs, bars and per-pixel noise), "photo" (N 1920x1080 crops, at the
-# photo's own resolution, of a real iPhone photograph: BACKLOT_PHOTO, or
-# SeaweedFS's weed/images/sample1.jpg, 2592x1936, which the S3 tests put
-# in the module cache), or "both" (the default: each set in turn, photo
-# skipped with a note when there is none). Both matter: the synthetic
-# noise is where two WebP encodes of nearly equal pixels drift furthest
-# apart (bench/README.md, issue 20), the photo is what users upload.
+# discs, bars and per-pixel noise), "photo" (N 1920x1080 crops, at each
+# photo's own resolution, taken in turn from real photographs), or "both"
+# (the default: each set in turn, photo skipped with a note when there is
+# none). Both matter: the synthetic noise is where two WebP encodes of
+# nearly equal pixels drift furthest apart (bench/README.md, issue 20),
+# the photos are what users upload.
+#
+# The photographs: BACKLOT_PHOTOS (a directory: every *.jpg in it, each at
+# least 1920x1080), BACKLOT_PHOTO (one file), or else eleven found here:
+# SeaweedFS's weed/images/sample1.jpg (an iPhone photo, 2592x1936, which
+# the S3 tests put in the module cache) and ten photographs from Debian's
+# mate-backgrounds (nine 1920x1200 to 2560x1920 nature shots) and
+# lomiri-wallpapers-20.04 (a 6028x3391 bird), fetched once with `apt-get
+# download` into $XDG_CACHE_HOME/backlot/photos (~/.cache), never installed.
 #
 #   N (40) ROUNDS (3) INPUTS (both) NODE_SEED (<repo>/../shared/peers/node-seed)
 set -euo pipefail
@@ -29,18 +36,52 @@ peer=${NODE_SEED:-$root/../shared/peers/node-seed}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-variants.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-photo=${BACKLOT_PHOTO:-}
-if [ -z "$photo" ]; then
-	photo=$(ls -d "$(go env GOMODCACHE)"/github.com/seaweedfs/seaweedfs@*/weed/images/sample1.jpg 2>/dev/null | tail -n 1 || true)
+# debian_photos fills $1 with the Debian photographs (see above), once:
+# a package that cannot be downloaded leaves a note and its photos out.
+debian_photos() {
+	local dir=$1 dl
+	[ -f "$dir/.complete" ] && return 0
+	mkdir -p "$dir"
+	dl=$(mktemp -d)
+	for spec in \
+		"mate-backgrounds usr/share/backgrounds/mate/nature Aqua Blinds Garden LadyBird RainDrops Storm TwoWings Wood YellowFlower" \
+		"lomiri-wallpapers-20.04 usr/share/backgrounds Kleiber_by_Lukas_Baubkus"; do
+		set -- $spec
+		local pkg=$1 sub=$2
+		shift 2
+		if ! (cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1); then
+			echo "photos: apt-get download $pkg failed: its photos are left out" >&2
+			continue
+		fi
+		dpkg-deb -x "$dl"/"$pkg"_*.deb "$dl/root"
+		for f in "$@"; do cp "$dl/root/$sub/$f.jpg" "$dir/" || echo "photos: $pkg has no $sub/$f.jpg" >&2; done
+	done
+	rm -rf "$dl"
+	[ -n "$(ls "$dir")" ] && touch "$dir/.complete"
+	return 0
+}
+
+photos=()
+if [ -n "${BACKLOT_PHOTOS:-}" ]; then
+	photos=("$BACKLOT_PHOTOS"/*.jpg)
+elif [ -n "${BACKLOT_PHOTO:-}" ]; then
+	photos=("$BACKLOT_PHOTO")
+else
+	sample=$(ls -d "$(go env GOMODCACHE)"/github.com/seaweedfs/seaweedfs@*/weed/images/sample1.jpg 2>/dev/null | tail -n 1 || true)
+	[ -f "$sample" ] && photos+=("$sample")
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/backlot/photos
+	debian_photos "$cache"
+	for f in "$cache"/*.jpg; do [ -f "$f" ] && photos+=("$f"); done
 fi
+for f in "${photos[@]}"; do [ -f "$f" ] || { echo "photos: $f is not a file" >&2; exit 1; }; done
 case $inputs in
 synthetic) sets=synthetic ;;
 photo)
-	[ -f "$photo" ] || { echo "INPUTS=photo: no photo (set BACKLOT_PHOTO, or run the S3 tests once: scripts/weed.sh)" >&2; exit 1; }
+	[ ${#photos[@]} -gt 0 ] || { echo "INPUTS=photo: no photo (BACKLOT_PHOTOS, BACKLOT_PHOTO, scripts/weed.sh's module or apt-get download)" >&2; exit 1; }
 	sets=photo ;;
 both)
 	sets=synthetic
-	if [ -f "$photo" ]; then sets="synthetic photo"; else echo "no photo (BACKLOT_PHOTO, or scripts/weed.sh's SeaweedFS module): synthetic inputs only" >&2; fi ;;
+	if [ ${#photos[@]} -gt 0 ]; then sets="synthetic photo"; else echo "no photo (BACKLOT_PHOTOS, BACKLOT_PHOTO, scripts/weed.sh's module or apt-get download): synthetic inputs only" >&2; fi ;;
 *) echo "INPUTS is synthetic, photo or both, not $inputs" >&2; exit 1 ;;
 esac
 
@@ -50,9 +91,14 @@ esac
 for set in $sets; do
 	in=$tmp/in-$set
 	if [ "$set" = photo ]; then
-		mkdir -p "$in/photo" && cp "$photo" "$in/photo/source.jpg"
-		"$tmp/variants" gen "$n" "$in" photo/source.jpg
-		echo "inputs: $n 1920x1080 crops of $photo"
+		mkdir -p "$in/photo"
+		keys=()
+		for k in "${!photos[@]}"; do
+			cp "${photos[$k]}" "$in/photo/$k.jpg"
+			keys+=("photo/$k.jpg")
+		done
+		"$tmp/variants" gen "$n" "$in" "${keys[@]}"
+		echo "inputs: $n 1920x1080 crops of ${#photos[@]} photographs: ${photos[*]}"
 	else
 		"$tmp/variants" gen "$n" "$in"
 		echo "inputs: $n synthetic 1920x1080 images"

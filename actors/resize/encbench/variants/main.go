@@ -2,8 +2,9 @@
 // runs Backlot's pipeline on them (resize.Process, as a resizer runs it),
 // and compares the outputs with sharp's by SSIM.
 //
-//	variants gen N DIR [PHOTO]  N photo-like 1920x1080 JPEGs (q90) in DIR/v/: resize.Synthetic's, or
-//	                            with PHOTO (the key in DIR of a JPEG photograph) N crops of it (resize.PhotoCrops)
+//	variants gen N DIR [PHOTO…] N photo-like 1920x1080 JPEGs (q90) in DIR/v/: resize.Synthetic's, or
+//	                            with PHOTOs (keys in DIR of JPEG photographs) N crops of them, taken
+//	                            in turn (resize.PhotoCrops)
 //	variants run IN OUT         the four WebP variants of each of IN/v/ into OUT/v/, two at a time; images/s as JSON
 //	variants ssim A B           mean SSIM of each variant in A/v/ against B/v/'s, by name
 //
@@ -53,33 +54,33 @@ func main() {
 
 func run(args []string) error {
 	switch {
-	case (len(args) == 3 || len(args) == 4) && args[0] == "gen":
+	case len(args) >= 3 && args[0] == "gen":
 		n, err := strconv.Atoi(args[1])
 		if err != nil {
 			return err
 		}
-		photo := ""
-		if len(args) == 4 {
-			photo = args[3]
-		}
-		return gen(n, args[2], photo)
+		return gen(n, args[2], args[3:])
 	case len(args) == 3 && args[0] == "run":
 		return process(args[1], args[2])
 	case len(args) == 3 && args[0] == "ssim":
 		return compare(args[1], args[2])
 	}
-	return fmt.Errorf("usage: variants gen N DIR [PHOTO] | run IN OUT | ssim A B")
+	return fmt.Errorf("usage: variants gen N DIR [PHOTO…] | run IN OUT | ssim A B")
 }
 
 // gen writes the n inputs: resize.Synthetic's images, or n crops of the
-// photograph at key photo of the same store.
-func gen(n int, dir, photo string) error {
+// photographs at keys photos of the same store, one from each in turn
+// (input i is from photo i mod len(photos)), each photo's spread over it.
+func gen(n int, dir string, photos []string) error {
 	store, err := fsblob.New(dir, fsblob.Options{})
 	if err != nil {
 		return err
 	}
-	var crops []*image.NRGBA
-	if photo != "" {
+	if n < len(photos) {
+		return fmt.Errorf("%d inputs cannot take a crop from each of %d photos", n, len(photos))
+	}
+	crops := make([][]*image.NRGBA, len(photos))
+	for k, photo := range photos {
 		obj, err := store.Open(context.Background(), photo)
 		if err != nil {
 			return err
@@ -89,14 +90,14 @@ func gen(n int, dir, photo string) error {
 		if err != nil {
 			return err
 		}
-		if crops, err = resize.PhotoCrops(b, 1920, 1080, n); err != nil {
-			return err
+		if crops[k], err = resize.PhotoCrops(b, 1920, 1080, (n-k+len(photos)-1)/len(photos)); err != nil {
+			return fmt.Errorf("%s: %w", photo, err)
 		}
 	}
 	for i := range n {
 		var img image.Image = resize.Synthetic(1920, 1080, uint64(i+1))
-		if crops != nil {
-			img = crops[i]
+		if len(photos) > 0 {
+			img = crops[i%len(photos)][i/len(photos)]
 		}
 		var b bytes.Buffer
 		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
