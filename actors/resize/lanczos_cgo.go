@@ -12,6 +12,16 @@ static inline uint8_t bl_clamp(float v) {
 	return (uint8_t)(v + 0.5f);
 }
 
+// bl_round8 is bl_clamp in operations the compiler vectorises (add,
+// truncate to int, integer min and max; the float comparisons are not,
+// as they must keep NaN and −0): the same value for every |v| < 2^31,
+// and the sums here are within ±2^10.
+static inline int bl_round8(float v) {
+	int x = (int)(v + 0.5f);
+	x = x < 0 ? 0 : x;
+	return x > 255 ? 255 : x;
+}
+
 // bl_vpass is the vertical pass for output row o: the w columns from c0
 // of the input rows it reads, weighted, into acc, rounded to 8 bits
 // between the passes (lanczos.go).
@@ -36,7 +46,7 @@ static inline void bl_vpass(const uint8_t *pix, int stride, int c0, int w,
 			acc[i] += wt * r[i];
 	}
 	for (int i = 0; i < w; i++)
-		acc[i] = bl_clamp(acc[i]);
+		acc[i] = (float)bl_round8(acc[i]);
 }
 
 typedef float bl_v8f __attribute__((vector_size(32)));
@@ -79,7 +89,7 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 					s += ws[k] * v;
 				}
 				for (int r = 0; r < 8; r++)
-					d[(long)r * nx + j] = bl_clamp(s[r]);
+					d[(long)r * nx + j] = (uint8_t)bl_round8(s[r]);
 			}
 		}
 	}
