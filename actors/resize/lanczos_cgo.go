@@ -23,11 +23,12 @@ static inline int bl_round8(float v) {
 }
 
 // bl_vpass is the vertical pass for output row o: the w columns from c0
-// of the input rows it reads, weighted, into acc, rounded to 8 bits
-// between the passes (lanczos.go).
+// of the input rows it reads, weighted, summed in acc, rounded to 8 bits
+// between the passes (lanczos.go) and stored as floats at out[i*ostride]
+// (out may be acc, with ostride 1).
 static inline void bl_vpass(const uint8_t *pix, int stride, int c0, int w,
                             const int64_t *yfirst, const int64_t *yoff, const float *yw,
-                            int o, float *acc) {
+                            int o, float *acc, float *out, long ostride) {
 	for (int i = 0; i < w; i++) acc[i] = 0;
 	const float *ws = yw + yoff[o];
 	int n = (int)(yoff[o + 1] - yoff[o]);
@@ -46,10 +47,11 @@ static inline void bl_vpass(const uint8_t *pix, int stride, int c0, int w,
 			acc[i] += wt * r[i];
 	}
 	for (int i = 0; i < w; i++)
-		acc[i] = (float)bl_round8(acc[i]);
+		out[i * ostride] = (float)bl_round8(acc[i]);
 }
 
 typedef float bl_v8f __attribute__((vector_size(32)));
+typedef int32_t bl_v8i __attribute__((vector_size(32)));
 
 // bl_resize is view.resizeGo (lanczos.go): the vertical pass over the w
 // columns from c0 of each input row an output row reads, then the
@@ -72,11 +74,8 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 	if (ny >= 16) {
 		float *cols = tmp, *row = tmp + 8L * w;
 		for (; o + 8 <= ny; o += 8) {
-			for (int r = 0; r < 8; r++) {
-				bl_vpass(pix, stride, c0, w, yfirst, yoff, yw, o + r, row);
-				for (int i = 0; i < w; i++)
-					cols[8L * i + r] = row[i];
-			}
+			for (int r = 0; r < 8; r++)
+				bl_vpass(pix, stride, c0, w, yfirst, yoff, yw, o + r, row, cols + r, 8);
 			uint8_t *d = dst + (long)o * nx;
 			for (int j = 0; j < nx; j++) {
 				const float *ws = xw + xoff[j];
@@ -88,14 +87,19 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 					__builtin_memcpy(&v, src + 8L * k, sizeof v);
 					s += ws[k] * v;
 				}
+				bl_v8i x = __builtin_convertvector(s + 0.5f, bl_v8i), m;
+				m = x < 0;
+				x &= ~m;
+				m = x > 255;
+				x = (x & ~m) | (255 & m);
 				for (int r = 0; r < 8; r++)
-					d[(long)r * nx + j] = (uint8_t)bl_round8(s[r]);
+					d[(long)r * nx + j] = (uint8_t)x[r];
 			}
 		}
 	}
 	for (; o < ny; o++) {
 		float *acc = tmp;
-		bl_vpass(pix, stride, c0, w, yfirst, yoff, yw, o, acc);
+		bl_vpass(pix, stride, c0, w, yfirst, yoff, yw, o, acc, acc, 1);
 		uint8_t *d = dst + (long)o * nx;
 		for (int j = 0; j < nx; j++) {
 			const float *ws = xw + xoff[j];
