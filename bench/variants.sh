@@ -37,9 +37,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-variants.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # debian_photos fills $1 with the Debian photographs (see above), once:
-# a package that cannot be downloaded leaves a note and its photos out.
+# a package that cannot be downloaded leaves a note and its photos out,
+# and is tried again next time.
 debian_photos() {
-	local dir=$1 dl
+	local dir=$1 dl missing=0
 	[ -f "$dir/.complete" ] && return 0
 	mkdir -p "$dir"
 	dl=$(mktemp -d)
@@ -51,13 +52,14 @@ debian_photos() {
 		shift 2
 		if ! (cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1); then
 			echo "photos: apt-get download $pkg failed: its photos are left out" >&2
+			missing=1
 			continue
 		fi
 		dpkg-deb -x "$dl"/"$pkg"_*.deb "$dl/root"
-		for f in "$@"; do cp "$dl/root/$sub/$f.jpg" "$dir/" || echo "photos: $pkg has no $sub/$f.jpg" >&2; done
+		for f in "$@"; do cp "$dl/root/$sub/$f.jpg" "$dir/" || { echo "photos: $pkg has no $sub/$f.jpg" >&2; missing=1; }; done
 	done
 	rm -rf "$dl"
-	[ -n "$(ls "$dir")" ] && touch "$dir/.complete"
+	[ "$missing" = 0 ] && touch "$dir/.complete"
 	return 0
 }
 
