@@ -1,0 +1,110 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/backlot/backlot/persistence"
+	"github.com/backlot/backlot/persistence/blob"
+	"github.com/backlot/backlot/persistence/blob/fsblob"
+)
+
+// BenchmarkDurableFloor is the storage work the embedded default does
+// for each batch of 2 images of 75 KB (issue 21's target 1 workload),
+// with nothing else: no HTTP, no actors, no resize. Per batch: each
+// upload put durably (temp file, write, fsync, link) and the batch's
+// directory synced, as the upload handler does; the batch created in
+// the store; both images' processing events in one append and both
+// completed events in another (a supervisor's shared appends; the
+// store adds done); each result put as the resizer writes it (no
+// fsync). It reports the process's CPU (user + system, getrusage) per
+// image: the part of the server's CPU beyond the pipeline that this
+// durable layout costs by itself, whatever the code around it. One batch
+// runs at a time, so nothing shares a commit or a journal flush as the
+// server's concurrent batches do (1.5 commits an image here, about 1.2
+// there): the cost of each sync, not the server's count of them. The
+// "files" and "store" runs do only their half. Run it with TMPDIR on the
+// data disk (a tmpfs makes fsync free):
+//
+//	TMPDIR=/var/tmp go test -run '^$' -bench DurableFloor -benchtime 2000x ./persistence/bolt/
+func BenchmarkDurableFloor(b *testing.B) {
+	for _, part := range []string{"all", "files", "store"} {
+		b.Run(part, func(b *testing.B) { durableFloor(b, part != "store", part != "files") })
+	}
+}
+
+// durableFloor runs the files' part (uploads and results), the store's
+// (create and appends), or both.
+func durableFloor(b *testing.B, files, store bool) {
+	dir := b.TempDir()
+	s := mustOpen(b, filepath.Join(dir, "backlot.db"))
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{MinFree: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	upload, result := bytes.Repeat([]byte{0x5a}, 75_000), bytes.Repeat([]byte{0xa5}, 3_000)
+	var before syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
+		b.Fatal(err)
+	}
+	images := 0
+	for b.Loop() {
+		id := uuid.NewString()
+		ims := []persistence.Image{{ID: uuid.NewString(), Name: "a.jpg", Format: "jpeg"}, {ID: uuid.NewString(), Name: "b.jpg", Format: "jpeg"}}
+		for _, im := range ims {
+			if !files {
+				break
+			}
+			if _, err := blob.Put(ctx, blobs, blob.SourceKey(id, im.ID), bytes.NewReader(upload), blob.CreateOptions{Exclusive: true, Durable: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		batch, queued, err := persistence.NewBatch(id, time.Now(), persistence.DefaultOptions(), ims)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !store {
+			batch = nil
+		} else if err := s.Create(ctx, batch, queued); err != nil {
+			b.Fatal(err)
+		}
+		var processing, completed []persistence.Event
+		for _, im := range ims {
+			processing = append(processing, persistence.Event{Type: persistence.EventProcessing, BatchID: id, ImageID: im.ID, Attempt: 1})
+			completed = append(completed, persistence.Event{Type: persistence.EventCompleted, BatchID: id, ImageID: im.ID,
+				Width: 100, Height: 100, Bytes: int64(len(result)), Sum: 1})
+		}
+		if batch != nil {
+			if _, _, err := s.Append(ctx, id, processing...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, im := range ims {
+			if !files {
+				break
+			}
+			if _, err := blob.Put(ctx, blobs, blob.OutputKey(id, im.ID, "jpg"), bytes.NewReader(result), blob.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if batch != nil {
+			if _, _, err := s.Append(ctx, id, completed...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		images += len(ims)
+	}
+	var after syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
+		b.Fatal(err)
+	}
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(images), "cpu-ms/image")
+}
