@@ -53,6 +53,28 @@ static inline void bl_vpass(const uint8_t *pix, int stride, int c0, int w,
 typedef float bl_v8f __attribute__((vector_size(32)));
 typedef int32_t bl_v8i __attribute__((vector_size(32)));
 
+// bl_round8v is bl_round8 of each lane, as vector operations.
+static inline bl_v8i bl_round8v(bl_v8f s) {
+	bl_v8i x = __builtin_convertvector(s + 0.5f, bl_v8i), m;
+	m = x < 0;
+	x &= ~m;
+	m = x > 255;
+	return (x & ~m) | (255 & m);
+}
+
+// bl_round8_test runs bl_round8 (scalar) on v[0..7] into a and
+// bl_round8v on them into b: the two roundings bl_resize uses, for
+// TestRound8.
+static void bl_round8_test(const float *v, uint8_t *a, uint8_t *b) {
+	bl_v8f s;
+	__builtin_memcpy(&s, v, sizeof s);
+	bl_v8i x = bl_round8v(s);
+	for (int r = 0; r < 8; r++) {
+		a[r] = (uint8_t)bl_round8(v[r]);
+		b[r] = (uint8_t)x[r];
+	}
+}
+
 // bl_resize is view.resizeGo (lanczos.go): the vertical pass over the w
 // columns from c0 of each input row an output row reads, then the
 // horizontal pass into dst (ny rows of nx). Each output pixel sums the
@@ -87,11 +109,7 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 					__builtin_memcpy(&v, src + 8L * k, sizeof v);
 					s += ws[k] * v;
 				}
-				bl_v8i x = __builtin_convertvector(s + 0.5f, bl_v8i), m;
-				m = x < 0;
-				x &= ~m;
-				m = x > 255;
-				x = (x & ~m) | (255 & m);
+				bl_v8i x = bl_round8v(s);
 				for (int r = 0; r < 8; r++)
 					d[(long)r * nx + j] = (uint8_t)x[r];
 			}
@@ -116,6 +134,13 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 import "C"
 
 import "unsafe"
+
+// round8C rounds v[i] to 8 bits as bl_resize does, into scalar[i] by
+// its vertical pass's rounding and vector[i] by its horizontal pass's.
+func round8C(v [8]float32) (scalar, vector [8]uint8) {
+	C.bl_round8_test((*C.float)(unsafe.Pointer(&v[0])), (*C.uint8_t)(unsafe.Pointer(&scalar[0])), (*C.uint8_t)(unsafe.Pointer(&vector[0])))
+	return scalar, vector
+}
 
 // resizeC runs view.resize's loops in C, after checking in Go that every
 // index they take is inside its slice (so a bug shows as a fallback to

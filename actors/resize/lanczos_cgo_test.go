@@ -29,6 +29,7 @@ func randomPlane(r *rand.Rand, w, h int) view {
 // sizes and windows that crop.
 func TestResizeCMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	differ, pixels := 0, 0
 	for range 200 {
 		w, h := 1+r.IntN(400), 1+r.IntN(300)
 		v := randomPlane(r, w, h)
@@ -46,6 +47,42 @@ func TestResizeCMatchesGo(t *testing.T) {
 		for i := range got {
 			if d := int(got[i]) - int(want[i]); d > 1 || d < -1 {
 				t.Fatalf("%dx%d -> %dx%d: pixel %d is %d in C, %d in Go", w, h, nx, ny, i, got[i], want[i])
+			} else if d != 0 {
+				differ++
+			}
+		}
+		pixels += len(got)
+	}
+	// A sum that lands within a rounding error of a half level may round
+	// either way (C may fuse a multiply and an add), so a few pixels differ
+	// by one: 14 of 1.9 million when written. A rounding fault (truncating
+	// instead of rounding, say) makes half of them differ.
+	if differ > pixels/10000 {
+		t.Fatalf("%d of %d pixels differ by one between C and Go; want at most %d", differ, pixels, pixels/10000)
+	}
+	t.Logf("%d of %d pixels differ by one", differ, pixels)
+}
+
+// TestRound8: both of the C loops' roundings to 8 bits (the vertical
+// pass's, scalar, and the horizontal pass's, eight lanes at once) give
+// clampf's value, at the edges of each level and outside [0, 255].
+func TestRound8(t *testing.T) {
+	vals := []float32{-1000, -1, -0.7, -0.5, -0.49, -0.0001, 0, 0.0001, 0.49, 0.4999999, 0.5, 0.51, 1, 1.5, 2.5,
+		127.49, 127.5, 253.5, 254.4, 254.5, 254.6, 255, 255.4, 255.49, 255.5, 255.6, 256, 300, 1000}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 20000 {
+		vals = append(vals, r.Float32()*300-20)
+	}
+	for len(vals)%8 != 0 {
+		vals = append(vals, 0)
+	}
+	for i := 0; i < len(vals); i += 8 {
+		var v [8]float32
+		copy(v[:], vals[i:])
+		scalar, vector := round8C(v)
+		for k := range v {
+			if want := clampf(v[k]); scalar[k] != want || vector[k] != want {
+				t.Fatalf("%v: scalar %d, vector %d; want %d", v[k], scalar[k], vector[k], want)
 			}
 		}
 	}
