@@ -53,13 +53,15 @@ static inline void bl_vpass(const uint8_t *pix, int stride, int c0, int w,
 typedef float bl_v8f __attribute__((vector_size(32)));
 typedef int32_t bl_v8i __attribute__((vector_size(32)));
 
-// bl_round8v is bl_round8 of each lane, as vector operations.
-static inline bl_v8i bl_round8v(bl_v8f s) {
-	bl_v8i x = __builtin_convertvector(s + 0.5f, bl_v8i), m;
+// bl_round8v is bl_round8 of each lane of *s, as vector operations,
+// into *out (through pointers: a 32-byte vector passed by value has
+// another ABI with AVX than without, which GCC warns of).
+static inline void bl_round8v(const bl_v8f *s, bl_v8i *out) {
+	bl_v8i x = __builtin_convertvector(*s + 0.5f, bl_v8i), m;
 	m = x < 0;
 	x &= ~m;
 	m = x > 255;
-	return (x & ~m) | (255 & m);
+	*out = (x & ~m) | (255 & m);
 }
 
 // bl_round8_test runs bl_round8 (scalar) on v[0..7] into a and
@@ -68,7 +70,8 @@ static inline bl_v8i bl_round8v(bl_v8f s) {
 static void bl_round8_test(const float *v, uint8_t *a, uint8_t *b) {
 	bl_v8f s;
 	__builtin_memcpy(&s, v, sizeof s);
-	bl_v8i x = bl_round8v(s);
+	bl_v8i x;
+	bl_round8v(&s, &x);
 	for (int r = 0; r < 8; r++) {
 		a[r] = (uint8_t)bl_round8(v[r]);
 		b[r] = (uint8_t)x[r];
@@ -109,7 +112,8 @@ static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
 					__builtin_memcpy(&v, src + 8L * k, sizeof v);
 					s += ws[k] * v;
 				}
-				bl_v8i x = bl_round8v(s);
+				bl_v8i x;
+				bl_round8v(&s, &x);
 				for (int r = 0; r < 8; r++)
 					d[(long)r * nx + j] = (uint8_t)x[r];
 			}

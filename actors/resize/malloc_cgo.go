@@ -20,12 +20,18 @@ static int bl_malloc_tuned;
 // heap's top is handed back to the kernel only once 8 MiB are free (by
 // default twice the mapping threshold). Each image's fresh pages
 // faulted in cost about 3 % of the CPU of four WebP variants of a
-// 1920x1080 photo (bench/README.md, issue 20). It does nothing when
-// GLIBC_TUNABLES sets malloc's own tunables, or BACKLOT_MALLOC=default.
+// 1920x1080 photo (bench/README.md, issue 20). Setting them stops glibc
+// from raising its threshold by itself (up to 32 MiB, after a larger
+// block is freed): blocks over 4 MiB (a big HEIC's planes in libheif) are
+// mapped afresh each time, which on a 20 MP HEIC cost about 1 % more CPU
+// and held peak RSS at about 330 MiB instead of 470–600. It does nothing
+// when malloc is set from the environment (GLIBC_TUNABLES' glibc.malloc.
+// tunables, or the older MALLOC_*_ variables) or BACKLOT_MALLOC=default.
 __attribute__((constructor)) static void bl_tune_malloc(void) {
 #ifdef __GLIBC__
 	const char *t = getenv("GLIBC_TUNABLES"), *b = getenv("BACKLOT_MALLOC");
-	if ((t && strstr(t, "glibc.malloc.")) || (b && strcmp(b, "default") == 0))
+	if ((t && strstr(t, "glibc.malloc.")) || (b && strcmp(b, "default") == 0) || getenv("MALLOC_MMAP_THRESHOLD_") ||
+	    getenv("MALLOC_TRIM_THRESHOLD_") || getenv("MALLOC_TOP_PAD_") || getenv("MALLOC_MMAP_MAX_"))
 		return;
 	if (mallopt(M_MMAP_THRESHOLD, 4 << 20) && mallopt(M_TRIM_THRESHOLD, 8 << 20))
 		bl_malloc_tuned = 1;
@@ -57,7 +63,7 @@ import "C"
 
 // MallocTuned reports whether glibc's malloc thresholds were set for the
 // C libraries' per-image buffers (malloc_cgo.go): false without glibc,
-// with GLIBC_TUNABLES setting malloc's tunables, or BACKLOT_MALLOC=default.
+// with malloc set from the environment, or BACKLOT_MALLOC=default.
 func MallocTuned() bool { return C.bl_malloc_is_tuned() == 1 }
 
 // heapHolds reports whether glibc serves a block of n bytes from its

@@ -26,6 +26,11 @@ func TestMallocTuned(t *testing.T) {
 	if _, ok := heapHolds(1); !ok {
 		t.Skip("not glibc 2.33 or later: mallinfo2 cannot tell")
 	}
+	for _, k := range []string{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"} {
+		if _, set := os.LookupEnv(k); set {
+			t.Skipf("malloc set by %s in this environment", k)
+		}
+	}
 	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") || os.Getenv("BACKLOT_MALLOC") == "default" {
 		t.Skip("malloc left to GLIBC_TUNABLES or BACKLOT_MALLOC=default in this environment")
 	}
