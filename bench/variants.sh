@@ -18,8 +18,10 @@
 # nearly equal pixels drift furthest apart (bench/README.md, issue 20),
 # the photos are what users upload.
 #
-# The photographs: BACKLOT_PHOTOS (a directory: every *.jpg in it, each at
-# least 1920x1080), BACKLOT_PHOTO (one file), or else eleven found here:
+# The photographs: BACKLOT_PHOTOS (a directory: every *.jpg and *.jpeg in
+# it, each at least 1920x1080), BACKLOT_PHOTO (one file), or else eleven
+# found here (the first N when N is smaller; none fetched for
+# INPUTS=synthetic):
 # SeaweedFS's weed/images/sample1.jpg (an iPhone photo, 2592x1936, which
 # the S3 tests put in the module cache) and ten photographs from Debian's
 # mate-backgrounds (nine 1920x1200 to 2560x1920 nature shots) and
@@ -37,25 +39,24 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/backlot-variants.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # debian_photos fills $1 with the Debian photographs (see above), once:
-# a package that cannot be downloaded leaves a note and its photos out,
-# and is tried again next time.
+# a package that cannot be downloaded or unpacked leaves a note and its
+# photos out, and is tried again next time.
 debian_photos() {
 	local dir=$1 dl missing=0
 	[ -f "$dir/.complete" ] && return 0
 	mkdir -p "$dir"
-	dl=$(mktemp -d)
+	dl=$(mktemp -d "$tmp/photos.XXXXXX")
 	for spec in \
 		"mate-backgrounds usr/share/backgrounds/mate/nature Aqua Blinds Garden LadyBird RainDrops Storm TwoWings Wood YellowFlower" \
 		"lomiri-wallpapers-20.04 usr/share/backgrounds Kleiber_by_Lukas_Baubkus"; do
 		set -- $spec
 		local pkg=$1 sub=$2
 		shift 2
-		if ! (cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1); then
-			echo "photos: apt-get download $pkg failed: its photos are left out" >&2
+		if ! (cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg-deb -x "$pkg"_*.deb root); then
+			echo "photos: apt-get download $pkg failed (or its .deb did not unpack): its photos are left out" >&2
 			missing=1
 			continue
 		fi
-		dpkg-deb -x "$dl"/"$pkg"_*.deb "$dl/root"
 		for f in "$@"; do cp "$dl/root/$sub/$f.jpg" "$dir/" || { echo "photos: $pkg has no $sub/$f.jpg" >&2; missing=1; }; done
 	done
 	rm -rf "$dl"
@@ -63,10 +64,20 @@ debian_photos() {
 	return 0
 }
 
+case $inputs in
+synthetic | photo | both) ;;
+*) echo "INPUTS is synthetic, photo or both, not $inputs" >&2; exit 1 ;;
+esac
 photos=()
-if [ -n "${BACKLOT_PHOTOS:-}" ]; then
-	photos=("$BACKLOT_PHOTOS"/*.jpg)
+if [ "$inputs" = synthetic ]; then
+	: # no photo wanted: nothing to find or fetch
+elif [ -n "${BACKLOT_PHOTOS:-}" ]; then
+	for f in "$BACKLOT_PHOTOS"/*; do
+		case ${f,,} in *.jpg | *.jpeg) [ -f "$f" ] && photos+=("$f") ;; esac
+	done
+	[ ${#photos[@]} -gt 0 ] || { echo "photos: no *.jpg or *.jpeg in BACKLOT_PHOTOS=$BACKLOT_PHOTOS" >&2; exit 1; }
 elif [ -n "${BACKLOT_PHOTO:-}" ]; then
+	[ -f "$BACKLOT_PHOTO" ] || { echo "photos: BACKLOT_PHOTO=$BACKLOT_PHOTO is not a file" >&2; exit 1; }
 	photos=("$BACKLOT_PHOTO")
 else
 	sample=$(ls -d "$(go env GOMODCACHE)"/github.com/seaweedfs/seaweedfs@*/weed/images/sample1.jpg 2>/dev/null | tail -n 1 || true)
@@ -75,7 +86,10 @@ else
 	debian_photos "$cache"
 	for f in "$cache"/*.jpg; do [ -f "$f" ] && photos+=("$f"); done
 fi
-for f in "${photos[@]}"; do [ -f "$f" ] || { echo "photos: $f is not a file" >&2; exit 1; }; done
+if [ ${#photos[@]} -gt "$n" ]; then
+	echo "photos: ${#photos[@]} photographs for N=$n inputs: the first $n are used" >&2
+	photos=("${photos[@]:0:$n}")
+fi
 case $inputs in
 synthetic) sets=synthetic ;;
 photo)
@@ -84,7 +98,6 @@ photo)
 both)
 	sets=synthetic
 	if [ ${#photos[@]} -gt 0 ]; then sets="synthetic photo"; else echo "no photo (BACKLOT_PHOTOS, BACKLOT_PHOTO, scripts/weed.sh's module or apt-get download): synthetic inputs only" >&2; fi ;;
-*) echo "INPUTS is synthetic, photo or both, not $inputs" >&2; exit 1 ;;
 esac
 
 (cd "$peer" && tar --exclude=node_modules --exclude=data -cf - .) | (mkdir -p "$tmp/node-seed" && tar -xf - -C "$tmp/node-seed")
