@@ -90,7 +90,9 @@ static void bl_round8_test(const float *v, uint8_t *a, uint8_t *b) {
 // rows) go one at a time. tmp holds ny*w floats; the blocked path uses
 // 9*w of them. Indices were checked in Go against the lengths of every
 // array.
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+#if defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v3", "default"))) // AVX2 and FMA where the CPU has them
+#endif
 static void bl_resize(const uint8_t *pix, int stride, int c0, int w,
                       const int64_t *yfirst, const int64_t *yoff, const float *yw, int ny,
                       const int64_t *xfirst, const int64_t *xoff, const float *xw, int nx,
