@@ -169,6 +169,14 @@ func sharpMatch(t *testing.T, modules string, input image.Image) {
 // resizeRGBWindow is the planar Lanczos (view.resize: 8 bits between the
 // passes) of each of m's R, G and B over win, into w×h.
 func resizeRGBWindow(m *image.NRGBA, win window, w, h int) *image.NRGBA {
+	return perChannel(m, win, w, h, func(v view, tx, ty taps, dst []uint8) {
+		v.resize(tx, ty, dst, make([]float32, h*m.Rect.Dx()))
+	})
+}
+
+// perChannel makes a w×h image of each of m's R, G and B taken as a
+// plane over win and resized into dst by resize, with the plane's taps.
+func perChannel(m *image.NRGBA, win window, w, h int, resize func(v view, tx, ty taps, dst []uint8)) *image.NRGBA {
 	sw, sh := m.Rect.Dx(), m.Rect.Dy()
 	out := image.NewNRGBA(image.Rect(0, 0, w, h))
 	pl, dst := make([]uint8, sw*sh), make([]uint8, w*h)
@@ -177,8 +185,7 @@ func resizeRGBWindow(m *image.NRGBA, win window, w, h int) *image.NRGBA {
 			pl[i] = m.Pix[4*i+c]
 		}
 		v := planeView(pl, sw, image.Point{}, 0, 0, win, image.Pt(sw, sh))
-		tx, ty := weigh(v.xs, 1, win.x0, win.x1, w), weigh(v.ys, 1, win.y0, win.y1, h)
-		v.resize(tx, ty, dst, make([]float32, h*sw))
+		resize(v, weigh(v.xs, 1, win.x0, win.x1, w), weigh(v.ys, 1, win.y0, win.y1, h), dst)
 		for i, p := range dst {
 			out.Pix[4*i+c], out.Pix[4*i+3] = p, 0xff
 		}
@@ -219,14 +226,7 @@ func toNRGBA(m image.Image) *image.NRGBA {
 // the vertical pass's results rounded to 8 bits or not.
 func resizeRGB(m *image.NRGBA, w, h int, round bool) *image.NRGBA {
 	sw, sh := m.Rect.Dx(), m.Rect.Dy()
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	pl, dst := make([]uint8, sw*sh), make([]uint8, w*h)
-	for c := range 3 {
-		for i := range pl {
-			pl[i] = m.Pix[4*i+c]
-		}
-		v := planeView(pl, sw, image.Point{}, 0, 0, window{0, 0, float64(sw), float64(sh)}, image.Pt(sw, sh))
-		tx, ty := weigh(v.xs, 1, 0, float64(sw), w), weigh(v.ys, 1, 0, float64(sh), h)
+	return perChannel(m, window{0, 0, float64(sw), float64(sh)}, w, h, func(v view, tx, ty taps, dst []uint8) {
 		tmp := make([]float32, h*sw)
 		c0, c1 := tx.columns()
 		for o := range h { // resizeGo's vertical pass, rounding optional
@@ -253,11 +253,7 @@ func resizeRGB(m *image.NRGBA, w, h int, round bool) *image.NRGBA {
 				dst[o*w+j] = clampf(s)
 			}
 		}
-		for i, p := range dst {
-			out.Pix[4*i+c], out.Pix[4*i+3] = p, 0xff
-		}
-	}
-	return out
+	})
 }
 
 // webpRoundTrip is m encoded as bench/variants.sh's WebPs are (q85,
