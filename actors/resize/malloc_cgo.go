@@ -61,10 +61,10 @@ static int bl_heap_holds(size_t n) {
 */
 import "C"
 
-// MallocTuned reports whether glibc's malloc thresholds were set for the
+// mallocTuned reports whether glibc's malloc thresholds were set for the
 // C libraries' per-image buffers (malloc_cgo.go): false without glibc,
 // with malloc set from the environment, or BACKLOT_MALLOC=default.
-func MallocTuned() bool { return C.bl_malloc_is_tuned() == 1 }
+func mallocTuned() bool { return C.bl_malloc_is_tuned() == 1 }
 
 // heapHolds reports whether glibc serves a block of n bytes from its
 // heap rather than a mapping of its own; ok is false where that cannot

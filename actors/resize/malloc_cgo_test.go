@@ -18,8 +18,8 @@ import (
 func TestMallocTuned(t *testing.T) {
 	if os.Getenv("BACKLOT_MALLOC_CHILD") == "1" {
 		heap, _ := heapHolds(2 << 20)
-		if MallocTuned() || heap {
-			t.Fatalf("BACKLOT_MALLOC=default: tuned %v, 2 MiB from the heap %v; want neither", MallocTuned(), heap)
+		if mallocTuned() || heap {
+			t.Fatalf("BACKLOT_MALLOC=default: tuned %v, 2 MiB from the heap %v; want neither", mallocTuned(), heap)
 		}
 		return
 	}
@@ -34,7 +34,7 @@ func TestMallocTuned(t *testing.T) {
 	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") || os.Getenv("BACKLOT_MALLOC") == "default" {
 		t.Skip("malloc left to GLIBC_TUNABLES or BACKLOT_MALLOC=default in this environment")
 	}
-	if !MallocTuned() {
+	if !mallocTuned() {
 		t.Fatal("glibc's malloc thresholds were not set")
 	}
 	if heap, _ := heapHolds(2 << 20); !heap {

@@ -62,52 +62,46 @@ func durableFloor(b *testing.B, files, store bool) {
 	for b.Loop() {
 		id := uuid.NewString()
 		ims := []persistence.Image{{ID: uuid.NewString(), Name: "a.jpg", Format: "jpeg"}, {ID: uuid.NewString(), Name: "b.jpg", Format: "jpeg"}}
-		for _, im := range ims {
-			if !files {
-				break
-			}
-			key := blob.SourceKey(id, im.ID)
-			if _, err := blob.Put(ctx, blobs, key, bytes.NewReader(upload), blob.CreateOptions{Exclusive: true}); err != nil {
-				b.Fatal(err)
-			}
-			if err := blobs.SyncData(ctx, key); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if files {
-			if err := blobs.SyncNames(ctx, blob.BatchPrefix(id)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		batch, queued, err := persistence.NewBatch(id, time.Now(), persistence.DefaultOptions(), ims)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !store {
-			batch = nil
-		} else if err := s.Create(ctx, batch, queued); err != nil {
-			b.Fatal(err)
-		}
 		var processing, completed []persistence.Event
 		for _, im := range ims {
 			processing = append(processing, persistence.Event{Type: persistence.EventProcessing, BatchID: id, ImageID: im.ID, Attempt: 1})
 			completed = append(completed, persistence.Event{Type: persistence.EventCompleted, BatchID: id, ImageID: im.ID,
 				Width: 100, Height: 100, Bytes: int64(len(result)), Sum: 1})
 		}
-		if batch != nil {
+		if files {
+			for _, im := range ims {
+				key := blob.SourceKey(id, im.ID)
+				if _, err := blob.Put(ctx, blobs, key, bytes.NewReader(upload), blob.CreateOptions{Exclusive: true}); err != nil {
+					b.Fatal(err)
+				}
+				if err := blobs.SyncData(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := blobs.SyncNames(ctx, blob.BatchPrefix(id)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if store {
+			batch, queued, err := persistence.NewBatch(id, time.Now(), persistence.DefaultOptions(), ims)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Create(ctx, batch, queued); err != nil {
+				b.Fatal(err)
+			}
 			if _, _, err := s.Append(ctx, id, processing...); err != nil {
 				b.Fatal(err)
 			}
 		}
-		for _, im := range ims {
-			if !files {
-				break
-			}
-			if _, err := blob.Put(ctx, blobs, blob.OutputKey(id, im.ID, "jpg"), bytes.NewReader(result), blob.CreateOptions{}); err != nil {
-				b.Fatal(err)
+		if files {
+			for _, im := range ims {
+				if _, err := blob.Put(ctx, blobs, blob.OutputKey(id, im.ID, "jpg"), bytes.NewReader(result), blob.CreateOptions{}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
-		if batch != nil {
+		if store {
 			if _, _, err := s.Append(ctx, id, completed...); err != nil {
 				b.Fatal(err)
 			}
