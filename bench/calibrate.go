@@ -14,7 +14,7 @@ import (
 // work; the rest of the server's CPU per image is its overhead.
 func calibrate(c Config, files []File) (*Pipeline, error) {
 	n, cpu0 := 0, selfCPU()
-	for pass := 0; pass < 2 || (selfCPU()-cpu0 < time.Second && pass < 1000); pass++ {
+	for pass := 0; pass < 2 || (selfCPU().sub(cpu0).Total() < time.Second && pass < 1000); pass++ {
 		for _, f := range files {
 			if _, err := resize.PipelineOnce(f.Data, c.Width, c.Height, c.Fit, c.Format, c.Quality); err != nil {
 				return nil, fmt.Errorf("calibrating the pipeline on %s: %w", f.Name, err)
@@ -22,6 +22,7 @@ func calibrate(c Config, files []File) (*Pipeline, error) {
 			n++
 		}
 	}
-	cpu := selfCPU() - cpu0
-	return &Pipeline{Images: n, CPUMsPerImage: float64(cpu.Microseconds()) / 1000 / float64(n)}, nil
+	cpu := selfCPU().sub(cpu0)
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	return &Pipeline{Images: n, CPUMsPerImage: per(cpu.Total()), UserMsPerImage: per(cpu.User), SystemMsPerImage: per(cpu.System)}, nil
 }

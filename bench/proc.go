@@ -72,9 +72,27 @@ func statusKB(status []byte, field string) (int64, error) {
 // CPUTime returns the user + system CPU time a process (all its threads)
 // has used, from /proc/<pid>/stat.
 func CPUTime(pid int) (time.Duration, error) {
+	t, err := CPUTimes(pid)
+	return t.Total(), err
+}
+
+// CPU is a process's CPU time split as the kernel counts it: in user
+// space, and in the kernel on its behalf (system calls, page faults). Work
+// the kernel does in its own threads (a file system's journal, writeback
+// of unsynced files) is in neither.
+type CPU struct{ User, System time.Duration }
+
+// Total is User + System.
+func (c CPU) Total() time.Duration { return c.User + c.System }
+
+func (c CPU) sub(d CPU) CPU { return CPU{c.User - d.User, c.System - d.System} }
+
+// CPUTimes returns the user and system CPU time a process (all its
+// threads) has used, from /proc/<pid>/stat.
+func CPUTimes(pid int) (CPU, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("CPU time of pid %d: %w", pid, err)
+		return CPU{}, fmt.Errorf("CPU time of pid %d: %w", pid, err)
 	}
 	return statCPU(b)
 }
@@ -83,27 +101,28 @@ func CPUTime(pid int) (time.Duration, error) {
 // the kernel's own HZ (USER_HZ is part of the ABI).
 const userHZ = 100
 
-// statCPU reads utime + stime (fields 14 and 15) of a /proc/<pid>/stat
+// statCPU reads utime and stime (fields 14 and 15) of a /proc/<pid>/stat
 // line. The command name (field 2) may hold spaces and parentheses, so
 // fields are counted from its last ')'.
-func statCPU(stat []byte) (time.Duration, error) {
+func statCPU(stat []byte) (CPU, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("malformed stat: no command name")
+		return CPU{}, errors.New("malformed stat: no command name")
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 13 {
-		return 0, errors.New("malformed stat: too few fields")
+		return CPU{}, errors.New("malformed stat: too few fields")
 	}
-	var ticks int64
-	for _, s := range f[11:13] { // fields 14 and 15; f[0] is field 3
+	var ticks [2]int64
+	for k, s := range f[11:13] { // fields 14 and 15; f[0] is field 3
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("malformed stat: CPU field %q", s)
+			return CPU{}, fmt.Errorf("malformed stat: CPU field %q", s)
 		}
-		ticks += n
+		ticks[k] = n
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+	return CPU{User: tick(ticks[0]), System: tick(ticks[1])}, nil
 }
 
 // watch follows the given processes over one phase: peak RSS (reset as
@@ -111,19 +130,19 @@ func statCPU(stat []byte) (time.Duration, error) {
 type watch struct {
 	pids  []int
 	since map[int]string
-	cpu   map[int]time.Duration
-	self  time.Duration
+	cpu   map[int]CPU
+	self  CPU
 }
 
 // startWatch resets the peaks of pids and notes their CPU times and ours.
 func startWatch(pids []int) *watch {
-	w := &watch{pids: pids, since: map[int]string{}, cpu: map[int]time.Duration{}, self: selfCPU()}
+	w := &watch{pids: pids, since: map[int]string{}, cpu: map[int]CPU{}, self: selfCPU()}
 	for _, pid := range pids {
 		w.since[pid] = "measurement"
 		if err := ResetPeakRSS(pid); err != nil {
 			w.since[pid] = "process start"
 		}
-		w.cpu[pid], _ = CPUTime(pid)
+		w.cpu[pid], _ = CPUTimes(pid)
 	}
 	return w
 }
@@ -138,8 +157,10 @@ func (w *watch) read() []Process {
 			p.Error = err.Error()
 		}
 		p.PeakRSSBytes = rss
-		if cpu, err := CPUTime(pid); err == nil {
-			p.CPUSeconds = roundSeconds(cpu - w.cpu[pid])
+		if cpu, err := CPUTimes(pid); err == nil {
+			d := cpu.sub(w.cpu[pid])
+			p.CPUSeconds = roundSeconds(d.Total())
+			p.UserCPUSeconds, p.SystemCPUSeconds = roundSeconds(d.User), roundSeconds(d.System)
 		}
 		out = append(out, p)
 	}
@@ -148,14 +169,14 @@ func (w *watch) read() []Process {
 
 // clientCPU is the harness's own CPU time since startWatch: it shares the
 // machine with a local server, so its cost is part of the picture.
-func (w *watch) clientCPU() float64 { return roundSeconds(selfCPU() - w.self) }
+func (w *watch) clientCPU() float64 { return roundSeconds(selfCPU().sub(w.self).Total()) }
 
-func selfCPU() time.Duration {
+func selfCPU() CPU {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return CPU{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return CPU{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano())}
 }
 
 func roundSeconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }

@@ -55,6 +55,10 @@ type Stages struct {
 type Pipeline struct {
 	Images        int     `json:"images"`
 	CPUMsPerImage float64 `json:"cpu_ms_per_image"`
+	// UserMsPerImage + SystemMsPerImage = CPUMsPerImage, split as
+	// getrusage splits it.
+	UserMsPerImage   float64 `json:"user_ms_per_image"`
+	SystemMsPerImage float64 `json:"system_ms_per_image"`
 }
 
 // Workload is what was sent.
@@ -106,12 +110,21 @@ type Process struct {
 	PID        int     `json:"pid"`
 	Name       string  `json:"name"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user + system, all threads
+	// UserCPUSeconds and SystemCPUSeconds split CPUSeconds as
+	// /proc/<pid>/stat does (utime, stime): system is the kernel's work
+	// on the process's behalf, mostly its system calls.
+	UserCPUSeconds   float64 `json:"user_cpu_seconds"`
+	SystemCPUSeconds float64 `json:"system_cpu_seconds"`
 	// CPUMsPerImage is CPUSeconds per completed image, and
 	// BeyondPipelineMs what is left of it once the pipeline's own CPU per
 	// image (Report.Pipeline) is taken off: the server's overhead.
-	CPUMsPerImage    float64 `json:"cpu_ms_per_image,omitempty"`
-	BeyondPipelineMs float64 `json:"beyond_pipeline_ms_per_image,omitempty"`
-	PeakRSSBytes     int64   `json:"peak_rss_bytes"` // VmHWM
+	// BeyondPipelineUserMs and BeyondPipelineSystemMs split it: user CPU
+	// per image less the pipeline's user CPU, and the same for system.
+	CPUMsPerImage          float64 `json:"cpu_ms_per_image,omitempty"`
+	BeyondPipelineMs       float64 `json:"beyond_pipeline_ms_per_image,omitempty"`
+	BeyondPipelineUserMs   float64 `json:"beyond_pipeline_user_ms_per_image,omitempty"`
+	BeyondPipelineSystemMs float64 `json:"beyond_pipeline_system_ms_per_image,omitempty"`
+	PeakRSSBytes           int64   `json:"peak_rss_bytes"` // VmHWM
 	// Since is "measurement" when the peak was reset as the measured phase
 	// began, "process start" when it could not be.
 	Since string `json:"since"`
@@ -253,11 +266,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nserver pid %d (%s): peak RSS %s (since %s), CPU %.2f s%s", p.PID, p.Name,
 			bytesIEC(p.PeakRSSBytes), p.Since, p.CPUSeconds, perImage(p.CPUSeconds, r.Images.Completed))
 		if r.Pipeline != nil && p.CPUMsPerImage > 0 {
-			fmt.Fprintf(&b, ", %.2f ms beyond the pipeline", p.BeyondPipelineMs)
+			fmt.Fprintf(&b, ", %.2f ms beyond the pipeline (user %.2f, system %.2f)", p.BeyondPipelineMs, p.BeyondPipelineUserMs, p.BeyondPipelineSystemMs)
 		}
 	}
 	if r.Pipeline != nil {
-		fmt.Fprintf(&b, "\npipeline alone (in the bench, %d images): %.2f ms CPU per image", r.Pipeline.Images, r.Pipeline.CPUMsPerImage)
+		fmt.Fprintf(&b, "\npipeline alone (in the bench, %d images): %.2f ms CPU per image (user %.2f, system %.2f)", r.Pipeline.Images, r.Pipeline.CPUMsPerImage, r.Pipeline.UserMsPerImage, r.Pipeline.SystemMsPerImage)
 	}
 	fmt.Fprintf(&b, "\nbench client: CPU %.2f s%s on %d CPUs\n", r.ClientCPUSeconds, perImage(r.ClientCPUSeconds, r.Images.Completed), r.ClientCPUs)
 

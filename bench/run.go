@@ -77,8 +77,11 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 		r.Pipeline = p
 		for i := range r.Processes {
 			pr := &r.Processes[i]
-			pr.CPUMsPerImage = pr.CPUSeconds * 1000 / float64(st.completed)
+			per := func(s float64) float64 { return s * 1000 / float64(st.completed) }
+			pr.CPUMsPerImage = per(pr.CPUSeconds)
 			pr.BeyondPipelineMs = pr.CPUMsPerImage - p.CPUMsPerImage
+			pr.BeyondPipelineUserMs = per(pr.UserCPUSeconds) - p.UserMsPerImage
+			pr.BeyondPipelineSystemMs = per(pr.SystemCPUSeconds) - p.SystemMsPerImage
 		}
 	}
 	r.ErrorTotal, r.Errors = st.errTotal, st.errors()

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -327,8 +328,14 @@ func TestRunCalibrates(t *testing.T) {
 	if p.CPUMsPerImage <= 0 || p.BeyondPipelineMs != p.CPUMsPerImage-r.Pipeline.CPUMsPerImage {
 		t.Fatalf("process %+v, pipeline %+v", p, r.Pipeline)
 	}
+	// The split adds up, on both sides (to rounding: CPU seconds are
+	// rounded to the millisecond).
+	if r.Pipeline.UserMsPerImage <= 0 || math.Abs(r.Pipeline.UserMsPerImage+r.Pipeline.SystemMsPerImage-r.Pipeline.CPUMsPerImage) > 0.002/float64(r.Pipeline.Images) ||
+		math.Abs(p.BeyondPipelineUserMs+p.BeyondPipelineSystemMs-p.BeyondPipelineMs) > 2.0/float64(r.Images.Completed) {
+		t.Fatalf("split: process %+v, pipeline %+v", p, r.Pipeline)
+	}
 	var b strings.Builder
-	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "pipeline alone") || !strings.Contains(b.String(), "beyond the pipeline") {
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), "pipeline alone") || !strings.Contains(b.String(), "beyond the pipeline (user ") {
 		t.Errorf("report text: %v\n%s", err, b.String())
 	}
 }

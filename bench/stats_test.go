@@ -165,8 +165,8 @@ func TestStatusKB(t *testing.T) {
 func TestStatCPU(t *testing.T) {
 	// Field 2 may hold spaces and parentheses; utime 150 + stime 50 ticks.
 	stat := []byte("4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 50 0 0 20 0 9 0 100 1000000 500 18446744073709551615\n")
-	if d, err := statCPU(stat); err != nil || d != 2*time.Second {
-		t.Errorf("%v %v", d, err)
+	if c, err := statCPU(stat); err != nil || c.User != 1500*time.Millisecond || c.System != 500*time.Millisecond || c.Total() != 2*time.Second {
+		t.Errorf("%+v %v", c, err)
 	}
 	for _, bad := range []string{"4242 no paren S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 x 50 0"} {
 		if _, err := statCPU([]byte(bad)); err == nil {
@@ -192,7 +192,8 @@ func TestPeakRSS(t *testing.T) {
 		sum += i % 7
 	}
 	ps := w.read()
-	if len(ps) != 1 || ps[0].PeakRSSBytes <= 0 || ps[0].Since != "measurement" || ps[0].Error != "" || sum == 0 {
+	if len(ps) != 1 || ps[0].PeakRSSBytes <= 0 || ps[0].Since != "measurement" || ps[0].Error != "" || sum == 0 ||
+		ps[0].UserCPUSeconds <= 0 || ps[0].UserCPUSeconds+ps[0].SystemCPUSeconds-ps[0].CPUSeconds > 0.0015 || ps[0].UserCPUSeconds+ps[0].SystemCPUSeconds-ps[0].CPUSeconds < -0.0015 {
 		t.Errorf("%+v", ps)
 	}
 	if cpu, err := CPUTime(os.Getpid()); err != nil || cpu <= 0 {
