@@ -24,8 +24,8 @@ type Store interface {
 	// after Commit it does nothing). ctx bounds the whole Writer.
 	//
 	// With opts.Exclusive, the object must be new: when key already
-	// holds an object, Create fails with ErrExists, or (a store that
-	// learns it only by writing: S3) the Writer's Commit does. Once the
+	// holds an object, Create or (a store that learns it only by
+	// writing: fsblob, S3) the Writer's Commit fails with ErrExists. Once the
 	// store's room is below its reserve it fails with
 	// ErrInsufficientStorage, unless opts.UseReserve.
 	Create(ctx context.Context, key string, opts CreateOptions) (Writer, error)
@@ -74,9 +74,10 @@ type Store interface {
 // returns, but only survives a power cut once Sync has returned.
 type CreateOptions struct {
 	// Exclusive: the object must be new. When key holds an object,
-	// Create fails with ErrExists (fsblob) or Commit does (S3, which
-	// asks nothing before its PUT), and Commit does if one was committed
-	// under key since Create (fsblob: link(2); S3: If-None-Match: *).
+	// Commit fails with ErrExists (a store may refuse at Create
+	// already; neither fsblob nor S3 asks before writing), also when
+	// one was committed under key since Create (fsblob: renameat2
+	// RENAME_NOREPLACE or link(2); S3: If-None-Match: *).
 	Exclusive bool
 
 	// Durable: when Commit returns nil the object survives a power cut

@@ -8,9 +8,11 @@
 // ".<name>.tmp-<random>" (mode 0644, as results are ordinary files an
 // operator may copy); List never shows dot names, and keys cannot have
 // them (blob.ValidKey). Commit renames it onto the key (atomic within one
-// file system), or with Exclusive hard-links it there (link(2) fails on
-// an existing name, where rename would replace it) and removes the temp
-// name. Directories are made as needed.
+// file system); with Exclusive it renames with RENAME_NOREPLACE (Linux),
+// which fails on an existing name where rename would replace it, or
+// where the file system lacks that, hard-links it there and removes the
+// temp name. An existing object under an Exclusive key is refused by
+// Commit, not Create. Directories are made as needed.
 //
 // Durability: a Durable Commit fsyncs the file, renames, and fsyncs the
 // directory that holds it; so does Sync on a committed key. The first

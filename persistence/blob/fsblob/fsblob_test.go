@@ -467,3 +467,72 @@ func markedDurable(s *Store, root, rel string) bool {
 	_, ok := s.durable[filepath.Join(root, rel)]
 	return ok
 }
+
+// TestPublishExclusive: both ways of an exclusive publish (renameat2
+// RENAME_NOREPLACE where the file system has it, link and remove where
+// not) put the temp file under a new name and leave no temp name, and on
+// an existing name fail with fs.ErrExist, leaving both files as they
+// were.
+func TestPublishExclusive(t *testing.T) {
+	for name, publish := range map[string]func(tmp, path string) error{"publishExclusive": publishExclusive, "linkExclusive": linkExclusive} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			tmp, path := filepath.Join(dir, ".a.tmp-1"), filepath.Join(dir, "a")
+			if err := os.WriteFile(tmp, []byte("new"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := publish(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != "new" {
+				t.Fatalf("published %q %v", b, err)
+			}
+			if _, err := os.Lstat(tmp); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the temp name is left: %v", err)
+			}
+			if err := os.WriteFile(tmp, []byte("other"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := publish(tmp, path); !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("publish onto an existing name = %v, want fs.ErrExist", err)
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != "new" {
+				t.Fatalf("the existing file became %q %v", b, err)
+			}
+			if b, err := os.ReadFile(tmp); err != nil || string(b) != "other" {
+				t.Fatalf("the temp file became %q %v", b, err)
+			}
+		})
+	}
+}
+
+// TestRename: rename replaces a file, and refuses to put a file over a
+// directory (which os.Rename looked for with an Lstat of its own).
+func TestRename(t *testing.T) {
+	dir := t.TempDir()
+	tmp, path := filepath.Join(dir, ".a.tmp-1"), filepath.Join(dir, "a")
+	for _, body := range []string{"one", "two"} {
+		if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err != nil || string(b) != body {
+			t.Fatalf("renamed %q %v, want %q", b, err, body)
+		}
+	}
+	sub := filepath.Join(dir, "d")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rename(tmp, sub); err == nil {
+		t.Fatal("a file renamed over a directory")
+	}
+	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+		t.Fatalf("the directory became %v %v", fi, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/backlot/backlot/persistence/blob"
 )
@@ -27,13 +28,10 @@ func (s *Store) Create(ctx context.Context, key string, opts blob.CreateOptions)
 		return nil, err
 	}
 	path := s.path(key)
-	if opts.Exclusive {
-		if _, err := os.Lstat(path); err == nil {
-			return nil, fmt.Errorf("create %s: %w", key, blob.ErrExists)
-		} else if !notExist(err) {
-			return nil, wrap("create", key, err)
-		}
-	}
+	// With Exclusive, an existing object is found by Commit (as on S3),
+	// which must look anyway: one may be committed meanwhile. Keys that
+	// must be new are fresh batch ids, so looking here too would cost
+	// every upload a stat for a case that does not happen.
 	if !opts.UseReserve {
 		if free, low := s.low(); low {
 			return nil, s.belowReserve("create", key, free)
@@ -63,8 +61,13 @@ func (s *Store) createTemp(path string) (*os.File, error) {
 			return nil, err
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, err
+			// A new batch's directory, in a parent that is there: one
+			// mkdir, where MkdirAll would stat the directory and its
+			// parent first.
+			if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -154,15 +157,13 @@ func (w *writer) Commit(ctx context.Context) (_ blob.Info, err error) {
 		return blob.Info{}, err
 	}
 	if w.opts.Exclusive {
-		// link(2) fails on an existing name where rename would replace it.
-		if err := os.Link(tmp, w.path); err != nil {
+		if err := publishExclusive(tmp, w.path); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return blob.Info{}, fmt.Errorf("commit %s: %w", w.key, blob.ErrExists)
 			}
 			return blob.Info{}, wrap("commit", w.key, err)
 		}
-		_ = os.Remove(tmp) // left by a crash here, it is a temp file: SweepTemp's
-	} else if err := os.Rename(tmp, w.path); err != nil {
+	} else if err := rename(tmp, w.path); err != nil {
 		return blob.Info{}, wrap("commit", w.key, err)
 	}
 	if w.opts.Durable {
@@ -174,6 +175,28 @@ func (w *writer) Commit(ctx context.Context) (_ blob.Info, err error) {
 		}
 	}
 	return info(w.key, fi), nil
+}
+
+// rename is os.Rename without its Lstat of newpath (which refuses a
+// directory there): tmp is a regular file, which rename(2) itself
+// refuses to put over a directory (EISDIR).
+func rename(tmp, path string) error {
+	if err := syscall.Rename(tmp, path); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
+	}
+	return nil
+}
+
+// linkExclusive is publishExclusive by link(2), which fails on an
+// existing name where rename would replace it, then the temp name's
+// removal (left by a crash between the two, it is a temp file:
+// SweepTemp's).
+func linkExclusive(tmp, path string) error {
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	_ = os.Remove(tmp)
+	return nil
 }
 
 // Abort closes and removes the temp file.
