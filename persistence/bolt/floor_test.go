@@ -48,7 +48,8 @@ func BenchmarkDurableFloor(b *testing.B) {
 	for _, part := range []string{"all", "files", "store"} {
 		b.Run(part, func(b *testing.B) { durableFloor(b, part != "store", part != "files") })
 	}
-	b.Run("log", logFloor)
+	b.Run("log", func(b *testing.B) { logFloor(b, true) })
+	b.Run("log-growing", func(b *testing.B) { logFloor(b, false) })
 }
 
 // logFloor does durableFloor's work for a batch in a write-ahead log:
@@ -59,7 +60,11 @@ func BenchmarkDurableFloor(b *testing.B) {
 // with their completed events. Records are the same JSON as the store's;
 // there is no index, no retention and no recovery, so it is a floor:
 // what the durable work itself costs in such a layout.
-func logFloor(b *testing.B) {
+//
+// With recycled false the log is a new file that grows with each append,
+// so each sync also commits its new size and blocks (ext4: a journal
+// commit), as a log that does not recycle its segments would.
+func logFloor(b *testing.B, recycled bool) {
 	const segment = 64 << 20
 	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
 	if err != nil {
@@ -67,7 +72,7 @@ func logFloor(b *testing.B) {
 	}
 	defer f.Close()
 	zero := make([]byte, 1<<20)
-	for off := 0; off < segment; off += len(zero) {
+	for off := 0; recycled && off < segment; off += len(zero) {
 		if _, err := f.Write(zero); err != nil {
 			b.Fatal(err)
 		}
@@ -84,7 +89,7 @@ func logFloor(b *testing.B) {
 			rec = binary.BigEndian.AppendUint32(rec, uint32(len(p)))
 			rec = append(rec, p...)
 		}
-		if off+int64(len(rec)) > segment {
+		if recycled && off+int64(len(rec)) > segment {
 			off = 0 // the next segment, recycled
 		}
 		if _, err := f.WriteAt(rec, off); err != nil {
