@@ -47,6 +47,26 @@ type ServerMetrics struct {
 	// millisecond.
 	SchedLatency *Latency `json:"sched_latency,omitempty"`
 	SchedOver1ms int      `json:"sched_waits_over_1ms,omitempty"`
+	// GoMallocs and GoAllocBytes are the heap allocations the servers'
+	// Go code made over the phase (go_memstats_mallocs_total,
+	// go_memstats_alloc_bytes_total); MallocsPerImage and
+	// AllocBytesPerImage divide them by the completed images. Unlike CPU
+	// time they hardly move with the machine's load, so they show a
+	// change to the Go side's work that a timed run cannot (C libraries'
+	// memory is not in them).
+	GoMallocs          float64 `json:"go_mallocs,omitempty"`
+	GoAllocBytes       float64 `json:"go_alloc_bytes,omitempty"`
+	MallocsPerImage    float64 `json:"go_mallocs_per_image,omitempty"`
+	AllocBytesPerImage float64 `json:"go_alloc_bytes_per_image,omitempty"`
+}
+
+// perImage sets the per-image allocation figures for completed images.
+func (sm *ServerMetrics) perImage(completed int) {
+	if sm == nil || completed == 0 {
+		return
+	}
+	sm.MallocsPerImage = math.Round(sm.GoMallocs/float64(completed)*10) / 10
+	sm.AllocBytesPerImage = math.Round(sm.GoAllocBytes / float64(completed))
 }
 
 // scrape is one /metrics read per server; nil for a server that has none.
@@ -121,10 +141,44 @@ func serverMetrics(before, after scrape) *ServerMetrics {
 		l := h.latency()
 		sm.SchedLatency, sm.SchedOver1ms = &l, h.countAbove(0.9e-3)
 	}
-	if sm.Resize == nil && sm.Store == nil && sm.GCPauses == nil && sm.SchedLatency == nil {
+	sm.GoMallocs, _ = diffCounter(before, after, "go_memstats_mallocs_total")
+	sm.GoAllocBytes, _ = diffCounter(before, after, "go_memstats_alloc_bytes_total")
+	if sm.Resize == nil && sm.Store == nil && sm.GCPauses == nil && sm.SchedLatency == nil && sm.GoMallocs == 0 {
 		return nil
 	}
 	return sm
+}
+
+// diffCounter is counter (or untyped) family name's value in after less
+// before, over the servers scraped both times; found is false when none
+// has it.
+func diffCounter(before, after scrape, name string) (d float64, found bool) {
+	value := func(f *dto.MetricFamily) (float64, bool) {
+		if f == nil || len(f.GetMetric()) != 1 {
+			return 0, false
+		}
+		m := f.GetMetric()[0]
+		switch {
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue(), true
+		case m.GetUntyped() != nil:
+			return m.GetUntyped().GetValue(), true
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue(), true
+		}
+		return 0, false
+	}
+	for i := range min(len(before), len(after)) {
+		if before[i] == nil || after[i] == nil {
+			continue
+		}
+		b, okb := value(before[i][name])
+		a, oka := value(after[i][name])
+		if okb && oka {
+			d, found = d+a-b, true
+		}
+	}
+	return d, found
 }
 
 // histo is a cumulative histogram: bounds ascending, counts cumulative.

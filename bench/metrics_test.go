@@ -4,9 +4,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -88,4 +90,39 @@ func TestHistoQuantile(t *testing.T) {
 	if n := h.countAbove(1.5); n != 2 {
 		t.Errorf("above 2: %d", n)
 	}
+}
+
+// sink keeps TestServerGoAllocs's allocations from being optimised away.
+var sink []*[64]byte
+
+// TestServerGoAllocs: the Go heap allocations a server made over the
+// phase, read from a real Go collector's go_memstats counters (this
+// process's own runtime), and per completed image.
+func TestServerGoAllocs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	cl := newClient(Config{InFlight: 1})
+	defer cl.close()
+	urls := []string{srv.URL}
+	before := cl.scrapeAll(t.Context(), urls)
+	const n = 20_000
+	for range n {
+		sink = append(sink, new([64]byte))
+	}
+	sm := serverMetrics(before, cl.scrapeAll(t.Context(), urls))
+	if sm == nil || sm.GoMallocs < n || sm.GoAllocBytes < n*64 {
+		t.Fatalf("allocations over the phase: %+v, want at least %d and %d bytes", sm, n, n*64)
+	}
+	sm.perImage(100)
+	if sm.MallocsPerImage < n/100 || sm.AllocBytesPerImage < n*64/100 {
+		t.Errorf("per image: %v mallocs, %v bytes", sm.MallocsPerImage, sm.AllocBytesPerImage)
+	}
+	var b strings.Builder
+	writeServer(&b, sm)
+	if !strings.Contains(b.String(), "Go heap allocations: ") {
+		t.Errorf("report: %s", b.String())
+	}
+	sink = nil
 }

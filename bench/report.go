@@ -318,6 +318,10 @@ func writeServer(b *strings.Builder, sm *ServerMetrics) {
 		row("  sched wait (coarse)", *sm.SchedLatency)
 		fmt.Fprintf(b, "  goroutine waits to run over ~1 ms: %d\n", sm.SchedOver1ms)
 	}
+	if sm.GoMallocs > 0 {
+		fmt.Fprintf(b, "  Go heap allocations: %.0f (%.1f per completed image), %s (%s per image)\n",
+			sm.GoMallocs, sm.MallocsPerImage, bytesIEC(int64(sm.GoAllocBytes)), bytesIEC(int64(sm.AllocBytesPerImage)))
+	}
 }
 
 // perImage is " (12.3 ms per completed image)", or "" with none.
