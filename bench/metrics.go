@@ -53,15 +53,18 @@ type ServerMetrics struct {
 	// AllocBytesPerImage divide them by the completed images. Unlike CPU
 	// time they hardly move with the machine's load, so they show a
 	// change to the Go side's work that a timed run cannot (C libraries'
-	// memory is not in them).
+	// memory is not in them). They include what the server allocates to
+	// answer the first of the two scrapes, a fixed few hundred: a short
+	// run's figure per image is a little high.
 	GoMallocs          float64 `json:"go_mallocs,omitempty"`
 	GoAllocBytes       float64 `json:"go_alloc_bytes,omitempty"`
 	MallocsPerImage    float64 `json:"go_mallocs_per_image,omitempty"`
 	AllocBytesPerImage float64 `json:"go_alloc_bytes_per_image,omitempty"`
 }
 
-// perImage sets the per-image allocation figures for completed images.
-func (sm *ServerMetrics) perImage(completed int) {
+// setPerImage sets the per-image allocation figures for completed
+// images; a nil sm (no server with /metrics) stays nil.
+func (sm *ServerMetrics) setPerImage(completed int) {
 	if sm == nil || completed == 0 {
 		return
 	}
@@ -107,7 +110,7 @@ func (c *client) scrape(ctx context.Context, base string) map[string]*dto.Metric
 }
 
 // serverMetrics is what changed between before and after; nil when no
-// server has the histograms.
+// server has the histograms or the Go runtime's counters.
 func serverMetrics(before, after scrape) *ServerMetrics {
 	sm := &ServerMetrics{}
 	if st := diffByLabel(before, after, "backlot_resize_stage_seconds", "stage", nil); len(st) > 0 {
@@ -141,17 +144,18 @@ func serverMetrics(before, after scrape) *ServerMetrics {
 		l := h.latency()
 		sm.SchedLatency, sm.SchedOver1ms = &l, h.countAbove(0.9e-3)
 	}
-	sm.GoMallocs, _ = diffCounter(before, after, "go_memstats_mallocs_total")
-	sm.GoAllocBytes, _ = diffCounter(before, after, "go_memstats_alloc_bytes_total")
-	if sm.Resize == nil && sm.Store == nil && sm.GCPauses == nil && sm.SchedLatency == nil && sm.GoMallocs == 0 {
+	mallocs, hasMallocs := diffCounter(before, after, "go_memstats_mallocs_total")
+	allocBytes, _ := diffCounter(before, after, "go_memstats_alloc_bytes_total")
+	sm.GoMallocs, sm.GoAllocBytes = mallocs, allocBytes
+	if sm.Resize == nil && sm.Store == nil && sm.GCPauses == nil && sm.SchedLatency == nil && !hasMallocs {
 		return nil
 	}
 	return sm
 }
 
-// diffCounter is counter (or untyped) family name's value in after less
-// before, over the servers scraped both times; found is false when none
-// has it.
+// diffCounter is single-valued family name's value (a counter, untyped
+// or gauge) in after less before, over the servers scraped both times;
+// found is false when none has it.
 func diffCounter(before, after scrape, name string) (d float64, found bool) {
 	value := func(f *dto.MetricFamily) (float64, bool) {
 		if f == nil || len(f.GetMetric()) != 1 {

@@ -115,7 +115,7 @@ func TestServerGoAllocs(t *testing.T) {
 	if sm == nil || sm.GoMallocs < n || sm.GoAllocBytes < n*64 {
 		t.Fatalf("allocations over the phase: %+v, want at least %d and %d bytes", sm, n, n*64)
 	}
-	sm.perImage(100)
+	sm.setPerImage(100)
 	if sm.MallocsPerImage < n/100 || sm.AllocBytesPerImage < n*64/100 {
 		t.Errorf("per image: %v mallocs, %v bytes", sm.MallocsPerImage, sm.AllocBytesPerImage)
 	}

@@ -122,8 +122,8 @@ type Process struct {
 	// per image less the pipeline's user CPU, and the same for system.
 	CPUMsPerImage          float64 `json:"cpu_ms_per_image,omitempty"`
 	BeyondPipelineMs       float64 `json:"beyond_pipeline_ms_per_image,omitempty"`
-	BeyondPipelineUserMs   float64 `json:"beyond_pipeline_user_ms_per_image,omitempty"`
-	BeyondPipelineSystemMs float64 `json:"beyond_pipeline_system_ms_per_image,omitempty"`
+	BeyondPipelineUserMs   float64 `json:"beyond_pipeline_user_ms_per_image"`
+	BeyondPipelineSystemMs float64 `json:"beyond_pipeline_system_ms_per_image"`
 	PeakRSSBytes           int64   `json:"peak_rss_bytes"` // VmHWM
 	// Since is "measurement" when the peak was reset as the measured phase
 	// began, "process start" when it could not be.

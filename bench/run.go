@@ -47,7 +47,7 @@ func Run(ctx context.Context, c Config, files []File, prog *Progress) (*Report, 
 	st := runPhase(ctx, cl, c, files, phase{name: "run", total: c.Total, duration: c.Duration}, prog)
 	r.Processes, r.ClientCPUSeconds = w.read(), w.clientCPU()
 	r.Server = serverMetrics(before, cl.scrapeAll(ctx, c.URLs))
-	r.Server.perImage(st.completed)
+	r.Server.setPerImage(st.completed)
 	wall := st.wall()
 	r.WallSeconds = wall.Seconds()
 	r.ImagesPerSec = rate(st.completed, wall)

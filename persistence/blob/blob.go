@@ -24,7 +24,7 @@ type Store interface {
 	// after Commit it does nothing). ctx bounds the whole Writer.
 	//
 	// With opts.Exclusive, the object must be new: when key already
-	// holds an object, Create or (a store that learns it only by
+	// holds an object, Create or (in a store that does not look before
 	// writing: fsblob, S3) the Writer's Commit fails with ErrExists. Once the
 	// store's room is below its reserve it fails with
 	// ErrInsufficientStorage, unless opts.UseReserve.

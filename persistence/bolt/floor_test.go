@@ -96,7 +96,7 @@ func logFloor(b *testing.B, recycled bool) {
 			b.Fatal(err)
 		}
 		off += int64(len(rec))
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+		if err := fdatasync(f); err != nil {
 			b.Fatal(err)
 		}
 	}

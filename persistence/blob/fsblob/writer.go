@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 
 	"github.com/backlot/backlot/persistence/blob"
 )
@@ -175,16 +174,6 @@ func (w *writer) Commit(ctx context.Context) (_ blob.Info, err error) {
 		}
 	}
 	return info(w.key, fi), nil
-}
-
-// rename is os.Rename without its Lstat of newpath (which refuses a
-// directory there): tmp is a regular file, which rename(2) itself
-// refuses to put over a directory (EISDIR).
-func rename(tmp, path string) error {
-	if err := syscall.Rename(tmp, path); err != nil {
-		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
-	}
-	return nil
 }
 
 // linkExclusive is publishExclusive by link(2), which fails on an
