@@ -244,11 +244,13 @@ func (s *supervisor) flush(c *actor.Context) {
 			evs = append(evs, it.evs...)
 		}
 		if all, err := s.write(evs); err == nil {
+			rest := all
 			for _, it := range items {
 				n := len(it.evs)
-				it.then(all[:n])
-				all = all[n:]
+				it.then(rest[:n])
+				rest = rest[n:]
 			}
+			s.fanOut(all)
 			return
 		}
 	}
@@ -259,6 +261,7 @@ func (s *supervisor) flush(c *actor.Context) {
 		}
 		if all, ok := s.append(c, it.orig, it.evs...); ok {
 			it.then(all)
+			s.fanOut(all)
 		}
 	}
 }
@@ -293,8 +296,10 @@ func (s *supervisor) append(c *actor.Context, orig any, evs ...persistence.Event
 }
 
 // write records evs with this supervisor's token and, once recorded, keeps
-// the batch the store returned and fans out what it recorded (with the
-// done it decided, if any).
+// the batch the store returned. The caller fans out what it recorded
+// (with the done it decided, if any) once it has acted on it, so that
+// what a subscriber sees has been counted (the attempt's metrics) and
+// settled with the pool.
 func (s *supervisor) write(evs []persistence.Event) ([]persistence.Event, error) {
 	now := time.Now().UTC()
 	for i := range evs {
@@ -308,7 +313,6 @@ func (s *supervisor) write(evs []persistence.Event) ([]persistence.Event, error)
 	}
 	before := s.batch.State()
 	s.batch = nb
-	s.fanOut(all)
 	s.observe(all)
 	if after := nb.State(); after != before {
 		s.log.Info("batch state", "from", before, "to", after, "total", len(nb.Images), "completed", nb.Completed, "failed", nb.Failed)
