@@ -23,7 +23,7 @@ import (
 // BenchmarkDurableFloor is the storage work the embedded default does
 // for each batch of 2 images of 75 KB (issue 21's target 1 workload),
 // with nothing else: no HTTP, no actors, no resize. Per batch, as the
-// upload handler does: each upload put (temp file, write, link) and
+// upload handler does: each upload put (temp file, write, publish) and
 // fsync'd (SyncData), then the batch's directory synced once
 // (SyncNames); the batch created in
 // the store; both images' processing events in one append and both
@@ -50,6 +50,50 @@ func BenchmarkDurableFloor(b *testing.B) {
 	}
 	b.Run("log", func(b *testing.B) { logFloor(b, true) })
 	b.Run("log-growing", func(b *testing.B) { logFloor(b, false) })
+}
+
+// floorUpload and floorResult are the floors' image bytes: a 640×480
+// JPEG's size, and its 100×100 thumbnail's.
+var floorUpload, floorResult = bytes.Repeat([]byte{0x5a}, 75_000), bytes.Repeat([]byte{0xa5}, 3_000)
+
+// floorBatch is one batch of the floors' workload: two images, their
+// processing events and their completed events.
+type floorBatch struct {
+	id                    string
+	ims                   []persistence.Image
+	processing, completed []persistence.Event
+}
+
+func newFloorBatch() floorBatch {
+	fb := floorBatch{id: uuid.NewString(), ims: []persistence.Image{
+		{ID: uuid.NewString(), Name: "a.jpg", Format: "jpeg"}, {ID: uuid.NewString(), Name: "b.jpg", Format: "jpeg"}}}
+	for _, im := range fb.ims {
+		fb.processing = append(fb.processing, persistence.Event{Type: persistence.EventProcessing, BatchID: fb.id, ImageID: im.ID, Attempt: 1})
+		fb.completed = append(fb.completed, persistence.Event{Type: persistence.EventCompleted, BatchID: fb.id, ImageID: im.ID,
+			Width: 100, Height: 100, Bytes: int64(len(floorResult)), Sum: 1})
+	}
+	return fb
+}
+
+// cpuMeter measures this process's CPU (user + system, getrusage) from
+// its start, and reports it per image as cpu-ms/image.
+type cpuMeter struct{ start syscall.Rusage }
+
+func startCPU(b *testing.B) *cpuMeter {
+	m := &cpuMeter{}
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &m.start); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func (m *cpuMeter) report(b *testing.B, images int) {
+	var now syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &now); err != nil {
+		b.Fatal(err)
+	}
+	cpu := time.Duration(now.Utime.Nano() + now.Stime.Nano() - m.start.Utime.Nano() - m.start.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(images), "cpu-ms/image")
 }
 
 // logFloor does durableFloor's work for a batch in a write-ahead log:
@@ -80,7 +124,6 @@ func logFloor(b *testing.B, recycled bool) {
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
-	upload, result := bytes.Repeat([]byte{0x5a}, 75_000), bytes.Repeat([]byte{0xa5}, 3_000)
 	var off int64
 	var rec []byte
 	appendSync := func(parts ...[]byte) {
@@ -107,35 +150,25 @@ func logFloor(b *testing.B, recycled bool) {
 		}
 		return j
 	}
-	var before syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
-		b.Fatal(err)
-	}
+	cpu := startCPU(b)
 	images := 0
 	for b.Loop() {
-		id := uuid.NewString()
-		ims := []persistence.Image{{ID: uuid.NewString(), Name: "a.jpg", Format: "jpeg"}, {ID: uuid.NewString(), Name: "b.jpg", Format: "jpeg"}}
-		batch, queued, err := persistence.NewBatch(id, time.Now(), persistence.DefaultOptions(), ims)
+		fb := newFloorBatch()
+		batch, queued, err := persistence.NewBatch(fb.id, time.Now(), persistence.DefaultOptions(), fb.ims)
 		if err != nil {
 			b.Fatal(err)
 		}
-		appendSync(mustJSON(batch), mustJSON(queued), upload, upload)
+		appendSync(mustJSON(batch), mustJSON(queued), floorUpload, floorUpload)
 		var processing, completed [][]byte
-		for _, im := range ims {
-			processing = append(processing, mustJSON(persistence.Event{Type: persistence.EventProcessing, BatchID: id, ImageID: im.ID, Attempt: 1}))
-			completed = append(completed, result, mustJSON(persistence.Event{Type: persistence.EventCompleted, BatchID: id, ImageID: im.ID,
-				Width: 100, Height: 100, Bytes: int64(len(result)), Sum: 1}))
+		for i := range fb.ims {
+			processing = append(processing, mustJSON(&fb.processing[i]))
+			completed = append(completed, floorResult, mustJSON(&fb.completed[i]))
 		}
 		appendSync(processing...)
 		appendSync(completed...)
-		images += len(ims)
+		images += len(fb.ims)
 	}
-	var after syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
-		b.Fatal(err)
-	}
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(images), "cpu-ms/image")
+	cpu.report(b, images)
 }
 
 // durableFloor runs the files' part (uploads and results), the store's
@@ -148,25 +181,15 @@ func durableFloor(b *testing.B, files, store bool) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	upload, result := bytes.Repeat([]byte{0x5a}, 75_000), bytes.Repeat([]byte{0xa5}, 3_000)
-	var before syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
-		b.Fatal(err)
-	}
+	cpu := startCPU(b)
 	images := 0
 	for b.Loop() {
-		id := uuid.NewString()
-		ims := []persistence.Image{{ID: uuid.NewString(), Name: "a.jpg", Format: "jpeg"}, {ID: uuid.NewString(), Name: "b.jpg", Format: "jpeg"}}
-		var processing, completed []persistence.Event
-		for _, im := range ims {
-			processing = append(processing, persistence.Event{Type: persistence.EventProcessing, BatchID: id, ImageID: im.ID, Attempt: 1})
-			completed = append(completed, persistence.Event{Type: persistence.EventCompleted, BatchID: id, ImageID: im.ID,
-				Width: 100, Height: 100, Bytes: int64(len(result)), Sum: 1})
-		}
+		fb := newFloorBatch()
+		id, ims := fb.id, fb.ims
 		if files {
 			for _, im := range ims {
 				key := blob.SourceKey(id, im.ID)
-				if _, err := blob.Put(ctx, blobs, key, bytes.NewReader(upload), blob.CreateOptions{Exclusive: true}); err != nil {
+				if _, err := blob.Put(ctx, blobs, key, bytes.NewReader(floorUpload), blob.CreateOptions{Exclusive: true}); err != nil {
 					b.Fatal(err)
 				}
 				if err := blobs.SyncData(ctx, key); err != nil {
@@ -185,28 +208,23 @@ func durableFloor(b *testing.B, files, store bool) {
 			if err := s.Create(ctx, batch, queued); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := s.Append(ctx, id, processing...); err != nil {
+			if _, _, err := s.Append(ctx, id, fb.processing...); err != nil {
 				b.Fatal(err)
 			}
 		}
 		if files {
 			for _, im := range ims {
-				if _, err := blob.Put(ctx, blobs, blob.OutputKey(id, im.ID, "jpg"), bytes.NewReader(result), blob.CreateOptions{}); err != nil {
+				if _, err := blob.Put(ctx, blobs, blob.OutputKey(id, im.ID, "jpg"), bytes.NewReader(floorResult), blob.CreateOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
 		if store {
-			if _, _, err := s.Append(ctx, id, completed...); err != nil {
+			if _, _, err := s.Append(ctx, id, fb.completed...); err != nil {
 				b.Fatal(err)
 			}
 		}
 		images += len(ims)
 	}
-	var after syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
-		b.Fatal(err)
-	}
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(images), "cpu-ms/image")
+	cpu.report(b, images)
 }
