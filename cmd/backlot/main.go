@@ -27,7 +27,7 @@ import (
 	"github.com/backlot/backlot/persistence/blob"
 	"github.com/backlot/backlot/persistence/blob/fsblob"
 	"github.com/backlot/backlot/persistence/blob/s3blob"
-	"github.com/backlot/backlot/persistence/bolt"
+	"github.com/backlot/backlot/persistence/pebble"
 	"github.com/backlot/backlot/persistence/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -151,11 +151,14 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		st = rs
 	} else {
-		bs, err := bolt.Open(filepath.Join(c.DataDir, "backlot.db"))
+		ps, err := pebble.OpenDataDir(c.DataDir, pebble.Options{Logger: m.Log}, func(st pebble.MoveStats) {
+			m.Log.Info("moved the embedded store from bbolt to Pebble; the old file is kept as a backup that nothing reads",
+				"from", st.From, "to", st.To, "backup", st.Backup, "batches", st.Batches, "events", st.Events, "jobs", st.Jobs)
+		})
 		if err != nil {
-			return fmt.Errorf("open store: %w", err)
+			return err
 		}
-		st = bs
+		st = ps
 	}
 	met := metrics.New()
 	m.store = met.Store(st)

@@ -36,6 +36,7 @@ var allowed = []string{
 	"persistence/blob/fsblob",     // the blob store on the data directory: the one owner of its bytes
 	"bench",                       // the benchmark harness: starts nodes on data directories of its own, reads /proc, writes reports
 	"persistence/redis/redistest", // test support: reads the log of the redis-server it started in its own temp dir
+	"persistence/pebble",          // the embedded store: its own directory under the data dir (store/), and the move of an earlier version's backlot.db into it
 	"persistence/blob/s3blob",     // the S3 blob store: its Writers spool to temp files of their own before the PUT (seaweedtest below it: writes the config and reads the log of the weed it started in its own temp dir)
 }
 
@@ -43,9 +44,9 @@ var allowed = []string{
 // the allowed tools) calls a function that reaches the file system by
 // name (pathCalls), in any non-test Go file. Tests are free to look at
 // and damage the data directory behind the node's back; the node's own
-// code goes through blob.Store. (The embedded store's backlot.db is
-// opened by bbolt, a dependency, which this does not look into: the store
-// owns that one file, as documented.)
+// code goes through blob.Store. (The embedded store owns its directory,
+// store/, which Pebble, a dependency this does not look into, writes; its
+// package only moves an earlier version's backlot.db there.)
 func TestOnlyFsblobTouchesFiles(t *testing.T) {
 	root := moduleRoot(t)
 	var offences []string

@@ -1,0 +1,371 @@
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/backlot/backlot/persistence"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+var _ persistence.Retainer = (*Store)(nil)
+
+// idLocks gives each batch id a mutex of its own while anybody holds it:
+// a batch's writes (Create, Append, Delete) read, decide and commit under
+// it, so two writers of one batch never decide on the same stored state,
+// while writers of different batches commit at once and share a WAL sync.
+type idLocks struct {
+	mu sync.Mutex
+	m  map[string]*idLock
+}
+
+type idLock struct {
+	sync.Mutex
+	users int // guarded by idLocks.mu
+}
+
+func (l *idLocks) lock(id string) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*idLock{}
+	}
+	e := l.m[id]
+	if e == nil {
+		e = &idLock{}
+		l.m[id] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.Lock()
+}
+
+func (l *idLocks) unlock(id string) {
+	l.mu.Lock()
+	e := l.m[id]
+	e.users--
+	if e.users == 0 {
+		delete(l.m, id)
+	}
+	l.mu.Unlock()
+	e.Unlock()
+}
+
+// Create records b, its queued event as seq 1, one pending job per image in
+// image order and b's entry in the unfinished index, in one synced commit,
+// then wakes a blocked claimer. persistence.ErrExists if the id is taken;
+// then nothing is written.
+func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persistence.Event) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	op := fmt.Sprintf("create batch %s", b.ID)
+	rec, err := persistence.EncodeNew(b, queued)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.locks.lock(b.ID)
+	defer s.locks.unlock(b.ID)
+	switch _, err := s.get(batchKey(b.ID)); {
+	case err == nil:
+		return fmt.Errorf("%s: %w", op, persistence.ErrExists)
+	case !errors.Is(err, persistence.ErrNotFound):
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	wb := s.db.NewBatch()
+	defer wb.Close()
+	set(wb, batchKey(b.ID), rec.Batch)
+	set(wb, eventKey(b.ID, queued.Seq), rec.Queued)
+	jobs := make([]job, len(rec.Jobs))
+	for i, raw := range rec.Jobs {
+		jobs[i] = job{seq: s.q.next(), raw: raw, j: persistence.Job{BatchID: b.ID, ImageID: b.Images[i].ID}}
+		set(wb, pendingKey(jobs[i].seq), raw)
+	}
+	set(wb, unfinishedKey(b.ID), nil)
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.memo.Remember(b.ID, rec.Batch, b.Clone())
+	s.q.push(jobs...)
+	s.notify()
+	return nil
+}
+
+// set is Batch.Set, which fails only on a closed or read-only batch.
+func set(wb *pebble.Batch, k, v []byte) {
+	if err := wb.Set(k, v, nil); err != nil {
+		panic(err)
+	}
+}
+
+// get returns a copy of the value under k, or persistence.ErrNotFound.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, persistence.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
+
+// Batch returns the batch as last written. persistence.ErrNotFound if unknown.
+func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	b, _, err := s.getBatch(id)
+	if err != nil {
+		return nil, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// getBatch reads and decodes a batch: a batch of the caller's own,
+// decoded afresh unless the memo holds these very bytes.
+func (s *Store) getBatch(id string) (*persistence.Batch, []byte, error) {
+	v, err := s.get(batchKey(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.memo.Decode(id, v)
+	return b, v, err
+}
+
+// Events returns the batch's events with Seq > after, in order; an empty
+// slice when after is at or beyond the last. persistence.ErrNotFound if the
+// batch is unknown.
+func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persistence.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	op := fmt.Sprintf("read events of batch %s after %d", id, after)
+	if _, err := s.get(batchKey(id)); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	evs := []persistence.Event{}
+	if after == math.MaxUint64 { // after+1 would wrap to the start
+		return evs, nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(id, after+1), UpperBound: prefixEnd(eventPrefix(id))})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		var ev persistence.Event
+		if err := json.Unmarshal(it.Value(), &ev); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("%s: decode event %x: %w", op, it.Key(), err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return evs, nil
+}
+
+// Append applies evs to the stored batch with Batch.Decide and stores the
+// batch and the events it decided (done after the last terminal event) in
+// one synced commit; once done is among them the batch leaves the
+// unfinished index. It returns the events with their sequence numbers and
+// the batch after them. A broken rule returns an error wrapping
+// persistence.ErrConflict (persistence.ErrNotFound for an unknown batch or
+// image) and writes nothing. The caller's evs are not modified.
+func (s *Store) Append(ctx context.Context, id string, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	return s.append(ctx, id, nil, evs)
+}
+
+// append is Append; check, when not nil, runs under the batch's lock once
+// the batch is found and refuses the write with its error (AppendFenced).
+func (s *Store) append(ctx context.Context, id string, check func() error, evs []persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.end()
+	op := fmt.Sprintf("append to batch %s", id)
+	s.locks.lock(id)
+	defer s.locks.unlock(id)
+	b, _, err := s.getBatch(id)
+	if err == nil && check != nil {
+		err = check()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if len(evs) == 0 { // nothing to write: spare the commit and its sync
+		return []persistence.Event{}, b, nil
+	}
+	nb, out, err := b.Decide(evs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	bv, err := json.Marshal(nb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	wb := s.db.NewBatch()
+	defer wb.Close()
+	set(wb, batchKey(id), bv)
+	for i := range out {
+		v, err := json.Marshal(&out[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
+		set(wb, eventKey(id, out[i].Seq), v)
+	}
+	if nb.Done {
+		set(wb, doneKey(nb), nil)
+		if err := wb.Delete(unfinishedKey(id), nil); err != nil {
+			panic(err)
+		}
+	}
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	s.memo.Remember(id, bv, nb.Clone())
+	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
+		s.fmu.Lock()
+		delete(s.fences, id)
+		s.fmu.Unlock()
+	}
+	return out, nb, nil
+}
+
+// Unfinished lists the ids of batches whose done is not yet recorded, in
+// byte order of their ids.
+func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	var ids []string
+	err := s.scan([]byte{kindUnfinished}, nil, func(k, _ []byte) bool {
+		ids = append(ids, string(k[1:]))
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished batches: %w", err)
+	}
+	return ids, nil
+}
+
+// scan calls fn with each key (and value) that starts with prefix, from
+// from on when not nil, in order, until fn returns false.
+func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) bool) error {
+	lower := prefix
+	if from != nil {
+		lower = from
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok && fn(it.Key(), it.Value()); ok = it.Next() {
+	}
+	return it.Close()
+}
+
+// Fence makes the caller the batch's writer: it returns a token greater
+// than every one given for the batch since the store was opened.
+//
+// Tokens live in memory, as in the bbolt store: the directory is locked by
+// one process, which holds every writer of its batches, and a restart ends
+// them all. Only unfinished batches keep theirs.
+func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
+	b, err := s.Batch(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	s.fenceSeq++
+	if !b.Done {
+		s.fences[id] = s.fenceSeq
+	}
+	return s.fenceSeq, nil
+}
+
+// AppendFenced is Append, run only while token is the batch's latest. The
+// check runs under the batch's lock, with the write after it, so a writer
+// fenced off writes nothing more. With no events it only checks, returning
+// the batch as stored.
+func (s *Store) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
+	return s.append(ctx, id, func() error {
+		s.fmu.Lock()
+		defer s.fmu.Unlock()
+		if cur := s.fences[id]; cur != token {
+			return fmt.Errorf("token %d, latest %d: %w", token, cur, persistence.ErrFenced)
+		}
+		return nil
+	}, evs)
+}
+
+// Expired lists up to limit ids of batches done before t, oldest first.
+func (s *Store) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	var ids []string
+	end := uint64(before.UnixNano())
+	err := s.scan([]byte{kindDone}, nil, func(k, _ []byte) bool {
+		if len(ids) >= limit || len(k) < 9 || binary.BigEndian.Uint64(k[1:]) >= end {
+			return false
+		}
+		ids = append(ids, string(k[9:]))
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list expired batches: %w", err)
+	}
+	return ids, nil
+}
+
+// Delete removes a done batch, its event log and its index entry in one
+// synced commit.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	op := fmt.Sprintf("delete batch %s", id)
+	s.locks.lock(id)
+	defer s.locks.unlock(id)
+	b, _, err := s.getBatch(id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !b.Done {
+		return fmt.Errorf("%s: %w: batch %s is not done", op, persistence.ErrConflict, id)
+	}
+	wb := s.db.NewBatch()
+	defer wb.Close()
+	for _, err := range []error{
+		wb.Delete(doneKey(b), nil),
+		wb.DeleteRange(eventPrefix(id), prefixEnd(eventPrefix(id)), nil),
+		wb.Delete(batchKey(id), nil),
+	} {
+		if err != nil {
+			panic(err)
+		}
+	}
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.memo.Forget(id)
+	s.fmu.Lock()
+	delete(s.fences, id)
+	s.fmu.Unlock()
+	return nil
+}
