@@ -35,15 +35,9 @@ func TestBenchCommand(t *testing.T) {
 		Images       struct {
 			Sent, Accepted, Completed, Failed, Unfinished int
 		}
-		Completion struct {
-			N   int     `json:"n"`
-			P95 float64 `json:"p95_ms"`
-		} `json:"completion_latency"`
-		Stages struct {
-			Work bench.Latency `json:"work"`
-		} `json:"stages"`
-		Tail   *bench.Tail          `json:"tail"`
-		Server *bench.ServerMetrics `json:"server"`
+		Completion bench.Latency        `json:"completion_latency"`
+		Tail       *bench.Tail          `json:"tail"`
+		Server     *bench.ServerMetrics `json:"server"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatalf("%v in %s", err, raw)
@@ -80,12 +74,15 @@ func TestBenchCommand(t *testing.T) {
 	}
 	// The stages follow one another inside the attempt (which also opens
 	// the source); an image's decode to encode lies inside its batch's
-	// work as the client saw it (first processing to last completed).
+	// completion as the client saw it (upload start to done). Not inside
+	// the client's "work" (first processing to last completed): the
+	// resizer may start before the processing event reaches the client,
+	// which a store that commits fast makes likely.
 	if sm.ResizeSumMeanMs > sm.Attempt.Mean+0.002 {
 		t.Errorf("stages add up to %.3f ms, the attempts' mean is %.3f ms", sm.ResizeSumMeanMs, sm.Attempt.Mean)
 	}
-	if decodeToEncode > r.Stages.Work.Mean {
-		t.Errorf("decode+resize+encode %.3f ms per image, over the batches' work %.3f ms", decodeToEncode, r.Stages.Work.Mean)
+	if decodeToEncode > r.Completion.Mean {
+		t.Errorf("decode+resize+encode %.3f ms per image, over the batches' completion %.3f ms", decodeToEncode, r.Completion.Mean)
 	}
 	if s := sm.Store["append"]; s.N == 0 {
 		t.Errorf("no store appends in %+v", sm.Store)

@@ -48,9 +48,9 @@ func TestLayers(t *testing.T) {
 			return "the blob store stands alone"
 		case under(from, "persistence") && !under(to, "persistence"):
 			return "persistence imports only persistence"
-		case under(from, "actors") && (under(to, "persistence/bolt") || under(to, "persistence/redis")):
+		case under(from, "actors") && (under(to, "persistence/bolt") || under(to, "persistence/pebble") || under(to, "persistence/redis")):
 			return "the actors see the store's contract, not a backend"
-		case under(from, "http") && (under(to, "actors/cluster") || under(to, "actors/clusterpb") || under(to, "persistence/bolt") || under(to, "persistence/redis")):
+		case under(from, "http") && (under(to, "actors/cluster") || under(to, "actors/clusterpb") || under(to, "persistence/bolt") || under(to, "persistence/pebble") || under(to, "persistence/redis")):
 			return "http sees the actors' System and the image code, not the cluster machinery or a backend"
 		case (from == "http/metrics" || from == "http/edge") && under(to, "actors"):
 			return "metrics and the edge import nothing of the actors"

@@ -45,6 +45,16 @@ type Store struct {
 	memo persistence.BatchMemo // decoded unfinished batches
 }
 
+// memTableSize is the size of a memtable, Pebble's default: a log file
+// is recycled (synced without touching the file system's metadata) once
+// its memtable is flushed.
+const memTableSize = 4 << 20
+
+// LogRoom is the disk space the store's log takes once it is written to:
+// Pebble preallocates each log file at 110 % of a memtable. Tests that
+// run a node on a small disk count it in.
+const LogRoom = memTableSize * 11 / 10
+
 // Options configures Open.
 type Options struct {
 	// Logger gets Pebble's errors (a failed background flush or
@@ -62,6 +72,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, &pebble.Options{
 		FormatMajorVersion: pebble.FormatNewest,
+		MemTableSize:       memTableSize,
 		Logger:             logger{opts.Logger},
 	})
 	if err != nil {
