@@ -74,6 +74,30 @@ func (m *BatchMemo) Remember(id string, raw []byte, b *Batch) {
 	m.bytes += 3 * len(raw)
 }
 
+// Current returns a copy of id's entry without looking at the stored
+// bytes, for a backend that is the only writer of its data (it holds a
+// lock on it) and Remembers every batch it commits, after the commit and
+// before any other write of the batch: there an entry is the stored
+// batch. Others use Decode.
+func (m *BatchMemo) Current(id string) (*Batch, bool) {
+	m.mu.Lock()
+	e, ok := m.m[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return e.b.Clone(), true
+}
+
+// Holds reports whether id has an entry: for such a backend, that the
+// batch exists, unfinished.
+func (m *BatchMemo) Holds(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.m[id]
+	return ok
+}
+
 // Forget drops id's entry (a done or deleted batch).
 func (m *BatchMemo) Forget(id string) {
 	m.mu.Lock()

@@ -95,3 +95,26 @@ func TestBatchMemoBounded(t *testing.T) {
 		t.Fatal("empty after the last Remember")
 	}
 }
+
+// TestMemoCurrent: Current and Holds tell the entry a writer remembered,
+// without bytes to compare; a done batch, or one forgotten, has none.
+func TestMemoCurrent(t *testing.T) {
+	var m BatchMemo
+	b := &Batch{ID: "x", LastSeq: 3}
+	m.Remember("x", []byte(`{"id":"x"}`), b)
+	got, ok := m.Current("x")
+	if !ok || !m.Holds("x") || got.LastSeq != 3 || got == b {
+		t.Fatalf("Current = %+v, %v (Holds %v), want a copy of the remembered batch", got, ok, m.Holds("x"))
+	}
+	got.LastSeq = 9
+	if again, _ := m.Current("x"); again.LastSeq != 3 {
+		t.Fatal("Current handed out the memo's own batch")
+	}
+	m.Remember("x", []byte(`{"id":"x","done":true}`), &Batch{ID: "x", Done: true})
+	if _, ok := m.Current("x"); ok || m.Holds("x") {
+		t.Fatal("a done batch is still held")
+	}
+	if _, ok := m.Current("y"); ok {
+		t.Fatal("an unknown id is held")
+	}
+}

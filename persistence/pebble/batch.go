@@ -123,22 +123,27 @@ func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error
 		return nil, err
 	}
 	defer s.end()
-	b, _, err := s.getBatch(id)
+	b, err := s.getBatch(id)
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	return b, nil
 }
 
-// getBatch reads and decodes a batch: a batch of the caller's own,
-// decoded afresh unless the memo holds these very bytes.
-func (s *Store) getBatch(id string) (*persistence.Batch, []byte, error) {
+// getBatch returns a batch of the caller's own: the memo's, or read and
+// decoded. The memo holds what this process last committed of each
+// unfinished batch (it is the directory's only writer, and every write
+// of a batch Remembers it under the batch's lock), so a writer under the
+// lock, or a reader, reads nothing for a batch in progress.
+func (s *Store) getBatch(id string) (*persistence.Batch, error) {
+	if b, ok := s.memo.Current(id); ok {
+		return b, nil
+	}
 	v, err := s.get(batchKey(id))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	b, err := s.memo.Decode(id, v)
-	return b, v, err
+	return s.memo.Decode(id, v)
 }
 
 // Events returns the batch's events with Seq > after, in order; an empty
@@ -150,8 +155,10 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	}
 	defer s.end()
 	op := fmt.Sprintf("read events of batch %s after %d", id, after)
-	if _, err := s.get(batchKey(id)); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+	if !s.memo.Holds(id) { // else a batch in progress: it exists
+		if _, err := s.get(batchKey(id)); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	evs := []persistence.Event{}
 	if after == math.MaxUint64 { // after+1 would wrap to the start
@@ -196,7 +203,7 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 	op := fmt.Sprintf("append to batch %s", id)
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
-	b, _, err := s.getBatch(id)
+	b, err := s.getBatch(id)
 	if err == nil && check != nil {
 		err = check()
 	}
@@ -342,7 +349,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	op := fmt.Sprintf("delete batch %s", id)
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
-	b, _, err := s.getBatch(id)
+	b, err := s.getBatch(id)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
