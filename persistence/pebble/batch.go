@@ -66,6 +66,9 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 	}
 	defer s.end()
 	op := fmt.Sprintf("create batch %s", b.ID)
+	if !persistence.ValidID(b.ID) { // the keys hold ids of one length: see doc.go
+		return fmt.Errorf("create batch %q: not a batch id", b.ID)
+	}
 	rec, err := persistence.EncodeNew(b, queued)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -123,15 +126,32 @@ func (s *Store) Batch(ctx context.Context, id string) (*persistence.Batch, error
 		return nil, err
 	}
 	defer s.end()
-	b, err := s.getBatch(id)
+	b, err := s.readBatch(id)
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	return b, nil
 }
 
-// getBatch returns a batch of the caller's own: the memo's, or read and
-// decoded. The memo holds what this process last committed of each
+// readBatch is getBatch for a reader, which must not see a write before
+// it is synced (Pebble shows a commit to readers before its sync
+// returns): a batch in progress is the memo's, which a writer updates
+// once its commit is synced; another is read under the batch's lock,
+// after any write under way.
+func (s *Store) readBatch(id string) (*persistence.Batch, error) {
+	if !persistence.ValidID(id) {
+		return nil, persistence.ErrNotFound
+	}
+	if b, ok := s.memo.Current(id); ok {
+		return b, nil
+	}
+	s.locks.lock(id)
+	defer s.locks.unlock(id)
+	return s.getBatch(id)
+}
+
+// getBatch returns a batch of the caller's own, for a caller holding
+// the batch's lock: the memo's, or read and decoded. The memo holds what this process last committed of each
 // unfinished batch (it is the directory's only writer, and every write
 // of a batch Remembers it under the batch's lock), so a writer under the
 // lock, or a reader, reads nothing for a batch in progress.
@@ -155,6 +175,13 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	}
 	defer s.end()
 	op := fmt.Sprintf("read events of batch %s after %d", id, after)
+	if !persistence.ValidID(id) {
+		return nil, fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+	}
+	// Under the batch's lock: no event of a write whose sync is under way
+	// (a crash could lose it and give its seq to another event).
+	s.locks.lock(id)
+	defer s.locks.unlock(id)
 	if !s.memo.Holds(id) { // else a batch in progress: it exists
 		if _, err := s.get(batchKey(id)); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -201,6 +228,9 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 	}
 	defer s.end()
 	op := fmt.Sprintf("append to batch %s", id)
+	if !persistence.ValidID(id) {
+		return nil, nil, fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+	}
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
 	b, err := s.getBatch(id)
@@ -288,11 +318,22 @@ func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) bool) error {
 //
 // Tokens live in memory, as in the bbolt store: the directory is locked by
 // one process, which holds every writer of its batches, and a restart ends
-// them all. Only unfinished batches keep theirs.
+// them all. Only unfinished batches keep theirs. Fence takes the batch's
+// lock, so it returns after any append under way, fenced with the token
+// before, has been committed: the new writer reads it.
 func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
-	b, err := s.Batch(ctx, id)
-	if err != nil {
+	if err := s.begin(ctx); err != nil {
 		return 0, err
+	}
+	defer s.end()
+	if !persistence.ValidID(id) {
+		return 0, fmt.Errorf("fence batch %s: %w", id, persistence.ErrNotFound)
+	}
+	s.locks.lock(id)
+	defer s.locks.unlock(id)
+	b, err := s.getBatch(id)
+	if err != nil {
+		return 0, fmt.Errorf("fence batch %s: %w", id, err)
 	}
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
@@ -347,6 +388,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	defer s.end()
 	op := fmt.Sprintf("delete batch %s", id)
+	if !persistence.ValidID(id) {
+		return fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+	}
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
 	b, err := s.getBatch(id)

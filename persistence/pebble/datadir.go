@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // The embedded store's names in a data directory.
@@ -21,7 +23,8 @@ const (
 )
 
 // OpenDataDir opens the embedded store of the data directory dir, which
-// must exist: the Pebble directory dir/store, made on first use.
+// must exist: the Pebble directory dir/store, made on first use. Another
+// process holding dir (for a move) or dir/store is refused at once.
 //
 // A data directory of an earlier version holds a bbolt file,
 // dir/backlot.db, instead. Its contents are moved first: copied into
@@ -29,38 +32,81 @@ const (
 // renamed to dir/backlot.db.moved, a backup that nothing reads again
 // (delete it once the node runs well). A crash at any point is safe: a
 // half-filled store.new is made again from the file at the next start,
-// and once store exists the old file is only renamed. moved, when not
-// nil, is told what was moved.
+// and once store exists the old file is only renamed, if it is the file
+// store was made from (its size and time, recorded in store) and no
+// backup is there yet; otherwise OpenDataDir refuses to start, saying
+// which file to move away. moved, when not nil, is told what was moved.
 func OpenDataDir(dir string, opts Options, moved func(MoveStats)) (*Store, error) {
+	// The data dir's own lock (dir/LOCK) while this decides and moves:
+	// two processes started on one old data dir must not both move it.
+	// The store's lock (dir/store/LOCK) holds from Open on.
+	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("open store: lock the data dir %s (another process holds it?): %w", dir, err)
+	}
+	defer lock.Close()
 	store, old := filepath.Join(dir, StoreDir), filepath.Join(dir, boltFile)
-	switch haveStore, err := exists(store); {
-	case err != nil:
+	haveStore, err := exists(store)
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
-	case !haveStore:
-		haveOld, err := exists(old)
+	}
+	haveOld, err := exists(old)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if haveOld && !haveStore {
+		st, err := move(dir)
 		if err != nil {
+			return nil, fmt.Errorf("move the store from %s to %s: %w", old, store, err)
+		}
+		if moved != nil {
+			moved(st)
+		}
+	}
+	s, err := Open(store, opts)
+	if err != nil {
+		return nil, err
+	}
+	if haveOld { // the move's last step: now, or where a crash cut it short
+		if err := s.setAside(dir); err != nil {
+			s.Close()
 			return nil, fmt.Errorf("open store: %w", err)
 		}
-		if haveOld {
-			st, err := move(dir)
-			if err != nil {
-				return nil, fmt.Errorf("move the store from %s to %s: %w", old, store, err)
-			}
-			if moved != nil {
-				moved(st)
-			}
-		}
 	}
-	// The move's last step, when a crash cut it short.
-	if haveOld, err := exists(old); err != nil || haveOld {
-		if err == nil {
-			err = renameSynced(dir, boltFile, boltMoved)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("open store: set the moved %s aside: %w", old, err)
-		}
+	return s, nil
+}
+
+// setAside renames dir/backlot.db, whose contents s holds, to
+// dir/backlot.db.moved. It refuses a backlot.db that is not the file s
+// was moved from (one an earlier version wrote after the move: its
+// batches are not in s), and never replaces a backup.
+func (s *Store) setAside(dir string) error {
+	old := filepath.Join(dir, boltFile)
+	want, err := s.get(movedFromKey)
+	if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+		return err
 	}
-	return Open(store, opts)
+	fi, err := os.Stat(old)
+	if err != nil {
+		return err
+	}
+	if got := fileMark(fi); !bytes.Equal(got, want) {
+		return fmt.Errorf("%s holds %s and also %s, which is not the file %s was moved from (an earlier version wrote to it since?): "+
+			"its batches are not in the store; move it out of the data dir to start on %s", dir, StoreDir, boltFile, StoreDir, StoreDir)
+	}
+	switch have, err := exists(filepath.Join(dir, boltMoved)); {
+	case err != nil:
+		return err
+	case have:
+		return fmt.Errorf("%s holds %s, moved into %s, and already a %s: move one of them out of the data dir", dir, boltFile, StoreDir, boltMoved)
+	}
+	return renameSynced(dir, boltFile, boltMoved)
+}
+
+// fileMark tells a file apart from another, or from itself after a
+// write: its size and modification time.
+func fileMark(fi os.FileInfo) []byte {
+	return fmt.Appendf(nil, "%d %d", fi.Size(), fi.ModTime().UnixNano())
 }
 
 // MoveStats counts what the move from bbolt copied.
@@ -77,6 +123,10 @@ func move(dir string) (MoveStats, error) {
 	if err := os.RemoveAll(tmp); err != nil { // a move a crash cut short
 		return st, err
 	}
+	fi, err := os.Stat(st.From)
+	if err != nil {
+		return st, err
+	}
 	db, err := pebble.Open(tmp, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: logger{discard}})
 	if err != nil {
 		return st, err
@@ -84,6 +134,7 @@ func move(dir string) (MoveStats, error) {
 	imp := &importer{db: db, wb: db.NewBatch(), st: &st}
 	err = bolt.Export(st.From, imp)
 	if err == nil {
+		imp.add(movedFromKey, fileMark(fi)) // for setAside
 		err = imp.commit()
 	}
 	if err == nil {

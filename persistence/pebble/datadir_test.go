@@ -1,17 +1,21 @@
 package pebble_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/bolt"
 	"github.com/backlot/backlot/persistence/pebble"
+	cpebble "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 )
 
@@ -281,4 +285,77 @@ func batchIDs(t *testing.T, s *bolt.Store) ([]string, error) {
 	ids, _ := s.Unfinished(t.Context())
 	exp, err := s.Expired(t.Context(), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), 100)
 	return append(ids, exp...), err
+}
+
+// TestOpenDataDirHeld: while another holder has the data dir (a second
+// process moving it), OpenDataDir refuses at once and moves nothing.
+func TestOpenDataDirHeld(t *testing.T) {
+	dir, _ := oldDataDir(t)
+	lock, err := cpebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := pebble.OpenDataDir(dir, pebble.Options{}, nil); err == nil {
+		s.Close()
+		t.Fatal("opened a data dir another holder has locked")
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	for name, want := range map[string]bool{"backlot.db": true, "store": false, "store.new": false} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
+	}
+	if err := lock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openDataDir(t, dir, nil)
+}
+
+// TestOpenDataDirForeignOldFile: a backlot.db beside store that is not
+// the file store was made from (an earlier version started on the data
+// dir after the move and took batches) is refused, not set aside over the
+// backup; so is the right file when a backup is already there.
+func TestOpenDataDirForeignOldFile(t *testing.T) {
+	dir, _ := oldDataDir(t)
+	s := openDataDir(t, dir, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := os.ReadFile(filepath.Join(dir, "backlot.db.moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An earlier version's fresh file, with a batch of its own.
+	b, err := bolt.Open(filepath.Join(dir, "backlot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newBatch(t, b, time.Now(), 1)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := pebble.OpenDataDir(dir, pebble.Options{}, nil); err == nil {
+		s.Close()
+		t.Fatal("started with a backlot.db that was never moved")
+	} else if !strings.Contains(err.Error(), "not the file") {
+		t.Errorf("refused with %v, want it to say the file was not moved", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "backlot.db.moved")); !bytes.Equal(got, backup) {
+		t.Error("the backup was replaced")
+	}
+
+	// The moved file itself back in place, with the backup still there.
+	if err := os.Remove(filepath.Join(dir, "backlot.db")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "backlot.db.moved"), filepath.Join(dir, "backlot.db")); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := pebble.OpenDataDir(dir, pebble.Options{}, nil); err == nil {
+		s.Close()
+		t.Fatal("set the moved file aside over its backup")
+	} else if !strings.Contains(err.Error(), "already") {
+		t.Errorf("refused with %v, want it to name the backup", err)
+	}
 }

@@ -18,6 +18,7 @@
 //	'p' seq         → Job: the pending queue, FIFO by seq, until acked
 //	'u' id          → empty: batches whose done is not recorded
 //	'd' doneAt id   → empty: finished batches by the time of their done (Unix ns): retention's Expired
+//	'm' name        → the store's own facts: "moved-from", the bbolt file it was made from
 //
 // Fencing tokens (Fence, AppendFenced) and claims are kept in memory, not
 // in the directory: one process holds every writer of its batches, and a
@@ -56,5 +57,7 @@
 // first start: bolt.Export hands its records to a fresh Pebble in
 // dataDir/store.new, which is flushed, closed and renamed to dataDir/store;
 // the old file is then renamed dataDir/backlot.db.moved and never read
-// again. Each step is safe to cut short by a crash (datadir.go).
+// again. Each step is safe to cut short by a crash (datadir.go). The data
+// dir's own lock, dataDir/LOCK, keeps a second process from moving it at
+// the same time.
 package pebble

@@ -106,13 +106,14 @@ func (s *Store) Close() error {
 // a closed store or an ended ctx stops the call before it touches it.
 // When it returns nil the caller holds s.ops for reading and calls end.
 func (s *Store) begin(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	s.ops.RLock()
 	if s.closed.Load() {
 		s.ops.RUnlock()
 		return persistence.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		s.ops.RUnlock()
+		return err
 	}
 	return nil
 }
@@ -164,6 +165,7 @@ func (s *Store) notify() {
 //	'p' seq           → Job (JSON): the pending queue, FIFO by seq, until acked
 //	'u' id            → empty: batches whose done is not recorded
 //	'd' doneAt id     → empty: finished batches by the time of their done
+//	'm' name          → the store's own facts (movedFromKey)
 const (
 	kindBatch      = 'b'
 	kindEvent      = 'e'
@@ -172,7 +174,10 @@ const (
 	kindDone       = 'd'
 )
 
-var pingKey = []byte{0}
+var (
+	pingKey      = []byte{0}
+	movedFromKey = []byte("mmoved-from") // 'm': the store's own facts; this one, the bbolt file it was moved from (datadir.go)
+)
 
 func batchKey(id string) []byte      { return append([]byte{kindBatch}, id...) }
 func unfinishedKey(id string) []byte { return append([]byte{kindUnfinished}, id...) }

@@ -1,12 +1,15 @@
 package pebble_test
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/backlot/backlot/persistence"
 	"github.com/backlot/backlot/persistence/pebble"
 	"github.com/backlot/backlot/persistence/storetest"
+	"github.com/google/uuid"
 )
 
 func TestStore(t *testing.T) {
@@ -58,4 +61,37 @@ func BenchmarkAppend(b *testing.B) {
 
 func BenchmarkClaimAck(b *testing.B) {
 	storetest.BenchClaimAck(b, mustOpen(b, filepath.Join(b.TempDir(), "store")))
+}
+
+// TestIDs: the keys hold ids of one length, so the store takes only the
+// ids persistence.ValidID allows: another is refused at Create and is
+// unknown everywhere else (an id that is a prefix of another's could
+// otherwise read or delete that one's log).
+func TestIDs(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "store"))
+	ctx := t.Context()
+	b, q, err := persistence.NewBatch("batch", time.Now(), persistence.Options{Width: 1, Height: 1}, []persistence.Image{{ID: uuid.NewString()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, b, q); err == nil {
+		t.Fatal("created a batch with id \"batch\"")
+	}
+	if ids, err := s.Unfinished(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("after the refusal: unfinished %v, %v", ids, err)
+	}
+	for name, call := range map[string]func() error{
+		"Batch":  func() error { _, err := s.Batch(ctx, "batch"); return err },
+		"Events": func() error { _, err := s.Events(ctx, "batch", 0); return err },
+		"Append": func() error {
+			_, _, err := s.Append(ctx, "batch", persistence.Event{Type: persistence.EventDone})
+			return err
+		},
+		"Fence":  func() error { _, err := s.Fence(ctx, "batch"); return err },
+		"Delete": func() error { return s.Delete(ctx, "batch") },
+	} {
+		if err := call(); !errors.Is(err, persistence.ErrNotFound) {
+			t.Errorf("%s(\"batch\") = %v, want ErrNotFound", name, err)
+		}
+	}
 }

@@ -104,29 +104,18 @@ func (q *queue) claim() (job, bool) {
 }
 
 // claimedAs returns the claimed jobs that are j (one, unless a bug
-// elsewhere enqueued it twice), removing them when take.
-func (q *queue) claimedAs(j persistence.Job, take bool) []job {
+// elsewhere enqueued it twice), removing them from the claimed set.
+func (q *queue) claimedAs(j persistence.Job) []job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out []job
 	for seq, jb := range q.claimed {
 		if jb.j == j {
 			out = append(out, jb)
-			if take {
-				delete(q.claimed, seq)
-			}
+			delete(q.claimed, seq)
 		}
 	}
 	return out
-}
-
-// unclaim drops the marks of jobs.
-func (q *queue) unclaim(jobs []job) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, jb := range jobs {
-		delete(q.claimed, jb.seq)
-	}
 }
 
 func (q *queue) depth() (pending, inflight int) {
@@ -177,7 +166,7 @@ func (s *Store) Ack(ctx context.Context, j persistence.Job) error {
 		return err
 	}
 	defer s.end()
-	jobs := s.q.claimedAs(j, true)
+	jobs := s.q.claimedAs(j)
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -204,7 +193,11 @@ func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 		return err
 	}
 	defer s.end()
-	old := s.q.claimedAs(j, false)
+	// Taken from the claimed set at once, so that a second Requeue of j
+	// racing this one (two timers of a pool) finds nothing to move: a job
+	// is never pending twice. Should the commit fail (Pebble treats that
+	// as fatal), j is neither claimed nor pending until the next Open.
+	old := s.q.claimedAs(j)
 	if len(old) == 0 {
 		return nil
 	}
@@ -221,7 +214,6 @@ func (s *Store) Requeue(ctx context.Context, j persistence.Job) error {
 	if err := wb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("requeue job %s: %w", j, err)
 	}
-	s.q.unclaim(old)
 	s.q.push(moved...)
 	s.notify()
 	return nil

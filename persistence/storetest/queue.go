@@ -216,3 +216,34 @@ func claimAll(t *testing.T, s persistence.Store, n int) []persistence.Job {
 	slices.SortFunc(out, func(a, b persistence.Job) int { return cmp.Compare(a.String(), b.String()) })
 	return out
 }
+
+// testConcurrentRequeue: two Requeues of one claimed job racing (two
+// timers of a pool firing together) move it back once: it is claimed
+// once more, then nothing is pending.
+func testConcurrentRequeue(t *testing.T, op Opener) {
+	s := open(t, op)
+	ctx := t.Context()
+	for range 20 {
+		b := create(t, s, 1)
+		j := claim(t, s)
+		if j != jobs(b)[0] {
+			t.Fatalf("claimed %v, want %v", j, jobs(b)[0])
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- s.Requeue(ctx, j) }()
+		}
+		for range 2 {
+			if err := recv(t, errs, "Requeue"); err != nil {
+				t.Fatalf("Requeue: %v", err)
+			}
+		}
+		if again := claim(t, s); again != j {
+			t.Fatalf("claimed %v after the requeues, want %v", again, j)
+		}
+		if err := s.Ack(ctx, j); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+		queueEmpty(t, s) // a second copy would be claimed before the marker
+	}
+}

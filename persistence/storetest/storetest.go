@@ -47,6 +47,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"Requeue", testRequeue},
 		{"ClaimWokenByRequeue", testClaimWokenByRequeue},
 		{"ConcurrentClaim", testConcurrentClaim},
+		{"ConcurrentRequeue", testConcurrentRequeue},
 		{"QueueDepth", testQueueDepth},
 		{"Ping", testPing},
 		{"Reopen", testReopen},
