@@ -1,9 +1,11 @@
-// Package bolt is the single-node persistence.Store, kept in one bbolt file.
-//
-// cmd/backlot opens it with Open(path) and hands it to the HTTP layer and the
-// actors; nothing else imports it. The file is locked for its lifetime, so
-// exactly one process owns the data; a second Open of the same file fails
-// after a short timeout instead of hanging.
+// Package bolt is the single-node persistence.Store of versions before
+// 2026-12-04, kept in one bbolt file (--data/backlot.db). The node now
+// runs on persistence/pebble, which moves such a file's records into its
+// own directory at the first start through Export; the Store stays, and
+// passes persistence/storetest, so that Export reads exactly what it
+// wrote. The file is locked for a Store's lifetime, so exactly one process
+// owns the data; a second Open of the same file fails after a short
+// timeout instead of hanging.
 //
 // # Layout
 //
