@@ -89,6 +89,16 @@ func (m *BatchMemo) Current(id string) (*Batch, bool) {
 	return e.b.Clone(), true
 }
 
+// Shared is Current without the copy: the memo's own batch, which the
+// caller only reads and never hands out (Batch.Decide copies before it
+// changes anything).
+func (m *BatchMemo) Shared(id string) (*Batch, bool) {
+	m.mu.Lock()
+	e, ok := m.m[id]
+	m.mu.Unlock()
+	return e.b, ok
+}
+
 // Holds reports whether id has an entry: for such a backend, that the
 // batch exists, unfinished.
 func (m *BatchMemo) Holds(id string) bool {

@@ -110,6 +110,9 @@ func TestMemoCurrent(t *testing.T) {
 	if again, _ := m.Current("x"); again.LastSeq != 3 {
 		t.Fatal("Current handed out the memo's own batch")
 	}
+	if own, ok := m.Shared("x"); !ok || own != b {
+		t.Fatalf("Shared = %p, %v, want the remembered batch itself %p", own, ok, b)
+	}
 	m.Remember("x", []byte(`{"id":"x","done":true}`), &Batch{ID: "x", Done: true})
 	if _, ok := m.Current("x"); ok || m.Holds("x") {
 		t.Fatal("a done batch is still held")

@@ -37,7 +37,7 @@ func (l *idLocks) lock(id string) {
 	}
 	e := l.m[id]
 	if e == nil {
-		e = &idLock{}
+		e = idLockPool.Get().(*idLock)
 		l.m[id] = e
 	}
 	e.users++
@@ -49,12 +49,20 @@ func (l *idLocks) unlock(id string) {
 	l.mu.Lock()
 	e := l.m[id]
 	e.users--
-	if e.users == 0 {
+	last := e.users == 0
+	if last {
 		delete(l.m, id)
 	}
 	l.mu.Unlock()
 	e.Unlock()
+	if last { // nobody else has e: it was out of the map with no user
+		idLockPool.Put(e)
+	}
 }
+
+// idLockPool recycles the idLocks of batches nobody writes any more: a
+// batch's lock is taken a few times in its life, by one writer at a time.
+var idLockPool = sync.Pool{New: func() any { return new(idLock) }}
 
 // Create records b, its queued event as seq 1, one pending job per image in
 // image order and b's entry in the unfinished index, in one synced commit,
@@ -65,21 +73,21 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 		return err
 	}
 	defer s.end()
-	op := fmt.Sprintf("create batch %s", b.ID)
+	fail := func(err error) error { return fmt.Errorf("create batch %s: %w", b.ID, err) }
 	if !persistence.ValidID(b.ID) { // the keys hold ids of one length: see doc.go
 		return fmt.Errorf("create batch %q: not a batch id", b.ID)
 	}
 	rec, err := persistence.EncodeNew(b, queued)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fail(err)
 	}
 	s.locks.lock(b.ID)
 	defer s.locks.unlock(b.ID)
 	switch _, err := s.get(batchKey(b.ID)); {
 	case err == nil:
-		return fmt.Errorf("%s: %w", op, persistence.ErrExists)
+		return fail(persistence.ErrExists)
 	case !errors.Is(err, persistence.ErrNotFound):
-		return fmt.Errorf("%s: %w", op, err)
+		return fail(err)
 	}
 	wb := s.db.NewBatch()
 	defer wb.Close()
@@ -92,7 +100,7 @@ func (s *Store) Create(ctx context.Context, b *persistence.Batch, queued persist
 	}
 	set(wb, unfinishedKey(b.ID), nil)
 	if err := wb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fail(err)
 	}
 	s.memo.Remember(b.ID, rec.Batch, b.Clone())
 	s.q.push(jobs...)
@@ -147,16 +155,20 @@ func (s *Store) readBatch(id string) (*persistence.Batch, error) {
 	}
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
-	return s.getBatch(id)
+	b, err := s.getBatch(id)
+	if err != nil {
+		return nil, err
+	}
+	return b.Clone(), nil
 }
 
-// getBatch returns a batch of the caller's own, for a caller holding
-// the batch's lock: the memo's, or read and decoded. The memo holds what this process last committed of each
+// getBatch returns the batch for a caller holding the batch's lock, to
+// read only (it may be the memo's own): the memo's, or read and decoded. The memo holds what this process last committed of each
 // unfinished batch (it is the directory's only writer, and every write
 // of a batch Remembers it under the batch's lock), so a writer under the
 // lock, or a reader, reads nothing for a batch in progress.
 func (s *Store) getBatch(id string) (*persistence.Batch, error) {
-	if b, ok := s.memo.Current(id); ok {
+	if b, ok := s.memo.Shared(id); ok {
 		return b, nil
 	}
 	v, err := s.get(batchKey(id))
@@ -174,9 +186,9 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 		return nil, err
 	}
 	defer s.end()
-	op := fmt.Sprintf("read events of batch %s after %d", id, after)
+	fail := func(err error) error { return fmt.Errorf("read events of batch %s after %d: %w", id, after, err) }
 	if !persistence.ValidID(id) {
-		return nil, fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+		return nil, fail(persistence.ErrNotFound)
 	}
 	// Under the batch's lock: no event of a write whose sync is under way
 	// (a crash could lose it and give its seq to another event).
@@ -184,7 +196,7 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	defer s.locks.unlock(id)
 	if !s.memo.Holds(id) { // else a batch in progress: it exists
 		if _, err := s.get(batchKey(id)); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return nil, fail(err)
 		}
 	}
 	evs := []persistence.Event{}
@@ -193,18 +205,18 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(id, after+1), UpperBound: prefixEnd(eventPrefix(id))})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fail(err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		var ev persistence.Event
 		if err := json.Unmarshal(it.Value(), &ev); err != nil {
 			it.Close()
-			return nil, fmt.Errorf("%s: decode event %x: %w", op, it.Key(), err)
+			return nil, fail(fmt.Errorf("decode event %x: %w", it.Key(), err))
 		}
 		evs = append(evs, ev)
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fail(err)
 	}
 	return evs, nil
 }
@@ -227,9 +239,9 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 		return nil, nil, err
 	}
 	defer s.end()
-	op := fmt.Sprintf("append to batch %s", id)
+	fail := func(err error) error { return fmt.Errorf("append to batch %s: %w", id, err) }
 	if !persistence.ValidID(id) {
-		return nil, nil, fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+		return nil, nil, fail(persistence.ErrNotFound)
 	}
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
@@ -238,18 +250,18 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 		err = check()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
+		return nil, nil, fail(err)
 	}
 	if len(evs) == 0 { // nothing to write: spare the commit and its sync
-		return []persistence.Event{}, b, nil
+		return []persistence.Event{}, b.Clone(), nil
 	}
 	nb, out, err := b.Decide(evs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
+		return nil, nil, fail(err)
 	}
 	bv, err := json.Marshal(nb)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
+		return nil, nil, fail(err)
 	}
 	wb := s.db.NewBatch()
 	defer wb.Close()
@@ -257,7 +269,7 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 	for i := range out {
 		v, err := json.Marshal(&out[i])
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", op, err)
+			return nil, nil, fail(err)
 		}
 		set(wb, eventKey(id, out[i].Seq), v)
 	}
@@ -268,7 +280,7 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 		}
 	}
 	if err := wb.Commit(pebble.Sync); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
+		return nil, nil, fail(err)
 	}
 	s.memo.Remember(id, bv, nb.Clone())
 	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
@@ -387,18 +399,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.end()
-	op := fmt.Sprintf("delete batch %s", id)
+	fail := func(err error) error { return fmt.Errorf("delete batch %s: %w", id, err) }
 	if !persistence.ValidID(id) {
-		return fmt.Errorf("%s: %w", op, persistence.ErrNotFound)
+		return fail(persistence.ErrNotFound)
 	}
 	s.locks.lock(id)
 	defer s.locks.unlock(id)
 	b, err := s.getBatch(id)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fail(err)
 	}
 	if !b.Done {
-		return fmt.Errorf("%s: %w: batch %s is not done", op, persistence.ErrConflict, id)
+		return fail(fmt.Errorf("%w: batch %s is not done", persistence.ErrConflict, id))
 	}
 	wb := s.db.NewBatch()
 	defer wb.Close()
@@ -412,7 +424,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 	}
 	if err := wb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fail(err)
 	}
 	s.memo.Forget(id)
 	s.fmu.Lock()
