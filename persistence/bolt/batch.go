@@ -182,9 +182,7 @@ func (s *Store) append(ctx context.Context, id string, check func(*bbolt.Tx) err
 		return nil, nil, s.fail(fmt.Sprintf("append to batch %s", id), err)
 	}
 	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
-		s.fmu.Lock()
-		delete(s.fences, id)
-		s.fmu.Unlock()
+		s.fences.Forget(id)
 	}
 	return out, nb, nil
 }

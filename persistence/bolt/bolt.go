@@ -51,9 +51,7 @@ type Store struct {
 	claimed map[string]persistence.Job // pending key → job, claimed and not settled (queue.go)
 	acked   map[string]struct{}        // pending keys acked, their delete not yet committed
 
-	fmu      sync.Mutex        // guards fences and fenceSeq
-	fences   map[string]uint64 // unfinished batch id → its latest fencing token (fence.go)
-	fenceSeq uint64            // the last token given, for any batch
+	fences persistence.LocalFences // the writers' tokens, in memory (Fence)
 
 	memo persistence.BatchMemo // decoded unfinished batches
 
@@ -82,7 +80,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{}, fences: map[string]uint64{},
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), claimed: map[string]persistence.Job{}, acked: map[string]struct{}{},
 		writes: make(chan *write, maxGroup), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil

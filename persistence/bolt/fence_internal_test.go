@@ -50,10 +50,7 @@ func TestFencesOnlyForUnfinished(t *testing.T) {
 		}
 		last = again
 	}
-	s.fmu.Lock()
-	n := len(s.fences)
-	s.fmu.Unlock()
-	if n != 0 {
+	if n := s.fences.Len(); n != 0 {
 		t.Fatalf("%d tokens kept after every batch finished, want 0", n)
 	}
 }

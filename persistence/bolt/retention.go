@@ -68,9 +68,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	})
 	if err == nil {
 		s.memo.Forget(id)
-		s.fmu.Lock()
-		delete(s.fences, id)
-		s.fmu.Unlock()
+		s.fences.Forget(id)
 	}
 	return s.fail(fmt.Sprintf("delete batch %s", id), err)
 }

@@ -284,9 +284,7 @@ func (s *Store) append(ctx context.Context, id string, check func() error, evs [
 	}
 	s.memo.Remember(id, bv, nb.Clone())
 	if nb.Done { // nothing is appended after done: its writer's token is no longer needed
-		s.fmu.Lock()
-		delete(s.fences, id)
-		s.fmu.Unlock()
+		s.fences.Forget(id)
 	}
 	return out, nb, nil
 }
@@ -328,11 +326,11 @@ func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) bool) error {
 // Fence makes the caller the batch's writer: it returns a token greater
 // than every one given for the batch since the store was opened.
 //
-// Tokens live in memory, as in the bbolt store: the directory is locked by
-// one process, which holds every writer of its batches, and a restart ends
-// them all. Only unfinished batches keep theirs. Fence takes the batch's
-// lock, so it returns after any append under way, fenced with the token
-// before, has been committed: the new writer reads it.
+// Tokens live in memory (persistence.LocalFences): the directory is locked
+// by one process, which holds every writer of its batches, and a restart
+// ends them all. Fence takes the batch's lock, so it returns after any
+// append under way, fenced with the token before, has been committed:
+// the new writer reads it.
 func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
@@ -347,13 +345,7 @@ func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("fence batch %s: %w", id, err)
 	}
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.fenceSeq++
-	if !b.Done {
-		s.fences[id] = s.fenceSeq
-	}
-	return s.fenceSeq, nil
+	return s.fences.Next(id, b.Done), nil
 }
 
 // AppendFenced is Append, run only while token is the batch's latest. The
@@ -361,14 +353,7 @@ func (s *Store) Fence(ctx context.Context, id string) (uint64, error) {
 // fenced off writes nothing more. With no events it only checks, returning
 // the batch as stored.
 func (s *Store) AppendFenced(ctx context.Context, id string, token uint64, evs ...persistence.Event) ([]persistence.Event, *persistence.Batch, error) {
-	return s.append(ctx, id, func() error {
-		s.fmu.Lock()
-		defer s.fmu.Unlock()
-		if cur := s.fences[id]; cur != token {
-			return fmt.Errorf("token %d, latest %d: %w", token, cur, persistence.ErrFenced)
-		}
-		return nil
-	}, evs)
+	return s.append(ctx, id, func() error { return s.fences.Check(id, token) }, evs)
 }
 
 // Expired lists up to limit ids of batches done before t, oldest first.
@@ -427,8 +412,6 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fail(err)
 	}
 	s.memo.Forget(id)
-	s.fmu.Lock()
-	delete(s.fences, id)
-	s.fmu.Unlock()
+	s.fences.Forget(id)
 	return nil
 }

@@ -38,9 +38,7 @@ type Store struct {
 
 	q queue // the pending jobs, in memory (queue.go)
 
-	fmu      sync.Mutex        // guards fences and fenceSeq
-	fences   map[string]uint64 // unfinished batch id → its latest fencing token
-	fenceSeq uint64            // the last token given, for any batch
+	fences persistence.LocalFences // the writers' tokens, in memory (Fence)
 
 	memo persistence.BatchMemo // decoded unfinished batches
 }
@@ -78,7 +76,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{}), fences: map[string]uint64{}}
+	s := &Store{db: db, done: make(chan struct{}), wake: make(chan struct{})}
 	if err := s.q.load(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
