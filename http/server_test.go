@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/backlot/backlot/persistence/blob/fsblob"
-	"github.com/backlot/backlot/persistence/bolt"
+	"github.com/backlot/backlot/persistence/pebble"
 )
 
 // TestReadyzRevealsNothing: with a token, readiness stays open but names
@@ -39,10 +39,10 @@ func TestReadyzRevealsNothing(t *testing.T) {
 
 // stores opens the embedded store and a blob store on a temp dir, closed
 // when the test ends.
-func stores(t *testing.T) (*bolt.Store, *fsblob.Store) {
+func stores(t *testing.T) (*pebble.Store, *fsblob.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "backlot.db"))
+	st, err := pebble.Open(filepath.Join(dir, "store"), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
