@@ -111,9 +111,14 @@ func TestSupervisorSharesAppends(t *testing.T) {
 	if len(evs) != want || evs[len(evs)-1].Type != persistence.EventDone {
 		t.Fatalf("events %v, want %d ending in done", types(evs), want)
 	}
+	// The second append holds the claims that waited (sent before the
+	// release, so ahead of anything else in the inbox), and may hold the
+	// first image's completion too: its resize starts once the first
+	// append is released and can end before the flush the second append
+	// comes from is read.
 	calls := g.calls()
-	if len(calls) < 2 || calls[0] != 1 || calls[1] != len(b.Images)-1 {
-		t.Fatalf("appends of %v events: want 1, then the %d claims that waited in one", calls, len(b.Images)-1)
+	if waited := len(b.Images) - 1; len(calls) < 2 || calls[0] != 1 || (calls[1] != waited && calls[1] != waited+1) {
+		t.Fatalf("appends of %v events: want 1, then the %d claims that waited in one (and perhaps the first image's completion)", calls, waited)
 	}
 	if len(calls) >= 2*len(b.Images) {
 		t.Fatalf("%d appends for %d messages: none shared", len(calls), 2*len(b.Images))
