@@ -147,9 +147,12 @@ func TestSharedAppendRefusedOneByOne(t *testing.T) {
 	}
 	close(release)
 
+	// The shared append holds images 1 and 2's processing, and may hold
+	// image 0's completion too (see TestSupervisorSharesAppends); refused,
+	// its messages are appended one by one.
 	evs := follow(t, e.sys.Subscribe(b.ID, 0))
-	if calls := g.calls(); len(calls) < 4 || calls[1] != 2 || calls[2] != 1 || calls[3] != 1 {
-		t.Fatalf("appends of %v events: want 1, 2 (refused), then 1 and 1", calls)
+	if calls := g.calls(); len(calls) < 4 || (calls[1] != 2 && calls[1] != 3) || calls[2] != 1 || calls[3] != 1 {
+		t.Fatalf("appends of %v events: want 1, 2 (refused; 3 with image 0's completion), then 1 and 1", calls)
 	}
 	per := map[string][]persistence.EventType{}
 	for i, ev := range evs {
