@@ -80,13 +80,10 @@ func (m *BatchMemo) Remember(id string, raw []byte, b *Batch) {
 // before any other write of the batch: there an entry is the stored
 // batch. Others use Decode.
 func (m *BatchMemo) Current(id string) (*Batch, bool) {
-	m.mu.Lock()
-	e, ok := m.m[id]
-	m.mu.Unlock()
-	if !ok {
-		return nil, false
+	if b, ok := m.Shared(id); ok {
+		return b.Clone(), true
 	}
-	return e.b.Clone(), true
+	return nil, false
 }
 
 // Shared is Current without the copy: the memo's own batch, which the
@@ -94,17 +91,15 @@ func (m *BatchMemo) Current(id string) (*Batch, bool) {
 // changes anything).
 func (m *BatchMemo) Shared(id string) (*Batch, bool) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	e, ok := m.m[id]
-	m.mu.Unlock()
 	return e.b, ok
 }
 
 // Holds reports whether id has an entry: for such a backend, that the
 // batch exists, unfinished.
 func (m *BatchMemo) Holds(id string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, ok := m.m[id]
+	_, ok := m.Shared(id)
 	return ok
 }
 

@@ -203,19 +203,15 @@ func (s *Store) Events(ctx context.Context, id string, after uint64) ([]persiste
 	if after == math.MaxUint64 { // after+1 would wrap to the start
 		return evs, nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(id, after+1), UpperBound: prefixEnd(eventPrefix(id))})
-	if err != nil {
-		return nil, fail(err)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
+	err := scan(s.db, eventPrefix(id), eventKey(id, after+1), func(k, v []byte) error {
 		var ev persistence.Event
-		if err := json.Unmarshal(it.Value(), &ev); err != nil {
-			it.Close()
-			return nil, fail(fmt.Errorf("decode event %x: %w", it.Key(), err))
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("decode event %x: %w", k, err)
 		}
 		evs = append(evs, ev)
-	}
-	if err := it.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fail(err)
 	}
 	return evs, nil
@@ -297,9 +293,9 @@ func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
 	}
 	defer s.end()
 	var ids []string
-	err := s.scan([]byte{kindUnfinished}, nil, func(k, _ []byte) bool {
+	err := scan(s.db, []byte{kindUnfinished}, nil, func(k, _ []byte) error {
 		ids = append(ids, string(k[1:]))
-		return true
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished batches: %w", err)
@@ -307,20 +303,28 @@ func (s *Store) Unfinished(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// scan calls fn with each key (and value) that starts with prefix, from
-// from on when not nil, in order, until fn returns false.
-func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) bool) error {
+// errStop ends a scan early, without an error.
+var errStop = errors.New("stop")
+
+// scan calls fn with each key (and value) of db that starts with prefix,
+// from from on when not nil, in order, until fn returns an error: that
+// error, or nil for errStop. k and v are only valid during the call.
+func scan(db *pebble.DB, prefix, from []byte, fn func(k, v []byte) error) error {
 	lower := prefix
 	if from != nil {
 		lower = from
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return err
 	}
-	for ok := it.First(); ok && fn(it.Key(), it.Value()); ok = it.Next() {
+	for ok := it.First(); ok && err == nil; ok = it.Next() {
+		err = fn(it.Key(), it.Value())
 	}
-	return it.Close()
+	if cerr := it.Close(); err == nil || errors.Is(err, errStop) {
+		err = cerr
+	}
+	return err
 }
 
 // Fence makes the caller the batch's writer: it returns a token greater
@@ -364,12 +368,12 @@ func (s *Store) Expired(ctx context.Context, before time.Time, limit int) ([]str
 	defer s.end()
 	var ids []string
 	end := uint64(before.UnixNano())
-	err := s.scan([]byte{kindDone}, nil, func(k, _ []byte) bool {
+	err := scan(s.db, []byte{kindDone}, nil, func(k, _ []byte) error {
 		if len(ids) >= limit || len(k) < 9 || binary.BigEndian.Uint64(k[1:]) >= end {
-			return false
+			return errStop
 		}
 		ids = append(ids, string(k[9:]))
-		return true
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list expired batches: %w", err)

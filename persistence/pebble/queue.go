@@ -43,25 +43,18 @@ func (q *queue) load(db *pebble.DB) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.claimed = map[uint64]job{}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindPending}, UpperBound: []byte{kindPending + 1}})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
+	return scan(db, []byte{kindPending}, nil, func(k, v []byte) error {
 		if len(k) != 9 {
-			it.Close()
 			return fmt.Errorf("queue key %x: not a sequence number", k)
 		}
-		jb := job{seq: binary.BigEndian.Uint64(k[1:]), raw: append([]byte(nil), it.Value()...)}
+		jb := job{seq: binary.BigEndian.Uint64(k[1:]), raw: append([]byte(nil), v...)}
 		if err := json.Unmarshal(jb.raw, &jb.j); err != nil {
-			it.Close()
 			return fmt.Errorf("decode job %x: %w", k, err)
 		}
 		q.pending = append(q.pending, jb)
 		q.last = jb.seq
-	}
-	return it.Close()
+		return nil
+	})
 }
 
 // next gives the next seq: greater than every one stored or given.
