@@ -34,6 +34,7 @@ var pathCalls = map[string][]string{
 // below them) whose non-test code may touch files, and why:
 var allowed = []string{
 	"persistence/blob/fsblob",     // the blob store on the data directory: the one owner of its bytes
+	"persistence/blob/segblob",    // the blob store's segments and their index, under the data directory's blobs/ (fsblob holds the rest)
 	"bench",                       // the benchmark harness: starts nodes on data directories of its own, reads /proc, writes reports
 	"persistence/redis/redistest", // test support: reads the log of the redis-server it started in its own temp dir
 	"persistence/pebble",          // the embedded store: its own directory under the data dir (store/), and the move of an earlier version's backlot.db into it
